@@ -1,0 +1,82 @@
+"""Repository-level checks that CI relies on: notebooks and package in step, README generated from
+nbs/index.ipynb, and the documentation building offline and rendering in a real headless browser."""
+import html, os, re, shutil, subprocess, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+def _git_files(root:Path) -> list:
+    "Tracked and untracked (not ignored) files of the working tree."
+    out = subprocess.run(['git', 'ls-files', '-co', '--exclude-standard', '-z'], cwd=root, capture_output=True, check=True)
+    return [f for f in out.stdout.decode().split('\0') if f and (root/f).exists()]
+
+def _snapshot(root:Path) -> dict:
+    "Path -> bytes of every tracked or untracked file (what `nbdev_export`/`nbdev_clean` might change)."
+    return {f: (root/f).read_bytes() for f in _git_files(root)}
+
+def test_notebooks_and_package_in_step(tmp_path):
+    "`nbdev_export` and `nbdev_clean` change nothing: the package is exported from the notebooks, which are clean."
+    copy = tmp_path/'repo'
+    for f in _git_files(ROOT):
+        (copy/f).parent.mkdir(parents=True, exist_ok=True)
+        if (ROOT/f).is_symlink(): os.symlink(os.readlink(ROOT/f), copy/f)
+        else: shutil.copy2(ROOT/f, copy/f)
+    subprocess.run(['git', 'init', '-q'], cwd=copy, check=True)
+    shutil.copy2(ROOT/'.gitignore', copy/'.gitignore')
+    before = _snapshot(copy)
+    for cmd in ('nbdev_export', 'nbdev_clean'):
+        r = subprocess.run([str(BIN/cmd)], cwd=copy, capture_output=True, text=True)
+        assert r.returncode == 0, f'{cmd} failed:\n{r.stdout}\n{r.stderr}'
+    after = _snapshot(copy)
+    changed = sorted(f for f in set(before) | set(after) if before.get(f) != after.get(f))
+    assert not changed, (f'`nbdev_export`/`nbdev_clean` would change {changed}: run them and commit the notebook '
+                         'together with its exported module')
+
+def test_readme_matches_index():
+    "README.md is what tools/make_readme.py generates from nbs/index.ipynb."
+    r = subprocess.run([sys.executable, str(ROOT/'tools'/'make_readme.py'), '--check'], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+def _chromium():
+    for name in ('chromium', 'chromium-browser', 'google-chrome'):
+        if shutil.which(name): return shutil.which(name)
+
+CHROME_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                '--disable-background-networking', '--disable-component-update', '--disable-sync',
+                '--hide-scrollbars', '--virtual-time-budget=5000']
+
+def test_docs_build_and_render(tmp_path):
+    "The docs build offline, and a page shows its signatures, docs and a figure in headless Chromium."
+    out = tmp_path/'site'
+    r = subprocess.run([sys.executable, str(ROOT/'tools'/'build_docs.py'), '--out', str(out)], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for page in ('index.html', 'core.html', 'synth.html', 'tutorials/synthetic_data.html', 'explanations/pipeline.html'):
+        assert (out/page).exists(), f'{page} was not built'
+    chrome = _chromium()
+    if chrome is None:
+        if os.environ.get('RNA_FM_REQUIRE_BROWSER'): pytest.fail('chromium is required (RNA_FM_REQUIRE_BROWSER) but not installed')
+        pytest.skip('chromium not installed (CI installs it; locally: apt-get install chromium)')
+    page = out/'synth.html'
+    flags = CHROME_FLAGS + [f'--user-data-dir={tmp_path/"profile"}']
+    dom = subprocess.run([chrome, *flags, '--dump-dom', page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    text = re.sub(r'\s+', ' ', html.unescape(re.sub(r'<[^>]+>', '', dom)))
+    # the signature of make_slide with its docments, its docstring, the sidebar, and every figure decoded
+    assert 'def make_slide( path, # where to write the TIFF' in text, 'show_doc signature missing'
+    assert 'spec:SlideSpec | None=None, # what to draw' in text, 'documented parameter missing'
+    assert 'Draw a synthetic H&E-like slide with known truth' in text, 'docstring missing'
+    assert re.search(r'Tutorials.*Synthetic data with known truth.*API.*Core.*Explanations.*How rna_fm works', text), 'sidebar missing'
+    total = int(re.search(r'data-images-total="(\d+)"', dom).group(1))
+    ok = int(re.search(r'data-images-ok="(\d+)"', dom).group(1))
+    assert total >= 2 and ok == total, f'{ok} of {total} images rendered'
+    shot = tmp_path/'synth.png'
+    subprocess.run([chrome, *flags, '--window-size=1280,1800', f'--screenshot={shot}', page.as_uri()],
+                   capture_output=True, timeout=120)
+    from PIL import Image
+    import numpy as np
+    img = np.asarray(Image.open(shot).convert('L'), float)
+    assert img.std() > 10, 'the screenshot is blank'
+    keep = ROOT/'_site_offline'
+    keep.mkdir(exist_ok=True); shutil.copy(shot, keep/'synth_screenshot.png')
