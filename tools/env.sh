@@ -28,7 +28,7 @@ if [ "${have_torch%%+*}" != "$TORCH_VERSION" ]; then
   done
   if [ -n "$local_wheel" ]; then
     echo "[setup] installing torch==$TORCH_VERSION (CPU)"
-    "$RNA_FM_PY" -m pip install -q "torch==$TORCH_VERSION"
+    "$RNA_FM_PY" -m pip install -q "torch==$TORCH_VERSION" 2>&1 | grep -v "^WARNING: Location" || true
   else
     echo "[setup] installing torch==$TORCH_VERSION (CPU build from download.pytorch.org)"
     "$RNA_FM_PY" -m pip install -q "torch==$TORCH_VERSION" --index-url https://download.pytorch.org/whl/cpu
