@@ -34,6 +34,11 @@ def test_notebooks_and_package_in_step(tmp_path):
     assert not changed, (f'`nbdev_export`/`nbdev_clean` would change {changed}: run them and commit the notebook '
                          'together with its exported module')
 
+def test_sidebar_lists_every_notebook():
+    "nbs/sidebar.yml is what tools/sidebar.py writes from the notebooks present."
+    r = subprocess.run([sys.executable, str(ROOT/'tools'/'sidebar.py'), '--check'], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
 def test_readme_matches_index():
     "README.md is what tools/make_readme.py generates from nbs/index.ipynb."
     r = subprocess.run([sys.executable, str(ROOT/'tools'/'make_readme.py'), '--check'], cwd=ROOT, capture_output=True, text=True)
