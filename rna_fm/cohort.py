@@ -19,7 +19,8 @@ from .store import clusters_name, read_group, store_path
 # %% auto #0
 __all__ = ['ID_COLUMNS', 'SLIDE_SUFFIXES', 'ZERO_STD', 'ROLES', 'read_table', 'slide_id_from_name', 'read_sample_sheet', 'Cohort',
            'load_cohort', 'read_reference_table', 'select_genes', 'Normaliser', 'fit_normaliser', 'Fold', 'Splits',
-           'make_splits', 'StoreFeatures', 'ArrayFeatures', 'SlideDataset', 'collate_slides']
+           'make_splits', 'StoreFeatures', 'ArrayFeatures', 'SlideDataset', 'collate_slides', 'patient_labels',
+           'splits_cmd']
 
 # %% ../nbs/05_cohort.ipynb #ae0e0f2c
 ID_COLUMNS = ('slide_id', 'patient_id', 'sample_id', 'wsi_file_name', 'slide_path', 'store_path')
@@ -735,3 +736,33 @@ def collate_slides(batch:list[dict]) -> dict:
            'patient_id': [b['patient_id'] for b in batch]}
     if 'x1' in batch[0]: out['x1'] = torch.stack([b['x1'] for b in batch])
     return out
+
+# %% ../nbs/05_cohort.ipynb #fa6aa80b
+def patient_labels(sample_sheet, # DataFrame with slide_id and patient_id (or a Cohort)
+                   column:str, # sample-sheet column holding a per-patient label
+                  ) -> pd.Series:
+    "One label per patient from a sample-sheet column, checked to agree across a patient's slides."
+    sheet = sample_sheet.sample_sheet if isinstance(sample_sheet, Cohort) else sample_sheet
+    if column not in sheet.columns: raise RNAFMError(f"the sample sheet has no column {column!r} (found {_first(sheet.columns, 8)})")
+    n = sheet.groupby('patient_id')[column].nunique(dropna=False)
+    if (n > 1).any():
+        p = n.index[n > 1][0]
+        raise RNAFMError(f"{(n > 1).sum()} patient(s) have slides with different {column!r} (first: {p!r}: "
+                         f"{_first(sheet[column][sheet.patient_id == p].unique())}); a label must belong to the patient")
+    return sheet.drop_duplicates('patient_id').set_index('patient_id')[column]
+
+def splits_cmd(sample_sheet:str, # CSV/TSV with slide_id (or wsi_file_name) and patient_id columns; a reference-style table works too
+               out:str, # where to write the splits: .csv (patient_id,fold,role) or .json
+               n_folds:int=5, # number of folds; every patient is tested in exactly one
+               val_fraction:float=0.1, # fraction of each fold's non-test patients used for validation
+               stratify:str=None, # sample-sheet column to stratify by (e.g. cancer type or subtype)
+               seed:int=0, # random seed
+              ):
+    "Make patient-level cross-validation folds from a sample sheet and save them."
+    sheet = read_sample_sheet(sample_sheet)
+    labels = patient_labels(sheet, stratify) if stratify else None
+    splits = make_splits(sheet.patient_id, n_folds=n_folds, val_fraction=val_fraction, stratify=labels, seed=seed)
+    splits.save(out)
+    sizes = pd.DataFrame({r: [len(f.role(r)) for f in splits] for r in ROLES}).rename_axis('fold')
+    print(f"{len(splits.patients)} patients, {len(sheet)} slides -> {out}\n{sizes.to_string()}")
+    return 0
