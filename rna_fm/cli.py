@@ -15,6 +15,8 @@ __all__ = ['COMMANDS', 'main']
 # %% ../nbs/13_cli.ipynb #af12513f
 COMMANDS = {
     'demo': 'rna_fm.demo:demo_cmd',
+    'splits': 'rna_fm.cohort:splits_cmd',
+    'pathways': 'rna_fm.pathways:pathways_cmd',
 }
 
 def _load(name:str):
