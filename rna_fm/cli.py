@@ -51,3 +51,7 @@ def main(argv:list[str]|None=None) -> int:
         print(f'rna-fm {name}: error: {e}', file=sys.stderr)
         return 2
     return int(code or 0)
+
+# %% ../nbs/13_cli.ipynb #9cf3b74a
+#| eval: false
+if __name__ == '__main__': sys.exit(main())

@@ -348,7 +348,7 @@ def _amp(cfg:TrainConfig, device:torch.device):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
-# %% ../nbs/09_train.ipynb #6e2f9920
+# %% ../nbs/09_train.ipynb #807c47ee
 def fit(model:RNAFM, # the network to train (weights are updated in place)
         train_ds, # SlideDataset of training slides (with expression)
         val_ds, # SlideDataset of validation slides (with expression); the test fold is never given to training
@@ -372,6 +372,11 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
     state = {'step': 0, 'best': None, 'best_step': None, 'bad_evals': 0, 'seconds': 0.0}
     if (out/'last'/'trainer_state.json').exists():                         # resume from the last complete checkpoint
         last = out/'last'
+        info = read_checkpoint(last)
+        if info.model_cfg != model.cfg:
+            raise RNAFMError(f"'{out}' holds a run of another model configuration ({info.model_cfg}); "
+                             "use a new output directory, or the same settings to resume it")
+        check_compatible(info, genes=normaliser.genes, encoder=encoder, pathways=model.structure)
         model.load_state_dict(load_file(str(last/'model.safetensors')))
         ema.load_state_dict(load_file(str(last/'ema.safetensors')))
         opt.load_state_dict(_unflatten_optimizer(load_file(str(last/'optimizer.safetensors')),
