@@ -44,6 +44,7 @@ def run(work:Path, patients:int=300, genes:int=0, steps:int=800, folds:int=5, ex
     ref[~is_ext].to_csv(work/'reference.csv', index=False)
     ArrayFeatures.from_arrays(coh.slides.slide_id[~is_ext], coh.features[~is_ext]).save(work/'features.npz')
     ArrayFeatures.from_arrays(coh.slides.slide_id[is_ext], coh.features[is_ext]).save(work/'external_features.npz')
+    coh.sample_sheet[is_ext].to_csv(work/'external_sheet.csv', index=False)          # slides -> patients, no expression
     ModelConfig(hidden=64, depth=2, heads=4, cond_mlp=128, graph_heads=2).save(work/'model.json')
     TrainConfig(batch_size=32, max_steps=steps, eval_every=max(50, steps // 4), log_every=50, lr=1e-3, val_samples=4,
                 val_steps=9, patience=0).save(work/'train.json')
@@ -51,12 +52,13 @@ def run(work:Path, patients:int=300, genes:int=0, steps:int=800, folds:int=5, ex
     _cli('train', work/'reference.csv', gmt, work/'cv', '--features', work/'features.npz', '--n_folds', folds,
          '--model_config', work/'model.json', '--train_config', work/'train.json', '--n_samples', 16)
     t_train = time.time() - t0
-    _cli('predict', work/'cv'/'fold0'/'best', work/'external', '--features', work/'external_features.npz', '--n_samples', 16)
+    _cli('predict', work/'cv'/'fold0'/'best', work/'external', '--features', work/'external_features.npz',
+         '--sample_sheet', work/'external_sheet.csv', '--n_samples', 16)
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
     kind = coh.gene_truth.kind
     r_cv = pd.concat([pd.read_csv(work/'cv'/f'fold{f}'/'test_predictions'/'gene_metrics.csv', index_col=0).r_patient
-                      for f in range(folds)], axis=1).mean(1)
+                      for f in range(folds)], axis=1).mean(axis=1)
     pred = pd.read_csv(work/'external'/'patients'/'mean.csv', index_col=0)
     truth = coh.log_expression.loc[pred.index, pred.columns]
     r_ext = pd.Series(pearson_per_gene(pred.values, truth.values), index=pred.columns)
