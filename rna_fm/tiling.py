@@ -492,7 +492,7 @@ class TileDataset(torch.utils.data.Dataset):
     def __getstate__(self):   # a slide handle does not travel to another process
         return {**self.__dict__, '_slide': None, '_pid': None}
 
-# %% ../nbs/02_tiling.ipynb #c4c3efea
+# %% ../nbs/02_tiling.ipynb #218e3613
 def export_h5(store, # a slide store
               path, # the HDF5 file to write
               flavour:str='clam', # 'clam' (patch_size in px of patch_level) or 'trident' (patch_size at the target, patch_size_level0)
@@ -570,7 +570,7 @@ def import_h5(path, # CLAM/TRIDENT HDF5 file with `coords`
              'coords_sha256': _digest(coords), 'tool': 'rna_fm', 'tool_version': rna_fm.__version__}
     return create_store(store_path(out, slide_id), coords, attrs)
 
-# %% ../nbs/02_tiling.ipynb #2213000e
+# %% ../nbs/02_tiling.ipynb #bf35d4ff
 _PATH_COLUMNS = ('slide_path', 'path', 'slide', 'wsi', 'filename', 'wsi_file_name')
 
 def _from_list(p:Path) -> list[tuple[str, Path]]:
@@ -606,7 +606,7 @@ def find_slides(slides, # a slide file, a directory, a glob pattern, a .txt/.csv
                              "a slide_id column in a CSV list")
     return sorted(items)
 
-# %% ../nbs/02_tiling.ipynb #8f48b9db
+# %% ../nbs/02_tiling.ipynb #a1be4a43
 def _tile_job(job:tuple) -> dict:
     "Tile one slide for `tile_cmd`; a problem with the slide becomes a 'failed' result instead of an exception."
     slide_id, path, out, cfg, overwrite, picture = job
