@@ -438,7 +438,7 @@ def tile_slide(path, # the slide file
     return {'slide_id': slide_id, 'status': 'tiled', 'n_tiles': len(plan.coords), 'store': str(sp),
             'picture': str(pic) if pic else None, 'warning': plan.attrs.get('warning')}
 
-# %% ../nbs/02_tiling.ipynb #45d4a4b2
+# %% ../nbs/02_tiling.ipynb #7463b4f5
 _TIFF_CODECS = (7, 33003, 33005)   # TIFF compressions read directly: JPEG, Aperio JPEG 2000 (YCbCr and RGB)
 
 class TiffLevel:
@@ -446,6 +446,7 @@ class TiffLevel:
     def __init__(self, path, # the slide file
                  size:tuple, # (width, height) of the level, as openslide reports it
                 ):
+        self.fd = None
         self.tif = tifffile.TiffFile(path)
         pages = [p for p in self.tif.pages if p.is_tiled and (p.imagewidth, p.imagelength) == tuple(size)]
         if len(pages) != 1: raise ValueError(f'no single tiled page of size {size}')
@@ -453,8 +454,8 @@ class TiffLevel:
         if (p.compression not in _TIFF_CODECS or p.planarconfig != 1 or p.samplesperpixel not in (3, 4)
                 or p.bitspersample != 8 or p.imagedepth != 1):
             raise ValueError('unsupported tile layout')
-        self.decode = p.decode    # made once: making it reads from the file, which would move our position
-        self.cols, self.fh = -(-p.imagewidth // p.tilewidth), self.tif.filehandle
+        self.decode, self.cols = p.decode, -(-p.imagewidth // p.tilewidth)
+        self.fd = os.open(path, os.O_RDONLY)   # read with os.pread: no shared file position, safe from any thread
 
     def read(self, x:int, y:int, w:int, h:int) -> np.ndarray|None:
         "RGB (h, w, 3) uint8 of the region at (x, y) in this level's pixels, or None if a tile it needs is missing."
@@ -465,13 +466,16 @@ class TiffLevel:
             for tx in range(x // tw, (x + w - 1) // tw + 1):
                 i = ty * self.cols + tx
                 if not p.databytecounts[i]: return None
-                self.fh.seek(p.dataoffsets[i])
-                seg = self.decode(self.fh.read(p.databytecounts[i]), i, jpegtables=p.jpegtables)[0][0]
+                seg = self.decode(os.pread(self.fd, p.databytecounts[i], p.dataoffsets[i]), i, jpegtables=p.jpegtables)[0][0]
                 x0, y0, x1, y1 = max(x, tx * tw), max(y, ty * th), min(x + w, (tx + 1) * tw), min(y + h, (ty + 1) * th)
                 out[y0 - y:y1 - y, x0 - x:x1 - x] = seg[y0 - ty * th:y1 - ty * th, x0 - tx * tw:x1 - tx * tw, :3]
         return out
 
-    def close(self): self.tif.close()
+    def close(self):
+        "Close the file."
+        if getattr(self, 'fd', None) is not None: os.close(self.fd); self.tif.close(); self.fd = None
+
+    def __del__(self): self.close()
 
 def tiff_level(path, slide:openslide.OpenSlide, level:int) -> TiffLevel|None:
     "A `TiffLevel` for `level` of the slide when its file allows it (Aperio or generic tiled TIFF), else None."
@@ -545,7 +549,7 @@ class TileDataset(torch.utils.data.Dataset):
     def __getstate__(self):   # handles do not travel to another process
         return {**self.__dict__, '_slide': None, '_tiff': None, '_pid': None}
 
-# %% ../nbs/02_tiling.ipynb #6506b5a7
+# %% ../nbs/02_tiling.ipynb #f106f84f
 def export_h5(store, # a slide store
               path, # the HDF5 file to write
               flavour:str='clam', # 'clam' (patch_size in px of patch_level) or 'trident' (patch_size at the target, patch_size_level0)
@@ -623,7 +627,7 @@ def import_h5(path, # CLAM/TRIDENT HDF5 file with `coords`
              'coords_sha256': _digest(coords), 'tool': 'rna_fm', 'tool_version': rna_fm.__version__}
     return create_store(store_path(out, slide_id), coords, attrs)
 
-# %% ../nbs/02_tiling.ipynb #c7d9656d
+# %% ../nbs/02_tiling.ipynb #b1b8607f
 _PATH_COLUMNS = ('slide_path', 'path', 'slide', 'wsi', 'filename', 'wsi_file_name')
 
 def _from_list(p:Path) -> list[tuple[str, Path]]:
@@ -659,7 +663,7 @@ def find_slides(slides, # a slide file, a directory, a glob pattern, a .txt/.csv
                              "a slide_id column in a CSV list")
     return sorted(items)
 
-# %% ../nbs/02_tiling.ipynb #d7fdceb2
+# %% ../nbs/02_tiling.ipynb #9f154f8f
 def _tile_job(job:tuple) -> dict:
     "Tile one slide for `tile_cmd`; a problem with the slide becomes a 'failed' result instead of an exception."
     slide_id, path, out, cfg, overwrite, picture = job
