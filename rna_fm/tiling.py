@@ -438,7 +438,7 @@ def tile_slide(path, # the slide file
     return {'slide_id': slide_id, 'status': 'tiled', 'n_tiles': len(plan.coords), 'store': str(sp),
             'picture': str(pic) if pic else None, 'warning': plan.attrs.get('warning')}
 
-# %% ../nbs/02_tiling.ipynb #c4063f51
+# %% ../nbs/02_tiling.ipynb #20e9f7b1
 _TIFF_CODECS = (7, 33003, 33005)   # TIFF compressions read directly: JPEG, Aperio JPEG 2000 (YCbCr and RGB)
 
 class TiffLevel:
@@ -455,7 +455,7 @@ class TiffLevel:
             raise ValueError('unsupported tile layout')
         self.decode, self.cols = p.decode, -(-p.imagewidth // p.tilewidth)
         self.fd = os.open(path, os.O_RDONLY)   # read with os.pread: no shared file position, safe from any thread
-        self._closer = weakref.finalize(self, _close_tiff, self.fd, self.tif)
+        self._closers = (weakref.finalize(self, os.close, self.fd), weakref.finalize(self, self.tif.close))
 
     def read(self, x:int, y:int, w:int, h:int) -> np.ndarray|None:
         "RGB (h, w, 3) uint8 of the region at (x, y) in this level's pixels, or None if a tile it needs is missing."
@@ -471,10 +471,9 @@ class TiffLevel:
                 out[y0 - y:y1 - y, x0 - x:x1 - x] = seg[y0 - ty * th:y1 - ty * th, x0 - tx * tw:x1 - tx * tw, :3]
         return out
 
-    def close(self): self._closer()
-
-def _close_tiff(fd:int, tif):
-    os.close(fd); tif.close()
+    def close(self):
+        "Close the file (also done when the reader is garbage-collected)."
+        for c in self._closers: c()
 
 def tiff_level(path, slide:openslide.OpenSlide, level:int) -> TiffLevel|None:
     "A `TiffLevel` for `level` of the slide when its file allows it (Aperio or generic tiled TIFF), else None."
