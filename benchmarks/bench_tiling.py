@@ -14,7 +14,7 @@ runs, since other jobs may share the machine, and tiles per CPU-second (all proc
 printed beside tiles per second, as a measure of the work per tile that does not depend on what else runs. Peak memory is reported as the process's peak RSS and as its growth
 over the RSS after imports ("working"); for DataLoader workers, the largest worker's peak RSS.
 
-Usage: python benchmarks/bench_tiling.py [--sizes 20000,40000] [--workers 0,1,2] [--repeat 2] [--sample 300]
+Usage: python benchmarks/bench_tiling.py [--sizes 20000,40000] [--workers 0,1,2] [--repeat 3] [--sample 300]
 """
 import argparse, json, os, resource, subprocess, sys, time
 from pathlib import Path
@@ -138,14 +138,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--sizes', default='20000,40000', help='slide edges (px), comma-separated')
     ap.add_argument('--workers', default='0,1,2', help='DataLoader worker counts, comma-separated')
-    ap.add_argument('--repeat', type=int, default=2, help='runs per measurement (the best is reported)')
+    ap.add_argument('--repeat', type=int, default=3, help='runs per measurement (the best is reported)')
     ap.add_argument('--sample', type=int, default=300, help='tiles compared with the naive reader')
     a = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     sizes, workers = [int(s) for s in a.sizes.split(',')], [int(w) for w in a.workers.split(',')]
-    print(f'rna_fm tiling benchmark: {os.cpu_count()} CPUs; timings are the best of {a.repeat} runs', flush=True)
+    print(f'rna_fm tiling benchmark: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start (other jobs '
+          f'share the CPUs); timings are the best of {a.repeat} runs', flush=True)
     res = [bench_slide(s, workers, a.repeat, a.sample) for s in sizes]
-    print('\nsummary')
+    print(f'\nsummary (load average {os.getloadavg()[0]:.2f} at the end)')
     for r in res:
         rd = r['read']; top = max(workers)
         print(f'  {r["size"]:>6} px: {rd[top]["tiles_per_s"] / rd["naive"]["tiles_per_s"]:.2f}x the naive tiles/s with '

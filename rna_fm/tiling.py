@@ -328,14 +328,16 @@ def cap_tiles(n:int, max_tiles:int|None, seed:int) -> np.ndarray:
     if max_tiles is None or n <= max_tiles: return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=max_tiles, replace=False))
 
-# %% ../nbs/02_tiling.ipynb #0a55a8ee
+# %% ../nbs/02_tiling.ipynb #4f6bf16a
 def _read_mask_and_picture(slide, mpp0:float, mask_mpp:float) -> tuple:
     "(image for the mask, its level-0 px per pixel, picture, its level-0 px per pixel)."
     ds = slide.level_downsamples
     Lm, km = lowres_level(ds, mpp0, mask_mpp)
     Lp, kp = lowres_level(ds, mpp0, max(max(slide.dimensions) * mpp0 / PICTURE_PX, mpp0))
     if ds[Lp] * kp >= 0.75 * ds[Lm] * km:                    # the mask's image is sharp enough for the picture
-        thumb, px0 = read_level(slide, Lm, km); return thumb, px0, thumb, px0
+        thumb, px0 = read_level(slide, Lm, km)
+        k = math.ceil(max(thumb.shape[:2]) / PICTURE_PX)      # and maybe too large: shrink it
+        return thumb, px0, (np.asarray(Image.fromarray(thumb).reduce(k)) if k > 1 else thumb), px0 * k
     if Lp == Lm:                                              # one read: the picture, then the mask's image from it
         kp = next(d for d in range(kp, km + 1) if km % d == 0)
         pic, pic_px0 = read_level(slide, Lm, kp)
