@@ -12,8 +12,9 @@ from .core import RNAFMError
 # %% auto #0
 __all__ = ['COMMANDS', 'main']
 
-# %% ../nbs/13_cli.ipynb #8ce096a7
+# %% ../nbs/13_cli.ipynb #bc04e7dd
 COMMANDS = {
+    'tile': 'rna_fm.tiling:tile_cmd',
     'demo': 'rna_fm.demo:demo_cmd',
     'splits': 'rna_fm.cohort:splits_cmd',
     'pathways': 'rna_fm.pathways:pathways_cmd',
