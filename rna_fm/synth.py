@@ -4,7 +4,8 @@
 
 # %% ../nbs/01_synth.ipynb #8640c9eb
 from __future__ import annotations
-import math
+import collections, math, multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -316,28 +317,56 @@ def _description(spec:SlideSpec, d:int) -> str|None:
     if spec.mpp: meta.append(f'MPP = {spec.mpp:g}')
     return head + '|' + '|'.join(meta)
 
-def _tiles(geo:SlideGeometry, d:int):
-    "Tiles of pyramid level `d`, row by row, each (tile, tile, 3) uint8."
+def _render_tile(geo:SlideGeometry, d:int, tx:int, ty:int):
+    "Tile (tx, ty) of pyramid level `d`: (tile, tile, 3) uint8."
+    T = geo.spec.tile_size
+    return render_region(geo, tx*T*d, ty*T*d, T, T, d, supersample=1 if d == 1 else 2)
+
+_worker_geo = None   # in a drawing worker process only: the geometry it draws, set once by `_init_worker`
+
+def _init_worker(spec:dict):
+    global _worker_geo
+    _worker_geo = SlideGeometry(SlideSpec.from_dict(spec))   # the geometry is a deterministic function of the spec
+
+def _render_in_worker(d:int, tx:int, ty:int): return _render_tile(_worker_geo, d, tx, ty)
+
+def _tiles(geo:SlideGeometry, d:int, submit=None, ahead:int=16):
+    "Tiles of pyramid level `d`, row by row, each (tile, tile, 3) uint8; drawn by `submit(d, tx, ty) -> Future` when given."
     T = geo.spec.tile_size
     w, h = _level_dims(geo.spec, d)
-    for ty in range(math.ceil(h / T)):
-        for tx in range(math.ceil(w / T)):
-            yield render_region(geo, tx*T*d, ty*T*d, T, T, d, supersample=1 if d == 1 else 2)
+    order = ((tx, ty) for ty in range(math.ceil(h / T)) for tx in range(math.ceil(w / T)))
+    if submit is None:
+        for tx, ty in order: yield _render_tile(geo, d, tx, ty)
+        return
+    pending = collections.deque()
+    for tx, ty in order:
+        pending.append(submit(d, tx, ty))
+        if len(pending) >= ahead: yield pending.popleft().result()
+    while pending: yield pending.popleft().result()
 
-def write_slide_tiff(geo:SlideGeometry, path):
-    "Write the pyramidal tiled TIFF of `geo` to `path` atomically."
+def write_slide_tiff(geo:SlideGeometry, path, workers:int=1):
+    "Write the pyramidal tiled TIFF of `geo` to `path` atomically, drawing tiles in `workers` processes."
     spec = geo.spec
     big = spec.width * spec.height * 3 * 1.4 > 2**32 - 2**26
-    with atomic_write(path, 'wb') as f, tifffile.TiffWriter(f, bigtiff=big) as tw:
-        for i, d in enumerate(spec.downsamples):
-            w, h = _level_dims(spec, d)
-            kw = dict(shape=(h, w, 3), dtype=np.uint8, tile=(spec.tile_size, spec.tile_size), photometric='rgb',
-                      compression='jpeg', compressionargs={'level': spec.quality}, metadata=None)
-            if spec.fmt == 'aperio': kw['description'] = _description(spec, d)
-            else:
-                kw['subfiletype'] = 0 if i == 0 else 1
-                if spec.mpp: kw.update(resolution=(1e4 / (spec.mpp*d), 1e4 / (spec.mpp*d)), resolutionunit='CENTIMETER')
-            tw.write(_tiles(geo, d), **kw)
+    pool = submit = None
+    if workers > 1:   # worker processes run the installed module's functions, also when this cell runs in a notebook
+        import rna_fm.synth as mod
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'), initializer=mod._init_worker,
+                                   initargs=(spec.to_dict(),))
+        submit = lambda d, tx, ty: pool.submit(mod._render_in_worker, d, tx, ty)
+    try:
+        with atomic_write(path, 'wb') as f, tifffile.TiffWriter(f, bigtiff=big) as tw:
+            for i, d in enumerate(spec.downsamples):
+                w, h = _level_dims(spec, d)
+                kw = dict(shape=(h, w, 3), dtype=np.uint8, tile=(spec.tile_size, spec.tile_size), photometric='rgb',
+                          compression='jpeg', compressionargs={'level': spec.quality}, metadata=None)
+                if spec.fmt == 'aperio': kw['description'] = _description(spec, d)
+                else:
+                    kw['subfiletype'] = 0 if i == 0 else 1
+                    if spec.mpp: kw.update(resolution=(1e4 / (spec.mpp*d), 1e4 / (spec.mpp*d)), resolutionunit='CENTIMETER')
+                tw.write(_tiles(geo, d, submit, 8 * workers), **kw)
+    finally:
+        if pool is not None: pool.shutdown(cancel_futures=True)
     return Path(path)
 
 # %% ../nbs/01_synth.ipynb #8841eb0e
@@ -396,11 +425,12 @@ class SyntheticSlide:
 # %% ../nbs/01_synth.ipynb #c1300f8f
 def make_slide(path, # where to write the TIFF (conventionally `.svs` for fmt='aperio', `.tif` otherwise)
                spec:SlideSpec|None=None, # what to draw; keyword arguments override its fields
+               workers:int=1, # processes drawing tiles (the file is the same for any number)
                **kwargs) -> SyntheticSlide:
     "Draw a synthetic H&E-like slide with known truth and write it as a pyramidal tiled TIFF that openslide reads."
     spec = (spec or SlideSpec()).replace(**kwargs)
     geo = SlideGeometry(spec)
-    write_slide_tiff(geo, path)
+    write_slide_tiff(geo, path, workers)
     s = SyntheticSlide(Path(path), spec, geo); s.save_spec()
     return s
 
