@@ -15,6 +15,8 @@ __all__ = ['COMMANDS', 'main']
 # %% ../nbs/13_cli.ipynb #af12513f
 COMMANDS = {
     'tile': 'rna_fm.tiling:tile_cmd',
+    'embed': 'rna_fm.embed:embed_cmd',
+    'aggregate': 'rna_fm.aggregate:aggregate_cmd',
     'demo': 'rna_fm.demo:demo_cmd',
     'splits': 'rna_fm.cohort:splits_cmd',
     'pathways': 'rna_fm.pathways:pathways_cmd',
