@@ -18,7 +18,7 @@ from .embed import DEFAULT_ENCODER, find_stores, read_features
 __all__ = ['ORDER_RULE', 'PADDING_RULE', 'kmeans_pp', 'KMeansResult', 'kmeans', 'order_clusters', 'cluster_features',
            'aggregate_slide', 'aggregate_cmd']
 
-# %% ../nbs/04_aggregate.ipynb #c02e3a27
+# %% ../nbs/04_aggregate.ipynb #4f9ee39f
 def _sq_dists(x:torch.Tensor, x2:torch.Tensor, c:torch.Tensor) -> torch.Tensor:
     "Squared distances (N, M) of points `x` (N, D) with squared norms `x2` (N,) to centres `c` (M, D)."
     return torch.addmm((c * c).sum(1)[None] + x2[:, None], x, c.T, alpha=-2).clamp_min_(0)
@@ -36,18 +36,17 @@ def kmeans_pp(x:torch.Tensor, # (N, D) float points
     idx = [first]
     closest = _sq_dists(x, x2, x[first:first + 1])[:, 0]; closest[first] = 0
     for _ in range(1, k):
-        closest = torch.where(closest <= tiny, torch.zeros_like(closest), closest)
+        if float(closest.max()) <= tiny: break           # every point sits on a centre: no distinct point is left
         cum = torch.cumsum(closest.double(), 0)
-        if cum[-1] <= 0: break                           # every point sits on a centre: no distinct point is left
         r = torch.rand(n_trials, generator=generator, dtype=torch.float64).to(x.device) * cum[-1]
         cand = torch.searchsorted(cum, r, right=True).clamp_max_(N - 1)
         d = torch.minimum(_sq_dists(x, x2, x[cand]).T, closest[None])     # (trials, N): distances with each candidate
-        best = int(d.double().sum(1).argmin())
+        best = int(d.sum(1).argmin())
         c = int(cand[best]); idx.append(c)
         closest = d[best]; closest[c] = 0
     return torch.tensor(idx, dtype=torch.long)
 
-# %% ../nbs/04_aggregate.ipynb #5324066c
+# %% ../nbs/04_aggregate.ipynb #503959c9
 @dataclass
 class KMeansResult:
     "Centroids, assignments and fit statistics of a k-means run."
@@ -57,11 +56,15 @@ class KMeansResult:
     n_iter: int              # Lloyd iterations run
     converged: bool          # stopped by a criterion rather than by max_iter
 
+def _cluster_sums(x:torch.Tensor, a:torch.Tensor, k:int) -> torch.Tensor:
+    "Sum of the points of each cluster (k, D): index_add on the CPU, a one-hot product on the GPU (deterministic on both)."
+    if x.device.type == 'cpu': return torch.zeros(k, x.shape[1], dtype=x.dtype).index_add_(0, a, x)
+    return torch.zeros(len(x), k, device=x.device, dtype=x.dtype).scatter_(1, a[:, None], 1.0).T @ x
+
 def _update(x:torch.Tensor, a:torch.Tensor, k:int, dmin:torch.Tensor, c:torch.Tensor) -> torch.Tensor:
     "New centroids: the mean of each cluster's points; an empty cluster takes the point farthest from its centroid."
-    onehot = torch.zeros(len(x), k, device=x.device, dtype=x.dtype).scatter_(1, a[:, None], 1.0)
-    counts = onehot.sum(0)
-    new = (onehot.T @ x) / counts.clamp_min(1)[:, None]
+    counts = torch.bincount(a, minlength=k)
+    new = _cluster_sums(x, a, k) / counts.clamp_min(1)[:, None].to(x.dtype)
     empty = torch.nonzero(counts == 0).flatten()
     if len(empty):
         far = torch.argsort(dmin, descending=True, stable=True)[:len(empty)]
@@ -72,10 +75,10 @@ def _lloyd(x:torch.Tensor, x2:torch.Tensor, c:torch.Tensor, max_iter:int, tol_ab
     "Lloyd iterations on points `x` (squared norms `x2`) from centroids `c`."
     prev, converged, it = None, False, 0
     for it in range(1, max_iter + 1):
-        d = _sq_dists(x, x2, c)
-        dmin, a = d.min(1)
+        d = torch.addmm((c * c).sum(1)[None], x, c.T, alpha=-2)          # squared distances minus the points' norms
+        a = d.argmin(1)
         if prev is not None and torch.equal(a, prev): converged = True; break   # nothing can change any more
-        new = _update(x, a, len(c), dmin, c)
+        new = _update(x, a, len(c), d.gather(1, a[:, None])[:, 0] + x2, c)
         shift = float(((new - c) ** 2).sum())
         c, prev = new, a
         if shift <= tol_abs: converged = True; break

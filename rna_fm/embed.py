@@ -316,7 +316,7 @@ def write_features(store, # a slide store
     a.attrs.put({**full, 'complete': True})
     return features_name(encoder)
 
-# %% ../nbs/03_embed.ipynb #ba6a0ae6
+# %% ../nbs/03_embed.ipynb #1a59ea5d
 def _batches(todo:list[int], n:int, chunk_tiles:int, batch_size:int) -> list[list[int]]:
     "Row indices of every batch of the chunks `todo`, no batch spanning two chunks."
     out = []
@@ -349,9 +349,10 @@ def embed_slide(store, # a slide store made by `rna-fm tile`
     g, name, done = open_store(store), features_name(enc.name), set()
     if name in g and not overwrite:
         old = dict(g[name].attrs)
-        if all(old.get(k) == v for k, v in settings.items()) and g[name].shape == (n, enc.dim):
-            if old.get('complete'): return {'slide_id': sid, 'status': 'up to date', 'n_tiles': n}
-            done = set(old.get('chunks_done', []))
+        same = all(old.get(k) == v for k, v in settings.items() if k != 'chunk_tiles') and g[name].shape == (n, enc.dim)
+        if same and old.get('complete'): return {'slide_id': sid, 'status': 'up to date', 'n_tiles': n}
+        if same and old.get('chunks_done'):                # resume, in the chunks the array was made with
+            done, chunk_tiles = set(old['chunks_done']), int(old['chunk_tiles'])
     n_chunks = math.ceil(n / chunk_tiles)
     arr = (_rw_group(store)[name] if done else
            _new_features(store, enc.name, n, enc.dim, dtype, chunk_tiles, {**settings, 'tool_version': rna_fm.__version__}))
