@@ -10,8 +10,11 @@ Measured in one run, on the CPU:
     `sklearn.cluster.KMeans` (lloyd), each from its own k-means++ seeding, and their ratio; then the two seedings
     and the two Lloyd loops timed apart, the Lloyd loops from the same initial centroids.
 
+Both libraries use the same number of threads (`--threads`, default: one per core; scikit-learn's through
+threadpoolctl). The load average is printed: on a machine shared with other jobs, multi-threaded timings suffer.
+
 Usage: python benchmarks/bench_embed.py [--batch_size 64] [--workers 2] [--slide_px 4096] [--n 20000] [--d 1024]
-                                        [--k 100] [--max_iter 100] [--tol 1e-4] [--skip-embed] [--skip-kmeans]
+                                        [--k 100] [--max_iter 100] [--tol 1e-4] [--threads N] [--skip-embed] [--skip-kmeans]
 """
 import argparse, os, tempfile, time
 from pathlib import Path
@@ -88,11 +91,17 @@ def main():
     ap.add_argument('--n', type=int, default=20000); ap.add_argument('--d', type=int, default=1024)
     ap.add_argument('--k', type=int, default=100); ap.add_argument('--max_iter', type=int, default=100)
     ap.add_argument('--tol', type=float, default=1e-4)
+    ap.add_argument('--threads', type=int, default=os.cpu_count())
     ap.add_argument('--skip-embed', action='store_true'); ap.add_argument('--skip-kmeans', action='store_true')
     a = ap.parse_args()
     os.environ.setdefault('RNA_FM_PROGRESS', '0')
-    print(f"CPU cores: {os.cpu_count()}")
-    if not a.skip_embed: bench_embed(a.slide_px, a.batch_size, a.workers)
-    if not a.skip_kmeans: bench_kmeans(a.n, a.d, a.k, a.max_iter, a.tol)
+    import torch
+    from threadpoolctl import threadpool_limits
+    torch.set_num_threads(a.threads)
+    print(f"CPU cores: {os.cpu_count()}, threads: {a.threads}, load average before: {os.getloadavg()[0]:.2f}")
+    with threadpool_limits(a.threads):
+        if not a.skip_embed: bench_embed(a.slide_px, a.batch_size, a.workers)
+        if not a.skip_kmeans: bench_kmeans(a.n, a.d, a.k, a.max_iter, a.tol)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 if __name__ == '__main__': main()

@@ -18,7 +18,7 @@ from .embed import DEFAULT_ENCODER, find_stores, read_features
 __all__ = ['ORDER_RULE', 'PADDING_RULE', 'kmeans_pp', 'KMeansResult', 'kmeans', 'order_clusters', 'cluster_features',
            'aggregate_slide', 'aggregate_cmd']
 
-# %% ../nbs/04_aggregate.ipynb #4f9ee39f
+# %% ../nbs/04_aggregate.ipynb #875332cd
 def _sq_dists(x:torch.Tensor, x2:torch.Tensor, c:torch.Tensor) -> torch.Tensor:
     "Squared distances (N, M) of points `x` (N, D) with squared norms `x2` (N,) to centres `c` (M, D)."
     return torch.addmm((c * c).sum(1)[None] + x2[:, None], x, c.T, alpha=-2).clamp_min_(0)
@@ -46,7 +46,7 @@ def kmeans_pp(x:torch.Tensor, # (N, D) float points
         closest = d[best]; closest[c] = 0
     return torch.tensor(idx, dtype=torch.long)
 
-# %% ../nbs/04_aggregate.ipynb #503959c9
+# %% ../nbs/04_aggregate.ipynb #207d0c75
 @dataclass
 class KMeansResult:
     "Centroids, assignments and fit statistics of a k-means run."
@@ -108,7 +108,7 @@ def kmeans(x, # (N, D) points (tensor or array, any float dtype)
         if best is None or r.inertia < best.inertia: best = r
     return KMeansResult((best.centroids + mean).cpu(), best.assign.cpu(), best.inertia, best.n_iter, best.converged)
 
-# %% ../nbs/04_aggregate.ipynb #11bd9f9a
+# %% ../nbs/04_aggregate.ipynb #947915d2
 ORDER_RULE = 'size-desc, then first-tile'
 PADDING_RULE = 'cyclic repeat of the k_effective ordered clusters'
 
@@ -136,7 +136,7 @@ def cluster_features(features, # (N, D) tile features of one slide
             'sizes': np.where(np.arange(k) < ke, sizes[rows].numpy(), 0).astype(np.int64),
             'k_effective': ke, 'inertia': r.inertia, 'n_iter': r.n_iter, 'converged': r.converged}
 
-# %% ../nbs/04_aggregate.ipynb #bc8249fb
+# %% ../nbs/04_aggregate.ipynb #c772f37a
 def aggregate_slide(store, # a slide store with features of `encoder`
                     encoder:str=DEFAULT_ENCODER, # encoder id of the features
                     k:int=100, # number of clusters K
@@ -162,7 +162,7 @@ def aggregate_slide(store, # a slide store with features of `encoder`
     write_group(store, name, arrays, {**settings, **cf, 'tool_version': rna_fm.__version__})
     return {'slide_id': sid, 'status': 'clustered', 'n_tiles': len(feats), 'k_effective': cf['k_effective']}
 
-# %% ../nbs/04_aggregate.ipynb #9b98cce9
+# %% ../nbs/04_aggregate.ipynb #97fb0f75
 def aggregate_cmd(stores:str, # directory of the slide stores (the --out of `rna-fm tile`)
                   encoder:str=DEFAULT_ENCODER, # encoder id of the tile features to cluster
                   k:int=100, # number of clusters K per slide

@@ -27,7 +27,7 @@ __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'EFFNET_LITE0_SHA256', 'EFFNET_LITE0
            'texture_stats', 'timm_encoder', 'register_encoder', 'get_encoder', 'features_status', 'read_features',
            'write_features', 'embed_slide', 'read_h5_features', 'import_features_h5', 'find_stores', 'embed_cmd']
 
-# %% ../nbs/03_embed.ipynb #47805ebc
+# %% ../nbs/03_embed.ipynb #d58bbf8b
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 class TileResize:
@@ -48,7 +48,7 @@ class Normalize(nn.Module):
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1) * 255, persistent=False)
     def forward(self, x): return (x.float() - self.mean) / self.std
 
-# %% ../nbs/03_embed.ipynb #293066a8
+# %% ../nbs/03_embed.ipynb #1c10def3
 def module_fingerprint(model:nn.Module) -> str:
     "'sha256:' + the first 16 hex digits of the SHA-256 of the module's state dict (names, dtypes, shapes, values)."
     h = hashlib.sha256()
@@ -57,7 +57,7 @@ def module_fingerprint(model:nn.Module) -> str:
         h.update(f'{k}|{v.dtype}|{tuple(v.shape)}|'.encode()); h.update(v.view(torch.uint8).numpy().tobytes() if v.numel() else b'')
     return 'sha256:' + h.hexdigest()[:16]
 
-# %% ../nbs/03_embed.ipynb #0aa8805b
+# %% ../nbs/03_embed.ipynb #68141d3d
 @dataclass
 class Encoder:
     "A tile encoder: the model, the tile transform it needs, and the facts stored with its features."
@@ -81,7 +81,7 @@ class Encoder:
     def __repr__(self):
         return f"Encoder({self.name!r}, dim={self.dim}, input_size={self.input_size}, weights_id={self.weights_id!r})"
 
-# %% ../nbs/03_embed.ipynb #e5149aa7
+# %% ../nbs/03_embed.ipynb #05acd50f
 def load_state_dict_file(path, # .pth/.pt/.bin (torch) or .safetensors file
                         ) -> dict:
     "The tensors of a weights file, read without unpickling code."
@@ -114,7 +114,7 @@ def load_weights(model:nn.Module, path, name:str) -> nn.Module:
                          "is it the checkpoint of this model?")
     return model.eval()
 
-# %% ../nbs/03_embed.ipynb #73c64256
+# %% ../nbs/03_embed.ipynb #872efa0e
 EFFNET_LITE0_SHA256 = '579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db'
 EFFNET_LITE0_MEAN, EFFNET_LITE0_STD = (127/255,)*3, (128/255,)*3    # (x - 127) / 128 on 0-255 intensities
 
@@ -141,7 +141,7 @@ def efficientnet_lite0(weights=None, # a weights file of the same architecture; 
     return Encoder('effnet_lite0', EffNetFeatures(net, EFFNET_LITE0_MEAN, EFFNET_LITE0_STD).eval(), TileResize(224), 1280, 224,
                    EFFNET_LITE0_MEAN, EFFNET_LITE0_STD, f'{path.name} sha256:{digest[:16]}')
 
-# %% ../nbs/03_embed.ipynb #8e86dcef
+# %% ../nbs/03_embed.ipynb #b8fd6730
 class TextureStats(nn.Module):
     "Per-channel mean, std, 8x8-pooled std and mean absolute x/y gradient of tiles in [0, 255] -> (B, 15)."
     def forward(self, x):
@@ -155,7 +155,7 @@ def texture_stats(weights=None) -> Encoder:
     if weights is not None: raise RNAFMError("encoder 'texture_stats' has no weights; leave out the weights file")
     return Encoder('texture_stats', TextureStats(), TileResize(None), 15, None, None, None, 'none:texture_stats-v1')
 
-# %% ../nbs/03_embed.ipynb #b5108b3a
+# %% ../nbs/03_embed.ipynb #ef720c29
 TIMM_PRESETS = {
     'uni': dict(arch='vit_large_patch16_224', dim=1024,
                 kwargs=dict(img_size=224, patch_size=16, init_values=1e-5, dynamic_img_size=True)),
@@ -202,7 +202,7 @@ def timm_encoder(arch:str, # timm architecture name
     return Encoder(name, nn.Sequential(Normalize(mean, std), model).eval(), TileResize(input_size), dim, input_size,
                    tuple(mean), tuple(std), f'{Path(weights).name} sha256:{sha256_file(weights)[:16]}')
 
-# %% ../nbs/03_embed.ipynb #59f61bee
+# %% ../nbs/03_embed.ipynb #c3c9add1
 DEFAULT_ENCODER = 'effnet_lite0'
 
 def _timm_preset(name:str):
@@ -260,7 +260,7 @@ def get_encoder(name:str|Encoder=DEFAULT_ENCODER, # a registered name, 'timm-<ar
         raise RNAFMError(f"the factory of encoder {name!r} must return an Encoder named {name!r}, got {enc!r}")
     return enc
 
-# %% ../nbs/03_embed.ipynb #3032f064
+# %% ../nbs/03_embed.ipynb #dc7732c4
 def _rw_group(store) -> zarr.Group:
     "The slide store, checked, opened for writing."
     open_store(store)
@@ -316,7 +316,7 @@ def write_features(store, # a slide store
     a.attrs.put({**full, 'complete': True})
     return features_name(encoder)
 
-# %% ../nbs/03_embed.ipynb #1a59ea5d
+# %% ../nbs/03_embed.ipynb #9ef33122
 def _batches(todo:list[int], n:int, chunk_tiles:int, batch_size:int) -> list[list[int]]:
     "Row indices of every batch of the chunks `todo`, no batch spanning two chunks."
     out = []
@@ -367,7 +367,7 @@ def embed_slide(store, # a slide store made by `rna-fm tile`
     arr.attrs.put({**dict(arr.attrs), 'chunks_done': [], 'complete': True})
     return {'slide_id': sid, 'status': status, 'n_tiles': n}
 
-# %% ../nbs/03_embed.ipynb #09cf8734
+# %% ../nbs/03_embed.ipynb #7d5fa2a4
 def _encode_chunks(arr, ds, enc:Encoder, todo, done:set, n:int, chunk_tiles:int, batch_size:int, num_workers:int,
                    dev:torch.device, dtype:str, sid:str, show_progress):
     "Encode the chunks `todo` of dataset `ds` and write each into `arr` as soon as it is complete."
@@ -395,7 +395,7 @@ def _encode_chunks(arr, ds, enc:Encoder, todo, done:set, n:int, chunk_tiles:int,
                 arr[lo:hi] = buf[:hi - lo]
                 done.add(c); arr.attrs.put({**dict(arr.attrs), 'chunks_done': sorted(done)})
 
-# %% ../nbs/03_embed.ipynb #f8020d91
+# %% ../nbs/03_embed.ipynb #680a9e25
 def read_h5_features(path, # a CLAM/TRIDENT patch-features file
                     ) -> tuple[np.ndarray, np.ndarray, dict]:
     "`features` (N, D), `coords` (N, 2) int64 and the attributes of `coords` from an HDF5 file, or a clear error."
@@ -448,7 +448,7 @@ def import_features_h5(path, # a CLAM/TRIDENT features file
     write_features(sp, encoder, feats, attrs, dtype or ('float16' if feats.dtype == np.float16 else 'float32'))
     return sp
 
-# %% ../nbs/03_embed.ipynb #22444bc1
+# %% ../nbs/03_embed.ipynb #80ac3fbd
 def find_stores(stores, # a directory of slide stores, or one store
                ) -> list[Path]:
     "The slide stores under `stores`, sorted by slide id."
