@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from fastcore.basics import patch
 from torch.utils.data import Dataset
-from .core import JSONConfig, RNAFMError, atomic_write, atomic_write_json, atomic_write_text
+from .core import JSONConfig, RNAFMError, atomic_write, atomic_write_json, atomic_write_text, first_items
 from .store import clusters_name, read_group, store_path
 
 # %% auto #0
@@ -27,10 +27,6 @@ ID_COLUMNS = ('slide_id', 'patient_id', 'sample_id', 'wsi_file_name', 'slide_pat
 SLIDE_SUFFIXES = ('.svs', '.tif', '.tiff', '.ndpi', '.mrxs', '.scn', '.vms', '.vmu', '.bif', '.svslide', '.czi',
                   '.isyntax', '.qptiff', '.dcm')
 
-def _first(items, n:int=5) -> str:
-    "The first `n` items for a message, with an ellipsis when there are more."
-    items = list(items)
-    return ', '.join(map(str, items[:n])) + (', ...' if len(items) > n else '')
 
 def read_table(path, # .csv, .tsv/.txt (tab-separated) or .parquet, optionally .gz
               ) -> pd.DataFrame:
@@ -66,22 +62,22 @@ def read_sample_sheet(sheet, # path or DataFrame: slide_id (or wsi_file_name), p
     if 'slide_id' not in df.columns and 'wsi_file_name' in df.columns:
         df.insert(0, 'slide_id', [slide_id_from_name(n) if isinstance(n, str) else n for n in df.wsi_file_name])
     missing = [c for c in ('slide_id', 'patient_id') if c not in df.columns]
-    if missing: raise RNAFMError(f"the sample sheet lacks column(s) {missing} (found {_first(df.columns, 8)}); "
+    if missing: raise RNAFMError(f"the sample sheet lacks column(s) {missing} (found {first_items(df.columns, 8)}); "
                                  "it needs one row per slide with slide_id and patient_id")
     df = df[['slide_id', 'patient_id'] + [c for c in df.columns if c not in ('slide_id', 'patient_id')]].reset_index(drop=True)
     for c in ('slide_id', 'patient_id'):
         bad = df[c].isna() | (df[c].astype(str).str.strip() == '')
-        if bad.any(): raise RNAFMError(f"the sample sheet has {bad.sum()} row(s) without a {c} (rows {_first(np.flatnonzero(bad) + 1)}); fill or remove them")
+        if bad.any(): raise RNAFMError(f"the sample sheet has {bad.sum()} row(s) without a {c} (rows {first_items(np.flatnonzero(bad) + 1)}); fill or remove them")
         df[c] = df[c].astype(str).str.strip()
     dup = df.duplicated(keep='first')
     if dup.any():
-        warnings.warn(f"the sample sheet lists {dup.sum()} slide(s) twice with identical rows (first: {_first(df.slide_id[dup])}); each is kept once")
+        warnings.warn(f"the sample sheet lists {dup.sum()} slide(s) twice with identical rows (first: {first_items(df.slide_id[dup])}); each is kept once")
         df = df[~dup].reset_index(drop=True)
     clash = df.slide_id[df.slide_id.duplicated()]
     if len(clash):
         s = clash.iloc[0]
         raise RNAFMError(f"the sample sheet lists {clash.nunique()} slide(s) more than once with different content, e.g. "
-                         f"{s!r} under patients {_first(df.patient_id[df.slide_id == s])}; a slide belongs to one patient")
+                         f"{s!r} under patients {first_items(df.patient_id[df.slide_id == s])}; a slide belongs to one patient")
     return df
 
 # %% ../nbs/05_cohort.ipynb #bf63d794
@@ -97,10 +93,10 @@ def _dedupe(df:pd.DataFrame, axis:int, what:str) -> pd.DataFrame:
         if not all(np.array_equal(vals[pos[0]], vals[p], equal_nan=True) for p in pos[1:]): conflicts.append(name)
     if conflicts:
         raise RNAFMError(f"the expression table has {len(conflicts)} {what}(s) appearing more than once with different values "
-                         f"(first: {_first(conflicts)}); keep one of each")
+                         f"(first: {first_items(conflicts)}); keep one of each")
     n = int(labels.duplicated().sum())
     warnings.warn(f"the expression table has {n} repeated {what}(s) with identical values (first: "
-                  f"{_first(pd.unique(labels[labels.duplicated()]))}); each is kept once")
+                  f"{first_items(pd.unique(labels[labels.duplicated()]))}); each is kept once")
     keep = ~labels.duplicated()
     return df.loc[keep] if axis == 0 else df.loc[:, keep]
 
@@ -109,21 +105,21 @@ def _clean_values(ex:pd.DataFrame, logged:bool) -> pd.DataFrame:
     v = ex.to_numpy()
     empty = np.isnan(v).all(1)
     if empty.any():
-        warnings.warn(f"{empty.sum()} sample(s) of the expression table have no values and were dropped (first: {_first(ex.index[empty])})")
+        warnings.warn(f"{empty.sum()} sample(s) of the expression table have no values and were dropped (first: {first_items(ex.index[empty])})")
         ex, v = ex.loc[~empty], v[~empty]
     bad = ~np.isfinite(v).all(0)
     if bad.any():
         n_inf = int(np.isinf(v[:, bad]).sum())
         hint = '; -inf in logged values usually comes from log(0): pass the raw values with logged=False' if logged and n_inf else ''
         warnings.warn(f"{bad.sum()} gene(s) have missing or infinite values ({int(np.isnan(v[:, bad]).sum())} NaN, {n_inf} "
-                      f"infinite) and were dropped (first: {_first(ex.columns[bad])}){hint}")
+                      f"infinite) and were dropped (first: {first_items(ex.columns[bad])}){hint}")
         ex, v = ex.loc[:, ~bad], v[:, ~bad]
     if ex.shape[1] == 0 or ex.shape[0] == 0: raise RNAFMError("no gene with complete values is left in the expression table")
     if not logged:
         neg = v < 0
         if neg.any():
             cols = ex.columns[neg.any(0)]
-            raise RNAFMError(f"{int(neg.sum())} negative value(s) in {len(cols)} gene(s) (first: {_first(cols)}), but raw TPM, "
+            raise RNAFMError(f"{int(neg.sum())} negative value(s) in {len(cols)} gene(s) (first: {first_items(cols)}), but raw TPM, "
                              "FPKM or counts are never negative: if the table is already log-transformed, pass logged=True")
         if v.max() < 30 and not np.allclose(v, np.round(v)):
             warnings.warn(f"the expression values look log-transformed already (largest {v.max():.3g}); if they are, pass logged=True")
@@ -138,12 +134,12 @@ def _as_expression(expression, id_column:str|None=None) -> pd.DataFrame:
     col = id_column or next((c for c in ID_COLUMNS if c in df.columns), None)
     if col is None and isinstance(df.index, pd.RangeIndex): col = df.columns[0]   # no id column and no index: the first column
     if col is not None:
-        if col not in df.columns: raise RNAFMError(f"the expression table has no column {col!r} (found {_first(df.columns, 8)})")
+        if col not in df.columns: raise RNAFMError(f"the expression table has no column {col!r} (found {first_items(df.columns, 8)})")
         df = df.set_index(col)
     df = df.copy(); df.index = df.index.astype(str).str.strip()
     df.columns = [str(c).strip() for c in df.columns]
     text = [c for c, t in zip(df.columns, df.dtypes) if not (pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t))]
-    if text: raise RNAFMError(f"the expression table has {len(text)} non-numeric column(s) (first: {_first(text)}): an expression "
+    if text: raise RNAFMError(f"the expression table has {len(text)} non-numeric column(s) (first: {first_items(text)}): an expression "
                               "table holds one id column and one numeric column per gene; move annotations to the sample sheet")
     return df.astype(np.float64)
 
@@ -161,11 +157,11 @@ def _by_patient(ex:pd.DataFrame, patient_of:pd.Series, conflict:str) -> pd.DataF
         if conflict == 'error':
             p = bad[0]; rows = np.flatnonzero(pat == p)
             g = int(np.argmax(np.ptp(v[rows], 0)))
-            raise RNAFMError(f"{len(bad)} patient(s) have slides with different expression (first: {_first(bad, 3)}); e.g. patient "
-                             f"{p!r}: slides {_first(ex.index[rows], 3)} differ at gene {ex.columns[g]!r} "
-                             f"({_first(np.round(v[rows, g], 4), 3)}). Expression belongs to the patient: fix the table, or pass "
+            raise RNAFMError(f"{len(bad)} patient(s) have slides with different expression (first: {first_items(bad, 3)}); e.g. patient "
+                             f"{p!r}: slides {first_items(ex.index[rows], 3)} differ at gene {ex.columns[g]!r} "
+                             f"({first_items(np.round(v[rows, g], 4), 3)}). Expression belongs to the patient: fix the table, or pass "
                              "conflict='mean' to average the slides' profiles")
-        warnings.warn(f"{len(bad)} patient(s) have slides with different expression (first: {_first(bad, 3)}); their mean is used")
+        warnings.warn(f"{len(bad)} patient(s) have slides with different expression (first: {first_items(bad, 3)}); their mean is used")
     out = ex.groupby(pat, sort=False).mean() if bad_rows.any() else ex.iloc[first]
     out.index = pd.Index(uniq, name='patient_id')
     return out
@@ -176,8 +172,8 @@ def _rows_are(ex:pd.DataFrame, sheet:pd.DataFrame, rows:str) -> str:
     n_p, n_s = ex.index.isin(sheet.patient_id).sum(), ex.index.isin(sheet.slide_id).sum()
     if rows == 'auto':
         if n_p == n_s == 0:
-            raise RNAFMError(f"the expression rows (e.g. {_first(ex.index, 3)}) match neither the sample sheet's patient ids "
-                             f"(e.g. {_first(sheet.patient_id, 3)}) nor its slide ids (e.g. {_first(sheet.slide_id, 3)}); "
+            raise RNAFMError(f"the expression rows (e.g. {first_items(ex.index, 3)}) match neither the sample sheet's patient ids "
+                             f"(e.g. {first_items(sheet.patient_id, 3)}) nor its slide ids (e.g. {first_items(sheet.slide_id, 3)}); "
                              "make the ids agree, or name the expression table's id column with id_column")
         rows = 'patient' if n_p >= n_s else 'slide'
     return rows
@@ -226,11 +222,11 @@ def _join(sheet:pd.DataFrame, ex:pd.DataFrame, logged:bool) -> Cohort:
     no_ex = ~sheet.patient_id.isin(ex.index)
     if no_ex.any():
         warnings.warn(f"{no_ex.sum()} slide(s) of {sheet.patient_id[no_ex].nunique()} patient(s) have no expression and were "
-                      f"dropped (first slides: {_first(sheet.slide_id[no_ex])})")
+                      f"dropped (first slides: {first_items(sheet.slide_id[no_ex])})")
         sheet = sheet[~no_ex].reset_index(drop=True)
     no_slide = ~ex.index.isin(sheet.patient_id)
     if no_slide.any():
-        warnings.warn(f"{no_slide.sum()} patient(s) with expression have no slide and were dropped (first: {_first(ex.index[no_slide])})")
+        warnings.warn(f"{no_slide.sum()} patient(s) with expression have no slide and were dropped (first: {first_items(ex.index[no_slide])})")
         ex = ex.loc[~no_slide]
     if len(sheet) == 0: raise RNAFMError("no slide of the sample sheet has expression: check that the patient ids agree")
     ex = ex.loc[pd.unique(sheet.patient_id)]
@@ -254,7 +250,7 @@ def load_cohort(sample_sheet, # path or DataFrame: one row per slide, slide_id, 
     if _rows_are(ex, sheet, rows) == 'slide':
         unknown = ~ex.index.isin(sheet.slide_id)
         if unknown.any():
-            warnings.warn(f"{unknown.sum()} expression row(s) name no slide of the sample sheet and were dropped (first: {_first(ex.index[unknown])})")
+            warnings.warn(f"{unknown.sum()} expression row(s) name no slide of the sample sheet and were dropped (first: {first_items(ex.index[unknown])})")
             ex = ex.loc[~unknown]
         ex = _by_patient(ex, sheet.set_index('slide_id').patient_id, conflict)
     return _join(sheet, ex, logged)
@@ -268,10 +264,10 @@ def read_reference_table(table, # path or DataFrame: wsi_file_name, patient_id, 
     "Load the single-table layout of published code: one row per slide, genes as `rna_<GENE>` columns."
     df = read_table(table) if isinstance(table, (str, Path)) else table
     is_gene = np.array([str(c).startswith(prefix) for c in df.columns])
-    if not is_gene.any(): raise RNAFMError(f"the reference table has no gene columns starting with {prefix!r} (found {_first(df.columns, 8)})")
+    if not is_gene.any(): raise RNAFMError(f"the reference table has no gene columns starting with {prefix!r} (found {first_items(df.columns, 8)})")
     meta = df.loc[:, ~is_gene]
     if 'slide_id' not in meta.columns and 'wsi_file_name' not in meta.columns:
-        raise RNAFMError(f"the reference table lacks its 'wsi_file_name' column (found {_first(meta.columns, 8)})")
+        raise RNAFMError(f"the reference table lacks its 'wsi_file_name' column (found {first_items(meta.columns, 8)})")
     ids = [slide_id_from_name(n) for n in (meta.slide_id if 'slide_id' in meta.columns else meta.wsi_file_name).astype(str)]
     ex = df.loc[:, is_gene]
     ex = ex.set_axis([str(c)[len(prefix):] for c in ex.columns], axis=1).set_axis(pd.Index(ids), axis=0)
@@ -288,7 +284,7 @@ def _train_log(expression, patients, log_transform:bool|None, where:str) -> tupl
     patients = getattr(patients, 'train', patients)   # a Fold: its training patients
     patients = list(dict.fromkeys(str(p) for p in patients))
     missing = [p for p in patients if p not in expression.index]
-    if missing: raise RNAFMError(f"{where}: {len(missing)} training patient(s) are not in the expression table (first: {_first(missing)})")
+    if missing: raise RNAFMError(f"{where}: {len(missing)} training patient(s) are not in the expression table (first: {first_items(missing)})")
     if len(patients) < 2: raise RNAFMError(f"{where}: at least 2 training patients are needed, got {len(patients)}")
     x = expression.loc[patients]
     if log_transform:
@@ -311,7 +307,7 @@ def select_genes(expression, # patients x genes table (or a Cohort)
         genes = list(dict.fromkeys(str(g) for g in genes))
         missing = [g for g in genes if g not in x.columns]
         if missing: warnings.warn(f"{len(missing)} of {len(genes)} listed genes are not in the expression table and were left out "
-                                  f"(first: {_first(missing)})")
+                                  f"(first: {first_items(missing)})")
         kept = [g for g in genes if g in x.columns]
         report.update(listed=len(genes), missing=len(missing), kept=len(kept))
         if not kept: raise RNAFMError("none of the listed genes is in the expression table")
@@ -359,13 +355,13 @@ class Normaliser(JSONConfig):
         if genes is not None:
             genes = [str(g) for g in genes]
             missing = [g for g in genes if g not in x.columns]
-            if missing: raise RNAFMError(f"Normaliser.fit: {len(missing)} gene(s) are not in the expression table (first: {_first(missing)})")
+            if missing: raise RNAFMError(f"Normaliser.fit: {len(missing)} gene(s) are not in the expression table (first: {first_items(missing)})")
             x = x[genes]
         v = x.to_numpy(np.float64)
         mu, sd = v.mean(0), v.std(0)
         flat = sd < ZERO_STD
         if flat.any():
-            warnings.warn(f"{flat.sum()} gene(s) are constant over the training patients (first: {_first(x.columns[flat])}); their sd "
+            warnings.warn(f"{flat.sum()} gene(s) are constant over the training patients (first: {first_items(x.columns[flat])}); their sd "
                           "is set to 1, so their z-score is the deviation from the training value. Consider select_genes(min_var=...)")
             sd = np.where(flat, 1.0, sd)
         return cls(x.columns.tolist(), mu.tolist(), sd.tolist(), log_transform)
@@ -376,7 +372,7 @@ def _values(self:Normaliser, x, what:str) -> tuple:
     G = len(self.genes)
     if isinstance(x, pd.DataFrame):
         missing = [g for g in self.genes if g not in x.columns]
-        if missing: raise RNAFMError(f"{what}: the table lacks {len(missing)} of the normaliser's {G} genes (first: {_first(missing)}); "
+        if missing: raise RNAFMError(f"{what}: the table lacks {len(missing)} of the normaliser's {G} genes (first: {first_items(missing)}); "
                                      "every gene the model was trained on is needed")
         return x[self.genes].to_numpy(np.float64), lambda v: pd.DataFrame(v, index=x.index, columns=self.genes)
     if isinstance(x, torch.Tensor):
@@ -475,14 +471,14 @@ class Splits:
         for k, f in enumerate(self.folds):
             for a, b in (('train', 'val'), ('train', 'test'), ('val', 'test')):
                 both = set(getattr(f, a)) & set(getattr(f, b))
-                if both: raise RNAFMError(f"fold {k}: patient(s) {_first(sorted(both))} are in both {a} and {b}")
+                if both: raise RNAFMError(f"fold {k}: patient(s) {first_items(sorted(both))} are in both {a} and {b}")
             for r in ROLES:
                 d = pd.Index(getattr(f, r)); d = d[d.duplicated()]
-                if len(d): raise RNAFMError(f"fold {k}: patient(s) {_first(d)} are listed twice in {r}")
+                if len(d): raise RNAFMError(f"fold {k}: patient(s) {first_items(d)} are listed twice in {r}")
             if not f.train or not f.test: raise RNAFMError(f"fold {k} has no {'train' if not f.train else 'test'} patients")
             if set(f.patients) != every:
                 diff = sorted(every ^ set(f.patients))
-                raise RNAFMError(f"fold {k} does not hold the same patients as fold 0 (differing: {_first(diff)}); every fold "
+                raise RNAFMError(f"fold {k} does not hold the same patients as fold 0 (differing: {first_items(diff)}); every fold "
                                  "must assign every patient a role")
             for p in f.test: tested.setdefault(p, []).append(k)
         twice = {p: ks for p, ks in tested.items() if len(ks) > 1}
@@ -490,13 +486,13 @@ class Splits:
             p = sorted(twice)[0]
             raise RNAFMError(f"{len(twice)} patient(s) are tested in more than one fold (first: {p!r} in folds {twice[p]})")
         never = sorted(every - set(tested))
-        if never: raise RNAFMError(f"{len(never)} patient(s) are never tested (first: {_first(never)}); each must be in exactly one test fold")
+        if never: raise RNAFMError(f"{len(never)} patient(s) are never tested (first: {first_items(never)}); each must be in exactly one test fold")
         if patients is not None:
             want = set(map(str, patients))
             if want != every:
                 raise RNAFMError(f"the splits do not match the cohort: {len(want - every)} patient(s) are not in the splits "
-                                 f"(first: {_first(sorted(want - every))}), {len(every - want)} are not in the cohort "
-                                 f"(first: {_first(sorted(every - want))}); make splits for this cohort")
+                                 f"(first: {first_items(sorted(want - every))}), {len(every - want)} are not in the cohort "
+                                 f"(first: {first_items(sorted(every - want))}); make splits for this cohort")
         return self
 
 # %% ../nbs/05_cohort.ipynb #f9788ad5
@@ -506,13 +502,13 @@ def _labels(stratify, ids:np.ndarray, n_folds:int) -> np.ndarray|None:
     s = pd.Series(stratify) if isinstance(stratify, Mapping) else stratify
     if not isinstance(s, pd.Series): raise RNAFMError("stratify must be a Series or dict patient -> label")
     s.index = s.index.astype(str)
-    if s.index.duplicated().any(): raise RNAFMError(f"stratify lists patient(s) twice: {_first(s.index[s.index.duplicated()])}")
+    if s.index.duplicated().any(): raise RNAFMError(f"stratify lists patient(s) twice: {first_items(s.index[s.index.duplicated()])}")
     lab = s.reindex(ids)
     if lab.isna().any():
-        raise RNAFMError(f"{lab.isna().sum()} patient(s) have no stratification label (first: {_first(ids[lab.isna().to_numpy()])}); "
+        raise RNAFMError(f"{lab.isna().sum()} patient(s) have no stratification label (first: {first_items(ids[lab.isna().to_numpy()])}); "
                          "give every patient a label (e.g. 'unknown')")
     small = lab.value_counts()[lambda c: c < n_folds]
-    if len(small): warnings.warn(f"{len(small)} label(s) have fewer patients than folds ({_first(small.index.astype(str))}): "
+    if len(small): warnings.warn(f"{len(small)} label(s) have fewer patients than folds ({first_items(small.index.astype(str))}): "
                                  "some test folds have none of them")
     return pd.factorize(lab.astype(str), sort=True)[0]
 
@@ -636,10 +632,10 @@ class ArrayFeatures:
         ref = next(iter(shapes.values()), None)
         odd = [s for s, sh in shapes.items() if len(sh) != 2 or sh != ref]
         if ref is None or len(ref) != 2 or odd:
-            raise RNAFMError(f"cluster features must all be (K, D) arrays of one shape; {_first(odd or list(shapes))} "
+            raise RNAFMError(f"cluster features must all be (K, D) arrays of one shape; {first_items(odd or list(shapes))} "
                              f"differ(s) from {ref}")
         bad = [s for s, f in self.features.items() if not np.isfinite(f).all()]
-        if bad: raise RNAFMError(f"cluster features of {len(bad)} slide(s) contain NaN or infinity (first: {_first(bad)})")
+        if bad: raise RNAFMError(f"cluster features of {len(bad)} slide(s) contain NaN or infinity (first: {first_items(bad)})")
 
     @classmethod
     def from_arrays(cls, slide_ids, # (S,) slide ids
@@ -688,7 +684,7 @@ class SlideDataset(Dataset):
                 ):
         self.slide_ids = [str(s) for s in slide_ids]
         dup = pd.Index(self.slide_ids)[pd.Index(self.slide_ids).duplicated()]
-        if len(dup): raise RNAFMError(f"SlideDataset: slide(s) listed twice: {_first(dup)}")
+        if len(dup): raise RNAFMError(f"SlideDataset: slide(s) listed twice: {first_items(dup)}")
         self.features = ArrayFeatures(features) if isinstance(features, Mapping) else features
         if isinstance(expression, Cohort):
             sample_sheet = expression if sample_sheet is None else sample_sheet
@@ -699,17 +695,17 @@ class SlideDataset(Dataset):
         else:
             pmap = _patient_map(sample_sheet)
             missing = [s for s in self.slide_ids if s not in pmap.index]
-            if missing: raise RNAFMError(f"SlideDataset: {len(missing)} slide(s) are not in the sample sheet (first: {_first(missing)})")
+            if missing: raise RNAFMError(f"SlideDataset: {len(missing)} slide(s) are not in the sample sheet (first: {first_items(missing)})")
             self.patient_ids = pmap.reindex(self.slide_ids).tolist()
         absent = self.features.missing(self.slide_ids) if hasattr(self.features, 'missing') else []
-        if absent: raise RNAFMError(f"SlideDataset: {len(absent)} slide(s) have no cluster features (first: {_first(absent)}); "
+        if absent: raise RNAFMError(f"SlideDataset: {len(absent)} slide(s) have no cluster features (first: {first_items(absent)}); "
                                     "compute them or leave the slides out")
         self.x1, self.genes = None, None
         if expression is not None:
             if normaliser is None: raise RNAFMError("SlideDataset: expression needs the normaliser fitted on the training patients")
             pats = list(dict.fromkeys(self.patient_ids))
             missing = [p for p in pats if p not in expression.index]
-            if missing: raise RNAFMError(f"SlideDataset: {len(missing)} patient(s) have no expression (first: {_first(missing)})")
+            if missing: raise RNAFMError(f"SlideDataset: {len(missing)} patient(s) have no expression (first: {first_items(missing)})")
             z = np.asarray(normaliser.transform(expression.loc[pats]), np.float32)
             self.x1, self.genes = torch.tensor(z), list(normaliser.genes)
             self._row = {p: i for i, p in enumerate(pats)}
@@ -743,12 +739,12 @@ def patient_labels(sample_sheet, # DataFrame with slide_id and patient_id (or a 
                   ) -> pd.Series:
     "One label per patient from a sample-sheet column, checked to agree across a patient's slides."
     sheet = sample_sheet.sample_sheet if isinstance(sample_sheet, Cohort) else sample_sheet
-    if column not in sheet.columns: raise RNAFMError(f"the sample sheet has no column {column!r} (found {_first(sheet.columns, 8)})")
+    if column not in sheet.columns: raise RNAFMError(f"the sample sheet has no column {column!r} (found {first_items(sheet.columns, 8)})")
     n = sheet.groupby('patient_id')[column].nunique(dropna=False)
     if (n > 1).any():
         p = n.index[n > 1][0]
         raise RNAFMError(f"{(n > 1).sum()} patient(s) have slides with different {column!r} (first: {p!r}: "
-                         f"{_first(sheet[column][sheet.patient_id == p].unique())}); a label must belong to the patient")
+                         f"{first_items(sheet[column][sheet.patient_id == p].unique())}); a label must belong to the patient")
     return sheet.drop_duplicates('patient_id').set_index('patient_id')[column]
 
 def splits_cmd(sample_sheet:str, # CSV/TSV with slide_id (or wsi_file_name) and patient_id columns; a reference-style table works too

@@ -12,15 +12,23 @@ import torch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['RNAFMError', 'JSONConfig', 'seed_everything', 'get_device', 'torch_threads', 'progress_enabled', 'progress',
-           'parse_shard', 'shard_items', 'is_temp_path', 'atomic_write', 'atomic_write_bytes', 'atomic_write_text',
-           'atomic_write_json', 'atomic_dir', 'sweep_temps', 'file_fingerprint', 'sha256_file']
+__all__ = ['RNAFMError', 'first_items', 'JSONConfig', 'seed_everything', 'get_device', 'torch_threads', 'progress_enabled',
+           'progress', 'parse_shard', 'shard_items', 'is_temp_path', 'atomic_write', 'atomic_write_bytes',
+           'atomic_write_text', 'atomic_write_json', 'atomic_dir', 'sweep_temps', 'file_fingerprint', 'sha256_file']
 
 # %% ../nbs/00_core.ipynb #c290d5e7
 class RNAFMError(Exception):
     "A problem with the user's input or environment; the message says what was wrong and what to do."
 
-# %% ../nbs/00_core.ipynb #c1930c9c
+# %% ../nbs/00_core.ipynb #ac3fb796
+def first_items(items, # the offending items
+                n:int=5, # how many to name
+               ) -> str:
+    "The first `n` items for a message, with an ellipsis when there are more."
+    items = list(items)
+    return ', '.join(map(str, items[:n])) + (', ...' if len(items) > n else '')
+
+# %% ../nbs/00_core.ipynb #740f8a76
 def _to_jsonable(v):
     "Convert dataclasses, paths, tuples and numpy scalars into plain JSON values."
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
@@ -70,7 +78,7 @@ def _dataclass_from_dict(cls, d, where:str=''):
     try: return cls(**kw)
     except TypeError as e: raise RNAFMError(f"{cls.__name__}: {e}") from None
 
-# %% ../nbs/00_core.ipynb #66872c17
+# %% ../nbs/00_core.ipynb #9cafcc8d
 class JSONConfig:
     "Mixin for `@dataclass` configurations that round-trip through JSON."
     def to_dict(self) -> dict: return _to_jsonable(self)
@@ -94,7 +102,7 @@ class JSONConfig:
         except json.JSONDecodeError as e: raise RNAFMError(f"config file '{path}' is not valid JSON: {e}") from None
         return cls.from_dict(d)
 
-# %% ../nbs/00_core.ipynb #74f5cb86
+# %% ../nbs/00_core.ipynb #b35e975f
 def seed_everything(seed:int, # seed for Python, NumPy and torch
                    ) -> torch.Generator:
     "Seed every global random number generator and return a fresh torch generator seeded with `seed`."
@@ -103,7 +111,7 @@ def seed_everything(seed:int, # seed for Python, NumPy and torch
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
 
-# %% ../nbs/00_core.ipynb #e73e681a
+# %% ../nbs/00_core.ipynb #74e1ed32
 def get_device(device:str|torch.device='auto', # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'
               ) -> torch.device:
     "The `torch.device` to use: CUDA when present for 'auto', otherwise what was asked for, if it exists."
@@ -122,7 +130,7 @@ def get_device(device:str|torch.device='auto', # 'auto', 'cpu', 'cuda', 'cuda:1'
         raise RNAFMError(f"device {device!r} requested but MPS is not available; use --device cpu")
     return d
 
-# %% ../nbs/00_core.ipynb #32933995
+# %% ../nbs/00_core.ipynb #a329f410
 @contextlib.contextmanager
 def torch_threads(n:int, # intra-op threads inside the block
                  ):
@@ -132,7 +140,7 @@ def torch_threads(n:int, # intra-op threads inside the block
     try: yield
     finally: torch.set_num_threads(old)
 
-# %% ../nbs/00_core.ipynb #81204d2b
+# %% ../nbs/00_core.ipynb #1369de03
 def progress_enabled() -> bool:
     "Whether progress bars are shown: not under `nbdev_test`, and not when `RNA_FM_PROGRESS=0`."
     if os.environ.get('RNA_FM_PROGRESS', '1').lower() in ('0', 'false', 'no'): return False
@@ -147,7 +155,7 @@ def progress(iterable=None, # what to iterate over
     if disable is None: disable = not progress_enabled()
     return tqdm(iterable, total=total, desc=desc, disable=disable, dynamic_ncols=True, **kwargs)
 
-# %% ../nbs/00_core.ipynb #6a6d8550
+# %% ../nbs/00_core.ipynb #f103655f
 def parse_shard(spec:str|None, # 'i/n' with 0 <= i < n, or None for everything
                ) -> tuple[int, int]:
     "Parse a shard specification 'i/n' into `(i, n)`; None means the single shard `(0, 1)`."
@@ -164,7 +172,7 @@ def shard_items(items, # sequence of work items, in a deterministic order
     i, n = parse_shard(spec)
     return list(items)[i::n]
 
-# %% ../nbs/00_core.ipynb #c53207c0
+# %% ../nbs/00_core.ipynb #8aaa030e
 def _tmp_name(path:Path) -> Path: return path.with_name(f'.{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}')
 
 def is_temp_path(path) -> bool:
@@ -200,7 +208,7 @@ def atomic_write_json(path, obj, indent:int=2) -> Path:
     "Write `obj` as JSON to `path` atomically."
     return atomic_write_text(path, json.dumps(_to_jsonable(obj), indent=indent) + '\n')
 
-# %% ../nbs/00_core.ipynb #137603ec
+# %% ../nbs/00_core.ipynb #95f321a4
 @contextlib.contextmanager
 def atomic_dir(path, # final directory name
               ):
@@ -225,7 +233,7 @@ def _fsync_tree(root:Path):
             try: os.fsync(fd)
             finally: os.close(fd)
 
-# %% ../nbs/00_core.ipynb #cb01440c
+# %% ../nbs/00_core.ipynb #1129b82b
 def sweep_temps(root, # directory to clean
                 recursive:bool=False) -> list[Path]:
     "Delete temporary files and directories left by interrupted atomic writes under `root`; return what was removed."
@@ -237,7 +245,7 @@ def sweep_temps(root, # directory to clean
         else: p.unlink(missing_ok=True)
     return found
 
-# %% ../nbs/00_core.ipynb #5cc4f0bd
+# %% ../nbs/00_core.ipynb #7c72bd30
 def file_fingerprint(path) -> dict:
     "Size in bytes and modification time (ns) of `path`, to notice when an input file changed."
     st = Path(path).stat()

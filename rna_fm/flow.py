@@ -176,7 +176,7 @@ def integrate(v:Callable, # velocity function v(x, t) with t a scalar tensor
         if trajectory: states.append(x)
     return ODEResult(x, nfe, torch.stack(states) if trajectory else None, times if trajectory else None)
 
-# %% ../nbs/07_flow.ipynb #ac0cef77
+# %% ../nbs/07_flow.ipynb #82ee171a
 @torch.no_grad()
 def sample(model, # conditional velocity model
            cond, # raw conditions of B slides, for `model.encode_condition`
@@ -187,12 +187,15 @@ def sample(model, # conditional velocity model
            n_genes:int|None=None, # output dimension G (default: `model.n_genes`)
            chunk:int|None=None, # most rows (slide x draw) integrated at once
            trajectory:bool=False, # also return trajectories (T, n_samples, B, G)
+           x_0:torch.Tensor|None=None, # (n_samples, B, G) starting noise drawn by the caller (default: from `generator`)
            **solver_kw) -> tuple[torch.Tensor, dict]:
     "Draw `n_samples` profiles per slide from the guided flow: `(samples (n_samples, B, G), info)`."
     c = model.encode_condition(cond)
     B, G = c.shape[0], n_genes or model.n_genes
     dev, dt = c.device, c.dtype
-    x_0 = torch.randn((n_samples, B, G), generator=generator, device=generator.device if generator else dev).to(dev, dt)
+    if x_0 is None: x_0 = torch.randn((n_samples, B, G), generator=generator, device=generator.device if generator else dev)
+    elif tuple(x_0.shape) != (n_samples, B, G): raise RNAFMError(f"x_0 has shape {tuple(x_0.shape)}, expected {(n_samples, B, G)}")
+    x_0 = x_0.to(dev, dt)
     c_rows = c.unsqueeze(0).expand(n_samples, *c.shape).reshape(n_samples * B, *c.shape[1:])
     x_rows = x_0.reshape(n_samples * B, G)
     c_null = model.null_condition(1).to(dev, dt)

@@ -12,7 +12,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 from fastcore.basics import patch
-from .core import RNAFMError, atomic_write_json
+from .core import RNAFMError, atomic_write_json, first_items
 
 # %% auto #0
 __all__ = ['read_gmt', 'read_gene_sets_json', 'load_gene_sets', 'read_symbol_table', 'GeneSetMatch', 'match_gene_sets',
@@ -36,15 +36,11 @@ def _clean_symbol(s:str) -> str:
         except ValueError: pass
     return s
 
-def _first(items, n:int=5) -> str:
-    "The first `n` items for a message, with an ellipsis when there are more."
-    items = list(items)
-    return ', '.join(map(str, items[:n])) + (', ...' if len(items) > n else '')
 
 def _tidy_sets(names:list, members:list, where:str, locs:list) -> dict[str, list[str]]:
     "Deduplicate genes within sets and repeated set names, drop empty sets; warn about each repair, fail on conflicts."
     dup_in = [n for n, m in zip(names, members) if len(set(m)) != len(m)]
-    if dup_in: warnings.warn(f"{where}: {len(dup_in)} gene set(s) list a gene more than once (first: {_first(dup_in, 3)}); "
+    if dup_in: warnings.warn(f"{where}: {len(dup_in)} gene set(s) list a gene more than once (first: {first_items(dup_in, 3)}); "
                              "each gene is kept once")
     out, seen, repeated = {}, {}, []
     for n, m, loc in zip(names, members, locs):
@@ -56,9 +52,9 @@ def _tidy_sets(names:list, members:list, where:str, locs:list) -> dict[str, list
             repeated.append(n); continue
         out[n], seen[n] = m, loc
     if repeated: warnings.warn(f"{where}: {len(repeated)} gene set name(s) appear more than once with the same genes "
-                               f"(first: {_first(repeated, 3)}); each is kept once")
+                               f"(first: {first_items(repeated, 3)}); each is kept once")
     empty = [n for n, m in out.items() if not m]
-    if empty: warnings.warn(f"{where}: {len(empty)} gene set(s) have no genes and were dropped (first: {_first(empty, 3)})")
+    if empty: warnings.warn(f"{where}: {len(empty)} gene set(s) have no genes and were dropped (first: {first_items(empty, 3)})")
     out = {n: m for n, m in out.items() if m}
     if not out: raise RNAFMError(f"{where}: no gene set with at least one gene was found")
     return out
@@ -154,7 +150,7 @@ def _check_genes(genes) -> list[str]:
     genes = [str(g) for g in genes]
     if not genes: raise RNAFMError("the cohort's gene list is empty")
     dup = pd.Index(genes)[pd.Index(genes).duplicated()]
-    if len(dup): raise RNAFMError(f"the cohort's gene list has {len(dup)} duplicated symbol(s) (first: {_first(dup)}); "
+    if len(dup): raise RNAFMError(f"the cohort's gene list has {len(dup)} duplicated symbol(s) (first: {first_items(dup)}); "
                                   "make gene symbols unique first")
     return genes
 
@@ -307,12 +303,12 @@ def build_pathway_structure(gene_sets:dict|str|Path, # pathway -> genes, or a GM
     m = match_gene_sets(gene_sets, genes, aliases)
     rep = m.report
     if rep['memberships'] and rep['unmatched'] == rep['memberships']:
-        raise RNAFMError(f"no gene of the gene sets matches the cohort's genes (cohort genes look like {_first(genes, 3)}; "
-                         f"gene sets like {_first(rep['first_unmatched'], 3)}): use the same kind of identifiers on both "
+        raise RNAFMError(f"no gene of the gene sets matches the cohort's genes (cohort genes look like {first_items(genes, 3)}; "
+                         f"gene sets like {first_items(rep['first_unmatched'], 3)}): use the same kind of identifiers on both "
                          "sides (e.g. symbols, not Ensembl ids), or pass a symbol table as aliases")
     if rep['unmatched'] > rep['memberships'] / 2:
         warnings.warn(f"only {1 - rep['unmatched'] / rep['memberships']:.0%} of gene-set memberships match the cohort's "
-                      f"genes (first unmatched: {_first(rep['first_unmatched'])}); check the identifiers or pass aliases")
+                      f"genes (first unmatched: {first_items(rep['first_unmatched'])}); check the identifiers or pass aliases")
     sizes = np.bincount(m.member_pathway, minlength=len(m.names))
     keep = (sizes >= min_size) & (sizes <= (max_size if max_size is not None else np.inf))
     rep.update(dropped_small=int(((sizes < min_size) & (sizes > 0)).sum()), dropped_unmatched=int((sizes == 0).sum()),
@@ -330,7 +326,7 @@ def _format_report(r:dict, min_size:int, max_size) -> str:
     "A few lines telling what matched and what was kept."
     return (f"gene sets: {r['gene_sets']}, memberships: {r['memberships']:,} -> matched {r['memberships'] - r['unmatched']:,} "
             f"(exact {r['matched_exact']:,}, case {r['matched_case']:,}, alias {r['matched_alias']:,}), unmatched "
-            f"{r['unmatched']:,} ({r['unmatched_symbols']:,} symbols, e.g. {_first(r['first_unmatched'])})\n"
+            f"{r['unmatched']:,} ({r['unmatched_symbols']:,} symbols, e.g. {first_items(r['first_unmatched'])})\n"
             f"kept {r['kept']} pathways of {min_size}..{max_size or 'inf'} matched genes; dropped {r['dropped_small']} too small, "
             f"{r['dropped_large']} too large, {r['dropped_unmatched']} with no matched gene")
 
@@ -384,7 +380,7 @@ def read_gene_list(path, # one symbol per line (an optional header 'gene'), or a
     if lines and (',' in lines[0] or '\t' in lines[0]):
         df = pd.read_csv(path, sep='\t' if '\t' in lines[0] else ',', dtype=str)
         col = next((c for c in df.columns if c.strip().lower() in ('gene', 'symbol', 'gene_symbol')), None)
-        if col is None: raise RNAFMError(f"gene list '{path}' has no 'gene' or 'symbol' column (found {_first(df.columns)})")
+        if col is None: raise RNAFMError(f"gene list '{path}' has no 'gene' or 'symbol' column (found {first_items(df.columns)})")
         genes = df[col].dropna().str.strip().tolist()
     else: genes = lines[1:] if lines and lines[0].lower() in ('gene', 'genes', 'symbol', 'gene_symbol') else lines
     if not genes: raise RNAFMError(f"gene list '{path}' is empty")
