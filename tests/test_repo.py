@@ -34,6 +34,22 @@ def test_notebooks_and_package_in_step(tmp_path):
     assert not changed, (f'`nbdev_export`/`nbdev_clean` would change {changed}: run them and commit the notebook '
                          'together with its exported module')
 
+def test_import_cells_hold_imports_only():
+    "nbdev's docs build runs every cell holding an import on its own: such a cell must not hold other code."
+    import ast, json
+    bad = []
+    for nb in sorted((ROOT/'nbs').rglob('*.ipynb')):
+        if any(p.startswith(('.', '_')) for p in nb.relative_to(ROOT/'nbs').parts): continue
+        for i, c in enumerate(json.loads(nb.read_text())['cells']):
+            src = ''.join(c['source'])
+            if c['cell_type'] != 'code' or 'nbdev_export(' in src or 'eval: false' in src: continue
+            try: body = ast.parse('\n'.join(l for l in src.splitlines() if not l.lstrip().startswith(('%', '!')))).body
+            except SyntaxError: continue
+            body = [n for n in body if not (isinstance(n, ast.ImportFrom) and n.module == '__future__')]
+            imports = [n for n in body if isinstance(n, (ast.Import, ast.ImportFrom))]
+            if imports and len(imports) != len(body): bad.append(f'{nb.relative_to(ROOT)} cell {i}')
+    assert not bad, f'cells mixing imports with other code (move the imports to the import cell): {bad}'
+
 def test_sidebar_lists_every_notebook():
     "nbs/sidebar.yml is what tools/sidebar.py writes from the notebooks present."
     r = subprocess.run([sys.executable, str(ROOT/'tools'/'sidebar.py'), '--check'], cwd=ROOT, capture_output=True, text=True)
