@@ -68,8 +68,10 @@ def phase_train(impl:str, steps:int, batch:int=32, kind:str='published') -> dict
     return {'seconds': statistics.median(times), 'flops': fc.get_total_flops(), 'peak_gib': _peak_gib(),
             'params': sum(p.numel() for p in model.parameters())}
 
-def phase_sample(impl:str, n_samples:int=32, slides:int=2) -> dict:
+def phase_sample(impl:str, n_samples:int=32, slides:int=2, amp:str='off') -> dict:
+    "Seconds per slide to draw `n_samples` transcriptomes (20-point Euler grid, guidance 2), `slides` slides in one batch."
     import torch
+    from rna_fm.core import autocast
     from rna_fm.flow import sample
     from rna_fm.model import ModelConfig
     st = _structure('published')
@@ -79,9 +81,10 @@ def phase_sample(impl:str, n_samples:int=32, slides:int=2) -> dict:
     with torch.no_grad():
         for p in model.parameters(): p.add_(0.01 * torch.randn(p.shape, generator=g))   # non-trivial outputs
     feats = torch.randn(slides, cfg.n_clusters, cfg.feat_dim, generator=g)
-    sample(model, feats[:1], n_samples=2, steps=1, guidance=2.0, n_genes=st.n_genes)   # warm-up
-    t = _timed(lambda: sample(model, feats, n_samples=n_samples, steps=19, guidance=2.0, n_genes=st.n_genes,
-                              generator=torch.Generator().manual_seed(1)))
+    with autocast(amp, 'cpu'):
+        sample(model, feats[:1], n_samples=2, steps=1, guidance=2.0, n_genes=st.n_genes)   # warm-up
+        t = _timed(lambda: sample(model, feats, n_samples=n_samples, steps=19, guidance=2.0, n_genes=st.n_genes,
+                                  generator=torch.Generator().manual_seed(1)))
     return {'seconds_per_slide': t / slides, 'peak_gib': _peak_gib()}
 
 def phase_nfe(train_steps:int=1500) -> dict:
@@ -160,10 +163,19 @@ def main():
         print(f"{impl:8}{r['seconds']:10.2f}{r['peak_gib']:10.2f}{r['flops']/1e9:12.1f}{rate:10.1f}{rate/mm['gflops']:11.0%}")
     print(f"parameters: {res['vec']['params']:,}; training step speed-up (loop / vectorised): "
           f"{res['loop']['seconds'] / res['vec']['seconds']:.2f}x")
-    smp = {impl: _run(['sample', impl]) for impl in ('loop', 'vec')}
-    print('\nsampling 32 transcriptomes per slide, Euler 20-point grid (19 NFE), guidance 2')
-    for impl, r in smp.items(): print(f"{impl:8}{r['seconds_per_slide']:10.2f} s/slide  peak {r['peak_gib']:.2f} GiB")
-    print(f"sampling speed-up (loop / vectorised): {smp['loop']['seconds_per_slide'] / smp['vec']['seconds_per_slide']:.2f}x")
+    print('\nsampling per slide, Euler 20-point grid (19 NFE), guidance 2, fp32 unless stated')
+    print(f"{'':34}{'loop s/slide':>14}{'vec s/slide':>13}{'speed-up':>10}{'peak GiB (vec)':>16}")
+    loop32 = None
+    for label, args in [('32 draws per slide (rna_fm default)', (32, 2)),
+                        ('1 draw per slide, 32 slides a batch', (1, 32)),
+                        ('1 draw per slide, one slide a batch', (1, 1))]:
+        lo, ve = (_run(['sample', impl, *args]) for impl in ('loop', 'vec'))
+        loop32 = loop32 or lo
+        print(f"{label:34}{lo['seconds_per_slide']:14.2f}{ve['seconds_per_slide']:13.2f}"
+              f"{lo['seconds_per_slide'] / ve['seconds_per_slide']:9.2f}x{ve['peak_gib']:16.2f}")
+    bf = _run(['sample', 'vec', 32, 2, 'bf16'])
+    print(f"{'32 draws, vec in bf16 (vs loop fp32)':34}{loop32['seconds_per_slide']:14.2f}{bf['seconds_per_slide']:13.2f}"
+          f"{loop32['seconds_per_slide'] / bf['seconds_per_slide']:9.2f}x{bf['peak_gib']:16.2f}")
     if not a.skip_nfe:
         nfe = _run(['nfe'])
         print(f"\naccuracy vs NFE on a synthetic cohort (300 patients, 400 genes; small model trained {nfe['train_seconds']:.0f} s)")

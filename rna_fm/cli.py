@@ -12,14 +12,16 @@ from .core import RNAFMError
 # %% auto #0
 __all__ = ['COMMANDS', 'main']
 
-# %% ../nbs/13_cli.ipynb #bc04e7dd
+# %% ../nbs/13_cli.ipynb #48c44e37
 COMMANDS = {
     'tile': 'rna_fm.tiling:tile_cmd',
-    'demo': 'rna_fm.demo:demo_cmd',
+    'embed': 'rna_fm.embed:embed_cmd',
+    'aggregate': 'rna_fm.aggregate:aggregate_cmd',
     'splits': 'rna_fm.cohort:splits_cmd',
     'pathways': 'rna_fm.pathways:pathways_cmd',
     'train': 'rna_fm.cv:train_cmd',
     'predict': 'rna_fm.predict:predict_cmd',
+    'demo': 'rna_fm.demo:demo_cmd',
 }
 
 def _load(name:str):

@@ -12,9 +12,10 @@ import torch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['RNAFMError', 'first_items', 'JSONConfig', 'seed_everything', 'get_device', 'torch_threads', 'progress_enabled',
-           'progress', 'parse_shard', 'shard_items', 'is_temp_path', 'atomic_write', 'atomic_write_bytes',
-           'atomic_write_text', 'atomic_write_json', 'atomic_dir', 'sweep_temps', 'file_fingerprint', 'sha256_file']
+__all__ = ['RNAFMError', 'first_items', 'JSONConfig', 'seed_everything', 'get_device', 'torch_threads', 'autocast',
+           'progress_enabled', 'progress', 'parse_shard', 'shard_items', 'is_temp_path', 'atomic_write',
+           'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_dir', 'sweep_temps',
+           'file_fingerprint', 'sha256_file']
 
 # %% ../nbs/00_core.ipynb #c290d5e7
 class RNAFMError(Exception):
@@ -140,7 +141,17 @@ def torch_threads(n:int, # intra-op threads inside the block
     try: yield
     finally: torch.set_num_threads(old)
 
-# %% ../nbs/00_core.ipynb #1369de03
+# %% ../nbs/00_core.ipynb #cebf5263
+def autocast(mode:str, # 'auto', 'bf16' or 'off'
+             device:torch.device|str, # where the computation runs
+            ):
+    "The autocast context for `mode` on `device` (a null context when full precision is wanted)."
+    if mode not in ('auto', 'bf16', 'off'): raise RNAFMError(f"precision {mode!r}: use 'auto', 'bf16' or 'off'")
+    device = torch.device(device)
+    if mode == 'bf16' or (mode == 'auto' and device.type == 'cuda'): return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+# %% ../nbs/00_core.ipynb #4917b8cd
 def progress_enabled() -> bool:
     "Whether progress bars are shown: not under `nbdev_test`, and not when `RNA_FM_PROGRESS=0`."
     if os.environ.get('RNA_FM_PROGRESS', '1').lower() in ('0', 'false', 'no'): return False
@@ -155,7 +166,7 @@ def progress(iterable=None, # what to iterate over
     if disable is None: disable = not progress_enabled()
     return tqdm(iterable, total=total, desc=desc, disable=disable, dynamic_ncols=True, **kwargs)
 
-# %% ../nbs/00_core.ipynb #f103655f
+# %% ../nbs/00_core.ipynb #a8819b17
 def parse_shard(spec:str|None, # 'i/n' with 0 <= i < n, or None for everything
                ) -> tuple[int, int]:
     "Parse a shard specification 'i/n' into `(i, n)`; None means the single shard `(0, 1)`."
@@ -172,7 +183,7 @@ def shard_items(items, # sequence of work items, in a deterministic order
     i, n = parse_shard(spec)
     return list(items)[i::n]
 
-# %% ../nbs/00_core.ipynb #8aaa030e
+# %% ../nbs/00_core.ipynb #2f31ff96
 def _tmp_name(path:Path) -> Path: return path.with_name(f'.{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}')
 
 def is_temp_path(path) -> bool:
@@ -208,7 +219,7 @@ def atomic_write_json(path, obj, indent:int=2) -> Path:
     "Write `obj` as JSON to `path` atomically."
     return atomic_write_text(path, json.dumps(_to_jsonable(obj), indent=indent) + '\n')
 
-# %% ../nbs/00_core.ipynb #95f321a4
+# %% ../nbs/00_core.ipynb #1121f933
 @contextlib.contextmanager
 def atomic_dir(path, # final directory name
               ):
@@ -233,7 +244,7 @@ def _fsync_tree(root:Path):
             try: os.fsync(fd)
             finally: os.close(fd)
 
-# %% ../nbs/00_core.ipynb #1129b82b
+# %% ../nbs/00_core.ipynb #5f9c5d59
 def sweep_temps(root, # directory to clean
                 recursive:bool=False) -> list[Path]:
     "Delete temporary files and directories left by interrupted atomic writes under `root`; return what was removed."
@@ -245,7 +256,7 @@ def sweep_temps(root, # directory to clean
         else: p.unlink(missing_ok=True)
     return found
 
-# %% ../nbs/00_core.ipynb #7c72bd30
+# %% ../nbs/00_core.ipynb #f95206e6
 def file_fingerprint(path) -> dict:
     "Size in bytes and modification time (ns) of `path`, to notice when an input file changed."
     st = Path(path).stat()

@@ -112,7 +112,7 @@ def flow_matching_loss(model, # conditional velocity model (see the contract abo
     v = model(x_t, t, model.encode_condition(cond, drop))
     return F.mse_loss(v.float(), u.float())
 
-# %% ../nbs/07_flow.ipynb #981c12d7
+# %% ../nbs/07_flow.ipynb #f589840c
 def guided_velocity(model, # conditional velocity model
                     c:torch.Tensor, # (N, ...) prepared conditions, one per row of the state
                     c_null:torch.Tensor|None=None, # (N, ...) prepared null conditions (default: model.null_condition)
@@ -122,6 +122,8 @@ def guided_velocity(model, # conditional velocity model
     def _t(t, x): return (t if torch.is_tensor(t) else torch.tensor(t)).to(x).expand(x.shape[0])
     if scale == 1.0: return lambda x, t: model(x, _t(t, x), c)
     if c_null is None: c_null = model.null_condition(c.shape[0])
+    if hasattr(model, 'forward_guided'):                   # the model shares what does not depend on the condition
+        return lambda x, t: model.forward_guided(x, _t(t, x), c, c_null, scale)
     cc = torch.cat([c, c_null])
     def v(x, t):
         t = _t(t, x)

@@ -55,7 +55,7 @@ def size_buckets(sizes:np.ndarray, n:int, candidates:int=256) -> list[np.ndarray
     while j > 0: parts.append(order[cut[arg[j, i]]:cut[i]]); i = arg[j, i]; j -= 1
     return [p for p in reversed(parts) if len(p)]
 
-# %% ../nbs/08_model.ipynb #ba09ff52
+# %% ../nbs/08_model.ipynb #45b98165
 class PathwayLayout(nn.Module):
     """How genes map to pathways, arranged for batched per-pathway layers.
 
@@ -87,12 +87,19 @@ class PathwayLayout(nn.Module):
             self.spans.append((int(p0), int(p1), int(m_off[p0]), int(m_off[p1]), S))
         self.padded = sum((p1 - p0) * S for p0, p1, _, _, S in self.spans)
         self.member_split = [m1 - m0 for _, _, m0, m1, _ in self.spans]
+        self._cache = {}                                     # padded weights for sampling (see `_padded_weights`)
         self.pathway_split = [p1 - p0 for p0, p1, _, _, _ in self.spans]
 
     def _padded_weights(self, b:int, Wb:torch.Tensor) -> torch.Tensor:
-        "Bucket b's (M_b, H) membership weights as a zero-padded (P_b, S_b, H) block."
+        "Bucket b's (M_b, H) membership weights as a zero-padded (P_b, S_b, H) block (cached while weights are unchanged and no gradient is needed)."
         p0, p1, _, _, S = self.spans[b]
-        return Wb.new_zeros((p1 - p0) * S, Wb.shape[1]).index_copy(0, getattr(self, f'pos{b}'), Wb).reshape(p1 - p0, S, -1)
+        key = (b, Wb.data_ptr(), Wb._version, Wb.dtype, Wb.device)
+        if not torch.is_grad_enabled() and key in self._cache: return self._cache[key]
+        out = Wb.new_zeros((p1 - p0) * S, Wb.shape[1]).index_copy(0, getattr(self, f'pos{b}'), Wb).reshape(p1 - p0, S, -1)
+        if not torch.is_grad_enabled():
+            if len(self._cache) > 4 * len(self.spans): self._cache.clear()
+            self._cache[key] = out
+        return out
 
     def segment_in(self, v:torch.Tensor, W:torch.Tensor) -> torch.Tensor:
         "Per pathway p: sum over its memberships m of v[:, m] W[m] -- (B, M), (M, H) -> (B, P, H)."
@@ -119,7 +126,7 @@ class PathwayLayout(nn.Module):
         y = per_member.new_zeros(per_member.shape[0], self.n_genes).index_add(1, self.member_gene, per_member)
         return (y * self.inv_count).index_copy(1, self.background, background.float())
 
-# %% ../nbs/08_model.ipynb #3de9f562
+# %% ../nbs/08_model.ipynb #f53c9b4d
 def timestep_features(t:torch.Tensor, dim:int=256, max_period:float=10000.0) -> torch.Tensor:
     "Sinusoidal features of times t in [0, 1] (scaled by 1000, as for diffusion steps): (B,) -> (B, dim)."
     half = dim // 2
@@ -145,7 +152,9 @@ def mlp(dim:int, hidden:int, act=None, dropout:float=0.0) -> nn.Sequential:
     "Linear, activation, Linear."
     return nn.Sequential(nn.Linear(dim, hidden), act or nn.GELU(approximate='tanh'), nn.Dropout(dropout), nn.Linear(hidden, dim))
 
-def modulate(x, shift, scale): return x * (1 + scale) + shift
+def modulate(x, shift, scale):
+    "adaLN modulation x * (1 + scale) + shift, as one fused operation."
+    return torch.addcmul(shift, x, 1 + scale)
 
 class GraphAttention(nn.Module):
     "One pre-norm transformer layer whose attention is masked to pathways that share genes (and self)."
@@ -171,8 +180,8 @@ class AdaLNBlock(nn.Module):
         nn.init.zeros_(self.ada[-1].weight); nn.init.zeros_(self.ada[-1].bias)   # gates start at zero: identity
     def forward(self, x, c):
         s1, sc1, g1, s2, sc2, g2 = self.ada(c)[:, None].chunk(6, -1)
-        x = x + g1 * self.attn(modulate(self.norm1(x), s1, sc1))
-        return x + g2 * self.mlp(modulate(self.norm2(x), s2, sc2))
+        x = torch.addcmul(x, g1, self.attn(modulate(self.norm1(x), s1, sc1)))       # x + gate * attention
+        return torch.addcmul(x, g2, self.mlp(modulate(self.norm2(x), s2, sc2)))
 
 class SlideEncoder(nn.Module):
     "K x D cluster features -> a slide embedding (H): per-cluster embedding, a small transformer, mean pooling, MLP."
@@ -189,7 +198,13 @@ class SlideEncoder(nn.Module):
             y = y + attn(n1(y)); y = y + ff(n2(y))
         return self.out(y.mean(1))
 
-# %% ../nbs/08_model.ipynb #64e91c46
+# %% ../nbs/08_model.ipynb #807edb12
+def _rowwise(f, c:torch.Tensor) -> torch.Tensor:
+    "f(c) computed once per distinct row of c when no gradient is needed (sampling: all draws of a slide share c)."
+    if torch.is_grad_enabled() or len(c) < 4: return f(c)
+    u, inv = torch.unique(c, dim=0, return_inverse=True)
+    return f(u)[inv] if len(u) <= len(c) // 2 else f(c)
+
 def _xavier_rows(n_in:np.ndarray, n_out:int, generator=None) -> torch.Tensor:
     "Xavier-uniform values for rows whose layer has fan-in `n_in` (per row) and fan-out `n_out`."
     bound = torch.as_tensor(np.sqrt(6.0 / (n_in + n_out)), dtype=torch.float32)
@@ -270,20 +285,34 @@ class RNAFM(nn.Module):
         h = F.silu(L.segment_in(x[:, L.member_gene], self.in_w) + self.in_b)
         return torch.bmm(h.transpose(0, 1), self.in_w2).transpose(0, 1) + self.in_b2 + self.pathway_emb
 
-    def forward(self, x_t:torch.Tensor, t:torch.Tensor, c:torch.Tensor) -> torch.Tensor:
-        "Velocity (B, G) at points x_t (B, G), times t (B,), prepared slide conditions c (B, H)."
-        B, P, H = x_t.shape[0], self.n_pathways, self.cfg.hidden
-        c = self.time_mlp(timestep_features(t, self.cfg.time_dim).to(x_t.dtype)) + c
+    def tokens(self, x_t:torch.Tensor) -> torch.Tensor:
+        "The part of the network that does not see the condition: pathway tokens after the graph layer, plus the background token (B, P(+1), H)."
         tok = self.graph(self.pathway_tokens(x_t))
         if self.has_bg: tok = torch.cat([tok, (self.bg_in(x_t[:, self.layout.background]) + self.bg_emb)[:, None]], 1)
+        return tok
+
+    def trunk(self, tok:torch.Tensor, t:torch.Tensor, c:torch.Tensor) -> torch.Tensor:
+        "The conditioned part: adaLN-Zero blocks and output heads, from tokens (B, P(+1), H) to velocities (B, G)."
+        B, P, H = tok.shape[0], self.n_pathways, self.cfg.hidden
+        c = self.time_mlp(timestep_features(t, self.cfg.time_dim).to(tok.dtype)) + c
         for blk in self.blocks: tok = blk(tok, c)
-        shift, scale = (F.silu(c) @ self.out_ada_w + self.out_ada_b).reshape(B, P, 2, H).unbind(2)
+        shift, scale = _rowwise(lambda u: F.silu(u) @ self.out_ada_w + self.out_ada_b, c).reshape(B, P, 2, H).unbind(2)
         per_member = self.layout.segment_out(modulate(self.out_norm(tok[:, :P]), shift, scale), self.out_w, self.out_b)
         if self.has_bg:
             s, sc = self.bg_ada(c).chunk(2, -1)
             bg = self.bg_out(modulate(self.out_norm(tok[:, P]), s, sc))
         else: bg = per_member.new_zeros(B, 0)
         return self.layout.to_genes(per_member, bg)
+
+    def forward(self, x_t:torch.Tensor, t:torch.Tensor, c:torch.Tensor) -> torch.Tensor:
+        "Velocity (B, G) at points x_t (B, G), times t (B,), prepared slide conditions c (B, H)."
+        return self.trunk(self.tokens(x_t), t, c)
+
+    def forward_guided(self, x_t:torch.Tensor, t:torch.Tensor, c:torch.Tensor, c_null:torch.Tensor, scale:float) -> torch.Tensor:
+        "Classifier-free guided velocity in one pass; the condition-free tokens are computed once for both branches."
+        tok = self.tokens(x_t)
+        v_c, v_u = self.trunk(torch.cat([tok, tok]), torch.cat([t, t]), torch.cat([c, c_null])).chunk(2)
+        return v_u + scale * (v_c - v_u)
 
 # %% ../nbs/08_model.ipynb #3f2f78b8
 class LoopRNAFM(nn.Module):
