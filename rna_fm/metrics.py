@@ -9,7 +9,8 @@ import torch
 from .core import RNAFMError
 
 # %% auto #0
-__all__ = ['PearsonAccumulator', 'pearson_per_gene', 'top_k_mean', 'topk_summary', 'crps', 'interval_coverage']
+__all__ = ['PearsonAccumulator', 'pearson_per_gene', 'top_k_mean', 'topk_summary', 'crps', 'interval_coverage',
+           'adjusted_rand_index']
 
 # %% ../nbs/11_metrics.ipynb #2742edad
 def _np(a) -> np.ndarray:
@@ -91,3 +92,18 @@ def interval_coverage(samples, # (S, N, G) draws
         lo, hi = np.quantile(x, [(1 - lv) / 2, (1 + lv) / 2], axis=0)
         out[lv] = float(((y >= lo) & (y <= hi)).mean())
     return out
+
+# %% ../nbs/11_metrics.ipynb #346888dd
+def adjusted_rand_index(a, # (N,) labels of one partition
+                        b, # (N,) labels of the other
+                       ) -> float:
+    "Adjusted Rand index between two partitions of the same items."
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.ndim != 1: raise RNAFMError(f"label arrays must be 1-D of one length, got {a.shape} and {b.shape}")
+    _, ai = np.unique(a, return_inverse=True); _, bi = np.unique(b, return_inverse=True)
+    table = np.zeros((ai.max() + 1, bi.max() + 1)); np.add.at(table, (ai, bi), 1)
+    c2 = lambda x: (x * (x - 1) / 2).sum()
+    sa, sb, n = c2(table.sum(1)), c2(table.sum(0)), len(a)
+    expected = sa * sb / (n * (n - 1) / 2) if n > 1 else 0.0
+    top = (sa + sb) / 2 - expected
+    return 1.0 if top == 0 else float((c2(table) - expected) / top)

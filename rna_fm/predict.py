@@ -93,7 +93,7 @@ def _patient_chunks(slides:list, patients:list, size:int) -> list:
         cur = cur + idx
     return chunks + ([cur] if cur else [])
 
-# %% ../nbs/10_predict.ipynb #170cda17
+# %% ../nbs/10_predict.ipynb #dbc3fa51
 def predict(checkpoint, # checkpoint directory, or a (model, CheckpointInfo) pair from `load_checkpoint`
             features, # feature source: StoreFeatures, ArrayFeatures or a dict slide id -> (K, D)
             slide_ids, # slides to predict
@@ -139,7 +139,8 @@ def predict(checkpoint, # checkpoint directory, or a (model, CheckpointInfo) pai
             root = zarr.open_group(LocalStore(tmp/'samples.zarr'), mode='w')
             arr = root.create_array('samples', shape=(S, len(slides), G), dtype=cfg.samples_dtype,
                                     chunks=(S, 1, min(G, 8192)))
-            root.create_array('slide_id', data=np.array([slides[i] for i in order], dtype=str))
+            ids = root.create_array('slide_id', shape=(len(slides),), dtype=str)   # variable-length UTF-8
+            ids[:] = np.array([slides[i] for i in order], dtype=object)
             root.attrs.update({'genes': genes, 'units': 'log2 expression', 'checkpoint': str(info.path), **cfg.to_dict()})
         pos = 0
         for chunk in progress(chunks, desc='predicting'):
