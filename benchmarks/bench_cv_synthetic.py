@@ -26,7 +26,7 @@ def _cli(*args):
 def run(work:Path, patients:int=300, genes:int=0, steps:int=800, folds:int=5, external:int=60, seed:int=0) -> dict:
     "Build the cohort, cross-validate and predict an external cohort; return correlations by gene kind and timings."
     from rna_fm.cohort import ArrayFeatures
-    from rna_fm.metrics import pearson_per_gene
+    from rna_fm.demo import recovery_by_kind
     from rna_fm.model import ModelConfig
     from rna_fm.pathways import read_gmt
     from rna_fm.synth import make_cohort
@@ -56,15 +56,7 @@ def run(work:Path, patients:int=300, genes:int=0, steps:int=800, folds:int=5, ex
          '--sample_sheet', work/'external_sheet.csv', '--n_samples', 16)
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
-    kind = coh.gene_truth.kind
-    r_cv = pd.concat([pd.read_csv(work/'cv'/f'fold{f}'/'test_predictions'/'gene_metrics.csv', index_col=0).r_patient
-                      for f in range(folds)], axis=1).mean(axis=1)
-    pred = pd.read_csv(work/'external'/'patients'/'mean.csv', index_col=0)
-    truth = coh.log_expression.loc[pred.index, pred.columns]
-    r_ext = pd.Series(pearson_per_gene(pred.values, truth.values), index=pred.columns)
-    oracle = np.sqrt(coh.gene_truth.oracle_r2)
-    table = pd.DataFrame({'genes': kind.value_counts(), 'cv_test_r': r_cv.groupby(kind).mean(),
-                          'external_r': r_ext.groupby(kind).mean(), 'oracle_r': oracle.groupby(kind).mean()})
+    table = recovery_by_kind(coh, work/'cv', folds, work/'external')['by_kind']
     summary = pd.read_csv(work/'cv'/'summary.csv', index_col=0)
     return {'table': table, 'summary': summary, 'train_seconds': t_train, 'total_seconds': time.time() - t0,
             'cpu_seconds': cpu, 'patients': patients, 'genes': len(gl), 'pathways': len(sets)}

@@ -59,11 +59,13 @@ def phase_train(impl:str, steps:int, batch:int=32, kind:str='published') -> dict
     x1 = torch.randn(batch, st.n_genes, generator=g)
     feats = torch.randn(batch, cfg.n_clusters, cfg.feat_dim, generator=g)
     def step():
-        loss = flow_matching_loss(model, x1, feats, cond_drop=0.1, generator=g)
-        opt.zero_grad(set_to_none=True); loss.backward()
+        opt.zero_grad(set_to_none=True)                                # before the forward: old gradients never
+        loss = flow_matching_loss(model, x1, feats, cond_drop=0.1, generator=g)   # coexist with new activations
+        loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step()
     step()                                                             # warm-up: allocations, optimizer state
     times = [_timed(step) for _ in range(steps)]
+    opt.zero_grad(set_to_none=True)
     with FlopCounterMode(display=False) as fc:
         loss = flow_matching_loss(model, x1, feats, cond_drop=0.1, generator=g); loss.backward()
     return {'seconds': min(times), 'flops': fc.get_total_flops(), 'peak_gib': _peak_gib(),

@@ -25,7 +25,7 @@ from .cv import run_cv
 from .metrics import adjusted_rand_index, pearson_per_gene
 
 # %% auto #0
-__all__ = ['image_pipeline', 'model_pipeline', 'run_demo', 'demo_cmd']
+__all__ = ['image_pipeline', 'model_pipeline', 'recovery_by_kind', 'run_demo', 'demo_cmd']
 
 # %% ../nbs/14_demo.ipynb #b2bdd81c
 def _data_file(rel:str) -> Path:
@@ -61,7 +61,7 @@ def image_pipeline(coh, out:Path, n_slides:int=4, size:tuple=(6144, 4096), n_ini
             f"{rows[-1]['ari_within_one_texture']} on tiles within one texture, {rows[-1]['ari_all_tiles']} on all")
     return {'k': k, 'slides': rows}
 
-# %% ../nbs/14_demo.ipynb #6d257d96
+# %% ../nbs/14_demo.ipynb #f95e2f7b
 def model_pipeline(coh, out:Path, external:set, gmt_sets:dict, folds:int=3, steps:int=400, n_samples:int=16,
                    log=print) -> dict:
     "Cross-validate on the cohort minus `external` patients, then predict the external ones; correlations by gene kind."
@@ -78,16 +78,24 @@ def model_pipeline(coh, out:Path, external:set, gmt_sets:dict, folds:int=3, step
     log('   predicting the external cohort with fold 0\'s model, from its features alone')
     sheet = coh.sample_sheet[ext]
     predict(out/'cv'/'fold0'/'best', feats, sheet.slide_id.tolist(), out/'external', pcfg, sample_sheet=sheet)
+    return {'cv': table, **recovery_by_kind(coh, out/'cv', folds, out/'external')}
+
+def recovery_by_kind(coh, # the synthetic cohort, with its truth
+                     cv_dir:Path, # a cross-validation run's directory (fold<i>/test_predictions/gene_metrics.csv)
+                     folds:int, # its number of folds
+                     external_dir:Path, # a prediction of external patients (patients/mean.csv)
+                    ) -> dict:
+    "Mean per-gene correlation by kind of gene, on the test folds and on the external cohort, beside the oracle ceiling."
     kind = coh.gene_truth.kind
-    r_cv = pd.concat([pd.read_csv(out/'cv'/f'fold{f}'/'test_predictions'/'gene_metrics.csv', index_col=0).r_patient
+    r_cv = pd.concat([pd.read_csv(Path(cv_dir)/f'fold{f}'/'test_predictions'/'gene_metrics.csv', index_col=0).r_patient
                       for f in range(folds)], axis=1).mean(axis=1)
-    pred = pd.read_csv(out/'external'/'patients'/'mean.csv', index_col=0)
+    pred = pd.read_csv(Path(external_dir)/'patients'/'mean.csv', index_col=0)
     truth = coh.log_expression.loc[pred.index, pred.columns]
     r_ext = pd.Series(pearson_per_gene(pred.values, truth.values), index=pred.columns)
     by_kind = pd.DataFrame({'genes': kind.value_counts(), 'cv_test_r': r_cv.groupby(kind).mean(),
                             'external_r': r_ext.groupby(kind).mean(),
                             'oracle_r': np.sqrt(coh.gene_truth.oracle_r2).groupby(kind).mean()}).round(3)
-    return {'by_kind': by_kind, 'cv': table, 'r_external': r_ext, 'pred': pred, 'truth': truth}
+    return {'by_kind': by_kind, 'r_external': r_ext, 'pred': pred, 'truth': truth}
 
 # %% ../nbs/14_demo.ipynb #970ced99
 def _figure(res:dict, coh, out:Path) -> Path:

@@ -392,7 +392,7 @@ class LoopRNAFM(nn.Module):
             self.out_lin[p].weight.copy_(model.out_w[a:b]); self.out_lin[p].bias.copy_(model.out_b[a:b])
         return self
 
-# %% ../nbs/08_model.ipynb #c62b4b86
+# %% ../nbs/08_model.ipynb #d03a698b
 def parameter_counts(model:nn.Module) -> dict:
     "Parameters per top-level part of `model`, and the total."
     out = {}
