@@ -15,7 +15,7 @@ from zarr.storage import LocalStore
 from .core import JSONConfig, RNAFMError, atomic_dir, autocast, first_items, get_device, progress
 from .cohort import ArrayFeatures, StoreFeatures, read_sample_sheet
 from .flow import sample
-from .metrics import PearsonAccumulator, crps, interval_coverage
+from .metrics import PearsonAccumulator, bh_qvalues, crps, fdr_summary, interval_coverage, pearson_pvalue
 from .train import CheckpointInfo, check_compatible, load_checkpoint, read_checkpoint
 
 # %% auto #0
@@ -35,12 +35,14 @@ class PredictConfig(JSONConfig):
     save_samples: bool = True    # write the raw samples (S, slides, genes) to samples.zarr
     samples_dtype: str = 'float16' # dtype of the raw samples on disk
     formats: tuple[str, ...] = ('csv',) # table formats: 'csv' and/or 'parquet'
-    weights: str = 'selected'    # checkpoint weights: 'selected', 'ema' or 'raw'
+    weights: str = 'selected'    # checkpoint weights: 'selected' (what model selection kept), 'ema' or 'raw'
     device: str = 'auto'
     amp: str = 'auto'            # precision: 'auto' (bf16 on GPU), 'bf16' (also on CPU: about 2x faster with AMX), 'off'
 
     def __post_init__(self):
         if self.amp not in ('auto', 'bf16', 'off'): raise RNAFMError(f"amp {self.amp!r}: use 'auto', 'bf16' or 'off'")
+        if self.weights not in ('selected', 'ema', 'raw'):
+            raise RNAFMError(f"weights {self.weights!r}: use 'selected' (as the checkpoint was selected), 'ema' or 'raw'")
         bad = [f for f in self.formats if f not in ('csv', 'parquet')]
         if bad: raise RNAFMError(f"unknown table format(s) {bad}: use 'csv' or 'parquet'")
         if 'parquet' in self.formats:
@@ -83,6 +85,22 @@ def _slide_seed(seed:int, slide_id:str) -> int:
     import hashlib
     return int.from_bytes(hashlib.sha256(f'{seed}:{slide_id}'.encode()).digest()[:8], 'little') % 2**63
 
+def _read_features(feats, # feature source: slide id -> (K, D)
+                   ids:list, # slides of one group
+                   info:CheckpointInfo, # the checkpoint they are fed to
+                  ) -> torch.Tensor:
+    "(B, K, D) float32 features of slides `ids`, each checked against the checkpoint's (K, D) as it is read."
+    want, out = (info.k, info.feat_dim), []
+    for s in ids:
+        f = np.asarray(feats[s], np.float32)
+        if f.shape != want:
+            raise RNAFMError(f"slide {s!r} has cluster features of shape {f.shape}, but checkpoint '{info.path}' expects "
+                             f"cluster features of shape {want} (K={info.k} clusters of D={info.feat_dim} features): "
+                             f"aggregate the slide with K={info.k} from encoder {info.encoder!r} features, or leave it out")
+        if not np.isfinite(f).all(): raise RNAFMError(f"slide {s!r}: its cluster features contain NaN or infinity; re-run its aggregation")
+        out.append(torch.from_numpy(f))
+    return torch.stack(out)
+
 def _patient_chunks(slides:list, patients:list, size:int) -> list:
     "Consecutive groups of about `size` slides that never split a patient; slides grouped by patient."
     order = {}
@@ -106,6 +124,7 @@ def predict(checkpoint, # checkpoint directory, or a (model, CheckpointInfo) pai
     "Sample transcriptomes for every slide; write per-slide and per-patient summaries (log2 units) and the samples."
     cfg = cfg or PredictConfig()
     model, info = checkpoint if isinstance(checkpoint, tuple) else load_checkpoint(checkpoint, cfg.weights, cfg.device)
+    used = None if isinstance(checkpoint, tuple) else (info.selected if cfg.weights == 'selected' else cfg.weights)
     device = next(model.parameters()).device
     feats = ArrayFeatures(features) if isinstance(features, dict) else features
     slides = [str(s) for s in slide_ids]
@@ -113,7 +132,7 @@ def predict(checkpoint, # checkpoint directory, or a (model, CheckpointInfo) pai
     if len(set(slides)) != len(slides): raise RNAFMError("predict: some slides are listed twice")
     absent = feats.missing(slides) if hasattr(feats, 'missing') else [s for s in slides if s not in feats]
     if absent: raise RNAFMError(f"{len(absent)} slide(s) have no cluster features (first: {first_items(absent)})")
-    check_compatible(info, encoder=encoder, feature_shape=np.shape(feats[slides[0]]))
+    check_compatible(info, encoder=encoder)              # (K, D) is checked slide by slide, as each is read
     if sample_sheet is not None:
         pmap = sample_sheet.drop_duplicates('slide_id').set_index(sample_sheet.slide_id.astype(str)).patient_id.astype(str)
         unknown = [s for s in slides if s not in pmap.index]
@@ -145,7 +164,7 @@ def predict(checkpoint, # checkpoint directory, or a (model, CheckpointInfo) pai
         pos = 0
         for chunk in progress(chunks, desc='predicting'):
             ids = [slides[i] for i in chunk]
-            cond = torch.stack([torch.as_tensor(np.asarray(feats[s], np.float32)) for s in ids]).to(device)
+            cond = _read_features(feats, ids, info).to(device)
             x0 = torch.stack([torch.randn(S, G, generator=torch.Generator().manual_seed(_slide_seed(cfg.seed, s)))
                               for s in ids], 1)
             with autocast(cfg.amp, device):
@@ -168,14 +187,17 @@ def predict(checkpoint, # checkpoint directory, or a (model, CheckpointInfo) pai
                 n_pat += len(pats)
         st.close(); pt.close()
         summary = {'slides': len(slides), 'patients': len(set(patients)), 'genes': G, 'checkpoint': str(info.path),
-                   'checkpoint_step': info.step, 'encoder': info.encoder, 'config': cfg.to_dict(),
+                   'checkpoint_step': info.step, 'weights': used, 'encoder': info.encoder, 'config': cfg.to_dict(),
                    'seconds': round(time.time() - t0, 2)}
         if truth is not None:
             r_p = acc_p.result() if n_pat > 1 else np.full(G, np.nan)
-            gm = pd.DataFrame({'r_patient': r_p, 'r_slide': acc_s.result() if len(slides) > 1 else np.nan,
+            p_p = pearson_pvalue(r_p, n_pat)
+            gm = pd.DataFrame({'r_patient': r_p, 'p_value': p_p, 'q_value': bh_qvalues(p_p),
+                               'r_slide': acc_s.result() if len(slides) > 1 else np.nan, 'rmse': acc_p.rmse(),
                                'crps': crps_sum / n_pat}, index=pd.Index(genes, name='gene'))
-            gm.to_csv(tmp/'gene_metrics.csv', float_format='%.5f')
+            gm.to_csv(tmp/'gene_metrics.csv', float_format='%.6g')
             summary['metrics'] = {'pcc_mean': float(np.nanmean(r_p)) if np.isfinite(r_p).any() else None,
+                                  **fdr_summary(r_p, gm.q_value.to_numpy(), gm.rmse.to_numpy()),
                                   'crps_mean': float(gm.crps.mean()),
                                   **{f'coverage_{int(lv * 100)}': c / n_pat for lv, c in cover.items()}}
         (tmp/'prediction.json').write_text(json.dumps(summary, indent=1))
@@ -219,6 +241,7 @@ def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`)
                 seed:int=0, # noise seed
                 device:str='auto', # 'auto', 'cpu' or 'cuda'
                 amp:str='auto', # precision: 'auto' (bf16 on GPU), 'bf16', 'off'
+                weights:str='selected', # checkpoint weights: 'ema', 'raw', or 'selected' (those model selection kept)
                ):
     "Sample predictive distributions of expression for slides from a trained checkpoint."
     info = read_checkpoint(checkpoint)
@@ -227,8 +250,8 @@ def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`)
                                                   sorted(p.name[:-5] for p in Path(stores).glob('*.zarr')))
     cfg = PredictConfig(n_samples=n_samples, solver=solver, steps=steps, guidance=guidance, batch_slides=batch_slides,
                         formats=('csv', 'parquet') if parquet else ('csv',), save_samples=not no_samples, seed=seed, device=device,
-                        amp=amp)
+                        amp=amp, weights=weights)
     sheet = read_sample_sheet(sample_sheet) if sample_sheet else None
     res = predict(checkpoint, src, ids, out, cfg, sample_sheet=sheet, encoder=encoder)
-    print(f"predicted {res['slides']} slides ({res['patients']} patients) in {res['seconds']} s -> {out}")
+    print(f"predicted {res['slides']} slides ({res['patients']} patients) with the {res['weights']} weights in {res['seconds']} s -> {out}")
     return 0
