@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_cohort.ipynb #1f752385
 from __future__ import annotations
-import csv, gzip, json, warnings
+import csv, gzip, hashlib, json, warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,13 +14,13 @@ import torch
 from fastcore.basics import patch
 from torch.utils.data import Dataset
 from .core import JSONConfig, RNAFMError, atomic_write, atomic_write_json, atomic_write_text, first_items
-from .store import clusters_name, read_group, store_path
+from .store import clusters_name, open_store, store_path
 
 # %% auto #0
 __all__ = ['ID_COLUMNS', 'SLIDE_SUFFIXES', 'ZERO_STD', 'ROLES', 'read_table', 'slide_id_from_name', 'read_sample_sheet', 'Cohort',
-           'load_cohort', 'read_reference_table', 'select_genes', 'Normaliser', 'fit_normaliser', 'Fold', 'Splits',
-           'make_splits', 'StoreFeatures', 'ArrayFeatures', 'SlideDataset', 'collate_slides', 'patient_labels',
-           'splits_cmd']
+           'load_cohort', 'read_reference_table', 'select_genes', 'patients_digest', 'Normaliser', 'fit_normaliser',
+           'Fold', 'Splits', 'make_splits', 'StoreFeatures', 'ArrayFeatures', 'SlideDataset', 'collate_slides',
+           'patient_labels', 'splits_cmd']
 
 # %% ../nbs/05_cohort.ipynb #ae0e0f2c
 ID_COLUMNS = ('slide_id', 'patient_id', 'sample_id', 'wsi_file_name', 'slide_path', 'store_path')
@@ -46,7 +46,7 @@ def read_table(path, # .csv, .tsv/.txt (tab-separated) or .parquet, optionally .
         raise RNAFMError(f"cannot read '{path}' as a {kind}-separated table: {e}") from None
     if df.shape[1] != len(header): raise RNAFMError(f"'{path}': {len(header)} column names but {df.shape[1]} columns of data")
     df.columns = [h.strip() for h in header]
-    return df
+    return df.copy()   # one block per dtype instead of one per column: later steps on 20,000-column tables stay fast
 
 def slide_id_from_name(name:str) -> str:
     "A slide id from a slide file name: the name without folder and slide-format suffix."
@@ -81,51 +81,82 @@ def read_sample_sheet(sheet, # path or DataFrame: slide_id (or wsi_file_name), p
     return df
 
 # %% ../nbs/05_cohort.ipynb #bf63d794
-def _dedupe(df:pd.DataFrame, axis:int, what:str) -> pd.DataFrame:
+def _dedupe(df:pd.DataFrame, axis:int, what:str,
+            fold_case:bool=False, # labels that differ only in case name the same thing (gene symbols)
+           ) -> pd.DataFrame:
     "Drop repeated row (axis 0) or column (axis 1) labels holding identical values; refuse conflicting ones."
     labels = df.index if axis == 0 else df.columns
-    dup = labels.duplicated(keep=False)
+    key = pd.Index(labels.astype(str).str.upper()) if fold_case else labels
+    dup = key.duplicated(keep=False)
     if not dup.any(): return df
     vals = df.to_numpy() if axis == 0 else df.to_numpy().T
-    conflicts = []
-    for name in pd.unique(labels[dup]):
-        pos = np.flatnonzero(labels == name)
-        if not all(np.array_equal(vals[pos[0]], vals[p], equal_nan=True) for p in pos[1:]): conflicts.append(name)
+    conflicts, repeats, cased = [], [], False
+    for k in pd.unique(key[dup]):
+        pos = np.flatnonzero(key == k)
+        spellings = list(dict.fromkeys(map(str, labels[pos])))
+        cased |= len(spellings) > 1
+        same = all(np.array_equal(vals[pos[0]], vals[p], equal_nan=True) for p in pos[1:])
+        (repeats if same else conflicts).append('/'.join(spellings))
+    hint = '; gene symbols that differ only in case (TP53, tp53) name the same gene' if cased else ''
     if conflicts:
         raise RNAFMError(f"the expression table has {len(conflicts)} {what}(s) appearing more than once with different values "
-                         f"(first: {first_items(conflicts)}); keep one of each")
-    n = int(labels.duplicated().sum())
-    warnings.warn(f"the expression table has {n} repeated {what}(s) with identical values (first: "
-                  f"{first_items(pd.unique(labels[labels.duplicated()]))}); each is kept once")
-    keep = ~labels.duplicated()
+                         f"(first: {first_items(conflicts)}){hint}; keep one of each")
+    warnings.warn(f"the expression table has {len(repeats)} repeated {what}(s) with identical values (first: "
+                  f"{first_items(repeats)}){hint}; each is kept once, under its first spelling")
+    keep = ~key.duplicated()
     return df.loc[keep] if axis == 0 else df.loc[:, keep]
 
-def _clean_values(ex:pd.DataFrame, logged:bool) -> pd.DataFrame:
-    "Drop empty samples and genes with NaN/inf, refuse negative raw values, warn when `logged` looks wrong."
+def _drop_missing(ex:pd.DataFrame, # patients x genes, only the patients that will be used
+                  max_patient_missing:float, # a patient missing a larger share of the genes is dropped
+                  max_genes_dropped:float, # dropping a larger share of the genes is an error
+                  logged:bool) -> pd.DataFrame:
+    "Drop patients missing too many genes, then genes still missing for a patient; refuse to drop too many genes."
+    v = ex.to_numpy(); miss = ~np.isfinite(v)
+    if not miss.any(): return ex
+    G = ex.shape[1]
+    n_miss = miss.sum(1)
+    gone = n_miss > max_patient_missing * G
+    if gone.any():
+        worst = np.flatnonzero(gone)[np.argsort(-n_miss[gone], kind='stable')]
+        warnings.warn(f"{gone.sum()} patient(s) miss more than {max_patient_missing:.0%} of the {G:,} genes and were dropped with their "
+                      f"slides (first: {first_items(f'{ex.index[i]} ({n_miss[i]:,} missing)' for i in worst)}); fill their values, "
+                      "or raise max_patient_missing to keep them")
+        if gone.all(): raise RNAFMError(f"every patient misses more than {max_patient_missing:.0%} of the genes: no patient is left")
+        ex, v, miss, n_miss = ex.loc[~gone], v[~gone], miss[~gone], n_miss[~gone]
+    bad = miss.any(0)
+    if not bad.any(): return ex
+    per_gene = miss.sum(0)
+    if bad.sum() > max_genes_dropped * G:
+        wp = np.argsort(-n_miss, kind='stable')[:int((n_miss > 0).sum())]
+        wg = np.argsort(-per_gene, kind='stable')[:int(bad.sum())]
+        raise RNAFMError(
+            f"{bad.sum():,} of {G:,} genes ({bad.mean():.1%}) have missing or infinite values, more than max_genes_dropped="
+            f"{max_genes_dropped:g} allows dropping. Patients with most missing genes: "
+            f"{first_items(f'{ex.index[i]} ({n_miss[i]:,} missing, {n_miss[i] / G:.1%})' for i in wp)}; genes missing for most "
+            f"patients: {first_items(f'{ex.columns[j]} ({per_gene[j]:,})' for j in wg)}. Fill the missing values in the table, "
+            "drop those patients with a max_patient_missing below their share, or allow dropping these genes with "
+            f"max_genes_dropped={np.ceil(bad.mean() * 1000) / 1000:g}")
+    if bad.all(): raise RNAFMError(f"no gene has a value for every patient (the table has {G:,} genes); fill the missing values")
+    n_inf = int(np.isinf(v[:, bad]).sum())
+    hint = '; -inf in logged values usually comes from log(0): pass the raw values with logged=False' if logged and n_inf else ''
+    warnings.warn(f"{bad.sum()} gene(s) have missing or infinite values ({int(np.isnan(v[:, bad]).sum())} NaN, {n_inf} infinite, "
+                  f"for {int(miss.any(1).sum())} patient(s)) and were dropped (first: {first_items(ex.columns[bad])}){hint}")
+    return ex.loc[:, ~bad]
+
+def _check_values(ex:pd.DataFrame, logged:bool):
+    "Refuse negative raw values; warn when `logged` looks wrong."
     v = ex.to_numpy()
-    empty = np.isnan(v).all(1)
-    if empty.any():
-        warnings.warn(f"{empty.sum()} sample(s) of the expression table have no values and were dropped (first: {first_items(ex.index[empty])})")
-        ex, v = ex.loc[~empty], v[~empty]
-    bad = ~np.isfinite(v).all(0)
-    if bad.any():
-        n_inf = int(np.isinf(v[:, bad]).sum())
-        hint = '; -inf in logged values usually comes from log(0): pass the raw values with logged=False' if logged and n_inf else ''
-        warnings.warn(f"{bad.sum()} gene(s) have missing or infinite values ({int(np.isnan(v[:, bad]).sum())} NaN, {n_inf} "
-                      f"infinite) and were dropped (first: {first_items(ex.columns[bad])}){hint}")
-        ex, v = ex.loc[:, ~bad], v[:, ~bad]
-    if ex.shape[1] == 0 or ex.shape[0] == 0: raise RNAFMError("no gene with complete values is left in the expression table")
     if not logged:
         neg = v < 0
         if neg.any():
-            cols = ex.columns[neg.any(0)]
-            raise RNAFMError(f"{int(neg.sum())} negative value(s) in {len(cols)} gene(s) (first: {first_items(cols)}), but raw TPM, "
-                             "FPKM or counts are never negative: if the table is already log-transformed, pass logged=True")
+            cols, rows = ex.columns[neg.any(0)], ex.index[neg.any(1)]
+            raise RNAFMError(f"{int(neg.sum())} negative value(s) in {len(cols)} gene(s) (first: {first_items(cols)}) of {len(rows)} "
+                             f"patient(s) (first: {first_items(rows)}), but raw TPM, FPKM or counts are never negative: if the table "
+                             "is already log-transformed, pass logged=True")
         if v.max() < 30 and not np.allclose(v, np.round(v)):
             warnings.warn(f"the expression values look log-transformed already (largest {v.max():.3g}); if they are, pass logged=True")
     elif v.max() > 50:
         warnings.warn(f"the expression values look raw, not logged (largest {v.max():.3g}); if they are raw, pass logged=False")
-    return ex
 
 def _as_expression(expression, id_column:str|None=None) -> pd.DataFrame:
     "A numeric samples x genes table with text row ids, from a path or a DataFrame."
@@ -145,26 +176,29 @@ def _as_expression(expression, id_column:str|None=None) -> pd.DataFrame:
 
 # %% ../nbs/05_cohort.ipynb #7c0a34f2
 def _by_patient(ex:pd.DataFrame, patient_of:pd.Series, conflict:str) -> pd.DataFrame:
-    "Collapse slide rows to patient rows, checking that slides of one patient agree."
+    "Collapse slide rows to patient rows, checking that slides of one patient agree where both have a value."
     pat = patient_of.reindex(ex.index).to_numpy()
     codes, uniq = pd.factorize(pat)
     v = ex.to_numpy()
-    first = np.unique(codes, return_index=True)[1]          # each patient's first row
-    diff = np.abs(v - v[first[codes]]) > 1e-6 * np.maximum(1.0, np.abs(v))
+    first = pd.DataFrame(v).groupby(codes, sort=True).first().to_numpy()   # each patient's first present value per gene
+    ref = first[codes]
+    fin = np.isfinite(v)
+    with np.errstate(invalid='ignore'):
+        gap = np.abs(v - ref)
+        diff = gap > 1e-6 * np.maximum(1.0, np.abs(np.where(fin, v, 0.0)))   # NaN on either side never differs
     bad_rows = diff.any(1)
     if bad_rows.any():
         bad = pd.unique(pat[bad_rows])
         if conflict == 'error':
             p = bad[0]; rows = np.flatnonzero(pat == p)
-            g = int(np.argmax(np.ptp(v[rows], 0)))
+            g = int(np.argmax(np.where(diff[rows], gap[rows], 0).max(0)))
             raise RNAFMError(f"{len(bad)} patient(s) have slides with different expression (first: {first_items(bad, 3)}); e.g. patient "
                              f"{p!r}: slides {first_items(ex.index[rows], 3)} differ at gene {ex.columns[g]!r} "
                              f"({first_items(np.round(v[rows, g], 4), 3)}). Expression belongs to the patient: fix the table, or pass "
                              "conflict='mean' to average the slides' profiles")
         warnings.warn(f"{len(bad)} patient(s) have slides with different expression (first: {first_items(bad, 3)}); their mean is used")
-    out = ex.groupby(pat, sort=False).mean() if bad_rows.any() else ex.iloc[first]
-    out.index = pd.Index(uniq, name='patient_id')
-    return out
+        first = pd.DataFrame(v).groupby(codes, sort=True).mean().to_numpy()      # mean of the present values
+    return pd.DataFrame(first, index=pd.Index(uniq, name='patient_id'), columns=ex.columns)
 
 def _rows_are(ex:pd.DataFrame, sheet:pd.DataFrame, rows:str) -> str:
     "'patient' or 'slide': what the expression rows are, checked against the sample sheet."
@@ -217,7 +251,7 @@ class Cohort:
                 f"{s['genes']} genes, {'log2' if self.logged else 'raw'} values)")
 
 # %% ../nbs/05_cohort.ipynb #1c7dcf97
-def _join(sheet:pd.DataFrame, ex:pd.DataFrame, logged:bool) -> Cohort:
+def _join(sheet:pd.DataFrame, ex:pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Keep slides with expression and patients with slides, warning about what is dropped."
     no_ex = ~sheet.patient_id.isin(ex.index)
     if no_ex.any():
@@ -231,7 +265,14 @@ def _join(sheet:pd.DataFrame, ex:pd.DataFrame, logged:bool) -> Cohort:
     if len(sheet) == 0: raise RNAFMError("no slide of the sample sheet has expression: check that the patient ids agree")
     ex = ex.loc[pd.unique(sheet.patient_id)]
     ex.index.name = 'patient_id'; ex.columns.name = None
-    return Cohort(sheet, ex, bool(logged))
+    return sheet, ex
+
+def _check_share(name:str, x) -> float:
+    "`x` as a share in [0, 1], or an error naming the option."
+    try: v = float(x)
+    except (TypeError, ValueError): v = float('nan')
+    if not 0 <= v <= 1: raise RNAFMError(f"{name} must be a share between 0 and 1, got {x!r}")
+    return v
 
 def load_cohort(sample_sheet, # path or DataFrame: one row per slide, slide_id, patient_id (+ paths, labels)
                 expression, # path or DataFrame: samples (patients or slides) x genes
@@ -240,26 +281,35 @@ def load_cohort(sample_sheet, # path or DataFrame: one row per slide, slide_id, 
                 rows:str='auto', # expression rows are 'patient' or 'slide' ids; 'auto' finds out from the sample sheet
                 id_column:str|None=None, # the expression table's id column (default: patient_id/slide_id/sample_id, else the first)
                 conflict:str='error', # slides of a patient with different expression: 'error' or 'mean'
+                max_patient_missing:float=0.5, # a patient missing a larger share of the genes (NaN/inf) is dropped with its slides
+                max_genes_dropped:float=0.01, # dropping a larger share of the genes for missing values is an error
                ) -> Cohort:
     "Load and check a sample sheet and an expression table; expression belongs to patients."
     if conflict not in ('error', 'mean'): raise RNAFMError(f"conflict={conflict!r}: use 'error' or 'mean'")
+    max_patient_missing = _check_share('max_patient_missing', max_patient_missing)
+    max_genes_dropped = _check_share('max_genes_dropped', max_genes_dropped)
     sheet = read_sample_sheet(sample_sheet)
     ex = _as_expression(expression, id_column)
-    ex = _dedupe(_dedupe(ex, 1, 'gene'), 0, 'sample')
-    ex = _clean_values(ex, logged)
+    ex = _dedupe(_dedupe(ex, 1, 'gene', fold_case=True), 0, 'sample')
     if _rows_are(ex, sheet, rows) == 'slide':
         unknown = ~ex.index.isin(sheet.slide_id)
         if unknown.any():
             warnings.warn(f"{unknown.sum()} expression row(s) name no slide of the sample sheet and were dropped (first: {first_items(ex.index[unknown])})")
             ex = ex.loc[~unknown]
         ex = _by_patient(ex, sheet.set_index('slide_id').patient_id, conflict)
-    return _join(sheet, ex, logged)
+    sheet, ex = _join(sheet, ex)                      # from here on, only the rows that will be used
+    ex = _drop_missing(ex, max_patient_missing, max_genes_dropped, logged)
+    sheet = sheet[sheet.patient_id.isin(ex.index)].reset_index(drop=True)
+    _check_values(ex, logged)
+    return Cohort(sheet, ex, bool(logged))
 
 # %% ../nbs/05_cohort.ipynb #8050622a
 def read_reference_table(table, # path or DataFrame: wsi_file_name, patient_id, rna_<GENE>... (one row per slide)
                          logged:bool=True, # the published tables hold log values
                          prefix:str='rna_', # prefix of the gene columns
                          conflict:str='error', # slides of a patient with different expression: 'error' or 'mean'
+                         max_patient_missing:float=0.5, # a patient missing a larger share of the genes is dropped with its slides
+                         max_genes_dropped:float=0.01, # dropping a larger share of the genes for missing values is an error
                         ) -> Cohort:
     "Load the single-table layout of published code: one row per slide, genes as `rna_<GENE>` columns."
     df = read_table(table) if isinstance(table, (str, Path)) else table
@@ -271,7 +321,8 @@ def read_reference_table(table, # path or DataFrame: wsi_file_name, patient_id, 
     ids = [slide_id_from_name(n) for n in (meta.slide_id if 'slide_id' in meta.columns else meta.wsi_file_name).astype(str)]
     ex = df.loc[:, is_gene]
     ex = ex.set_axis([str(c)[len(prefix):] for c in ex.columns], axis=1).set_axis(pd.Index(ids), axis=0)
-    return load_cohort(meta, ex, logged=logged, rows='slide', conflict=conflict)
+    return load_cohort(meta, ex, logged=logged, rows='slide', conflict=conflict, max_patient_missing=max_patient_missing,
+                       max_genes_dropped=max_genes_dropped)
 
 # %% ../nbs/05_cohort.ipynb #52ed57eb
 def _train_log(expression, patients, log_transform:bool|None, where:str) -> tuple[pd.DataFrame, bool]:
@@ -288,9 +339,22 @@ def _train_log(expression, patients, log_transform:bool|None, where:str) -> tupl
     if len(patients) < 2: raise RNAFMError(f"{where}: at least 2 training patients are needed, got {len(patients)}")
     x = expression.loc[patients]
     if log_transform:
-        if (x.to_numpy() < 0).any(): raise RNAFMError(f"{where}: negative raw values cannot get log2(x+1); are they logged already?")
+        neg = x.to_numpy() < 0
+        if neg.any():
+            raise RNAFMError(f"{where}: {int(neg.sum())} negative raw value(s) in {int(neg.any(0).sum())} gene(s) (first: "
+                             f"{first_items(x.columns[neg.any(0)])}) of patient(s) {first_items(x.index[neg.any(1)])} cannot get "
+                             "log2(x+1); are they logged already?")
         x = np.log1p(x) / np.log(2)
     return x, bool(log_transform)
+
+def _refuse_missing(x:pd.DataFrame, where:str):
+    "Refuse NaN or infinite training values, naming the genes and patients."
+    miss = ~np.isfinite(x.to_numpy(np.float64))
+    if miss.any():
+        g, p = x.columns[miss.any(0)], x.index[miss.any(1)]
+        raise RNAFMError(f"{where}: {int(miss.sum())} missing or infinite value(s) in {len(g)} gene(s) (first: {first_items(g)}) of "
+                         f"{len(p)} training patient(s) (first: {first_items(p)}); every modelled gene needs a value for every "
+                         "training patient: load the table with load_cohort (which drops such genes or patients) or leave these genes out")
 
 def select_genes(expression, # patients x genes table (or a Cohort)
                  patients, # the training patients (or a Fold, whose train patients are used)
@@ -311,7 +375,9 @@ def select_genes(expression, # patients x genes table (or a Cohort)
         kept = [g for g in genes if g in x.columns]
         report.update(listed=len(genes), missing=len(missing), kept=len(kept))
         if not kept: raise RNAFMError("none of the listed genes is in the expression table")
+        _refuse_missing(x[kept], 'select_genes')
         return kept, report
+    _refuse_missing(x, 'select_genes')
     mean, var = x.mean(axis=0), x.var(axis=0, ddof=0)
     keep = pd.Series(True, index=x.columns)
     for name, ok in (('low_mean', None if min_mean is None else mean >= min_mean), ('low_var', None if min_var is None else var >= min_var)):
@@ -327,6 +393,12 @@ def select_genes(expression, # patients x genes table (or a Cohort)
 # %% ../nbs/05_cohort.ipynb #db54504b
 ZERO_STD = 1e-8   # sigma below this (log2 units) counts as zero variance and is replaced by 1
 
+def patients_digest(patients, # patient ids (a Fold: its training patients)
+                   ) -> str:
+    "SHA-256 (hex) of the sorted distinct patient ids joined by newlines: which patients a statistic saw, without naming them."
+    patients = getattr(patients, 'train', patients)
+    return hashlib.sha256('\n'.join(sorted({str(p) for p in patients})).encode()).hexdigest()
+
 @dataclass
 class Normaliser(JSONConfig):
     "Per-gene z-scoring of log2 expression with statistics of the training patients."
@@ -334,15 +406,24 @@ class Normaliser(JSONConfig):
     mean: list[float] = field(default_factory=list) # (G,) mean of log2 expression over training patients
     std: list[float] = field(default_factory=list)  # (G,) population sd (1 where the genes were constant)
     log_transform: bool = True                      # raw values get log2(x+1) before z-scoring
+    n_train_patients: int = 0                       # training patients the statistics come from (0: not recorded)
+    train_patients_sha256: str = ''                 # their `patients_digest` ('' in files written before it was recorded)
 
     def __post_init__(self):
         if not len(self.genes) == len(self.mean) == len(self.std):
             raise RNAFMError(f"Normaliser: {len(self.genes)} genes but {len(self.mean)} means and {len(self.std)} sds")
         if len(set(self.genes)) != len(self.genes): raise RNAFMError("Normaliser: duplicated genes")
-        s = np.asarray(self.std, float)
-        if not (np.isfinite(s).all() and (s > 0).all() and np.isfinite(np.asarray(self.mean, float)).all()):
-            raise RNAFMError("Normaliser: means must be finite and sds finite and positive")
-        self._mu, self._sd = np.asarray(self.mean, np.float64), s
+        m, s = np.asarray(self.mean, float), np.asarray(self.std, float)
+        bad = ~np.isfinite(m) | ~np.isfinite(s) | ~(s > 0)
+        if bad.any():
+            raise RNAFMError(f"Normaliser: means must be finite and sds finite and positive, but {int(bad.sum())} gene(s) are not "
+                             f"(first: {first_items(np.asarray(self.genes, dtype=object)[bad])})")
+        self._mu, self._sd = m, s
+
+    def fitted_on(self, patients, # patient ids, or a Fold (its training patients)
+                 ) -> bool|None:
+        "Whether the statistics were computed on exactly `patients` (None when the normaliser does not record it)."
+        return None if not self.train_patients_sha256 else self.train_patients_sha256 == patients_digest(patients)
 
     @classmethod
     def fit(cls, expression, # patients x genes table (raw or logged), or a Cohort
@@ -357,6 +438,7 @@ class Normaliser(JSONConfig):
             missing = [g for g in genes if g not in x.columns]
             if missing: raise RNAFMError(f"Normaliser.fit: {len(missing)} gene(s) are not in the expression table (first: {first_items(missing)})")
             x = x[genes]
+        _refuse_missing(x, 'Normaliser.fit')
         v = x.to_numpy(np.float64)
         mu, sd = v.mean(0), v.std(0)
         flat = sd < ZERO_STD
@@ -364,7 +446,7 @@ class Normaliser(JSONConfig):
             warnings.warn(f"{flat.sum()} gene(s) are constant over the training patients (first: {first_items(x.columns[flat])}); their sd "
                           "is set to 1, so their z-score is the deviation from the training value. Consider select_genes(min_var=...)")
             sd = np.where(flat, 1.0, sd)
-        return cls(x.columns.tolist(), mu.tolist(), sd.tolist(), log_transform)
+        return cls(x.columns.tolist(), mu.tolist(), sd.tolist(), log_transform, len(x), patients_digest(x.index))
 
 # %% ../nbs/05_cohort.ipynb #4ffcfae9
 def _values(self:Normaliser, x, what:str) -> tuple:
@@ -382,21 +464,37 @@ def _values(self:Normaliser, x, what:str) -> tuple:
     if v.shape[-1:] != (G,): raise RNAFMError(f"{what}: expected (..., {G}) values, got shape {v.shape}")
     return v, lambda o: o
 
+def _check_input(self:Normaliser, v, # (..., G) values, ndarray or tensor
+                 rows, # row names of a DataFrame (None otherwise), for the message
+                 what:str):
+    "Refuse NaN/inf, and negative values when log2(x+1) is applied, naming the genes (and rows of a table)."
+    G = len(self.genes)
+    if isinstance(v, torch.Tensor):
+        flat = v.detach().reshape(-1, G)
+        bad, neg = (~torch.isfinite(flat)).cpu().numpy(), (flat < 0).cpu().numpy()
+    else:
+        flat = v.reshape(-1, G); bad, neg = ~np.isfinite(flat), flat < 0
+    genes = np.asarray(self.genes, dtype=object)
+    def where(m): return f"in {int(m.any(0).sum())} gene(s) (first: {first_items(genes[m.any(0)])})" + (
+        f" of {int(m.any(1).sum())} row(s) (first: {first_items(np.asarray(rows)[m.any(1)])})" if rows is not None else '')
+    if bad.any(): raise RNAFMError(f"{what}: {int(bad.sum())} NaN or infinite value(s) {where(bad)}; every gene needs a finite value")
+    if self.log_transform and neg.any():
+        raise RNAFMError(f"{what}: {int(neg.sum())} negative value(s) {where(neg)} cannot get log2(x+1): this normaliser expects raw "
+                         "TPM/FPKM/counts; are these values logged already?")
+
 @patch
 def transform(self:Normaliser, x, # raw or logged values: DataFrame (genes as columns), ndarray or tensor (..., G) in gene order
               dtype=np.float32, # output dtype (numpy)
              ):
-    "z-scores of `x`, (..., G) float32 in gene order (a DataFrame stays a DataFrame)."
+    "z-scores of `x`, (..., G) float32 in gene order (a DataFrame stays a DataFrame); NaN, inf and negative raw values refused."
     v, wrap = _values(self, x, 'Normaliser.transform')
+    _check_input(self, v, x.index if isinstance(x, pd.DataFrame) else None, 'Normaliser.transform')
     if isinstance(v, torch.Tensor):
         mu, sd = (torch.as_tensor(a, dtype=torch.float64, device=v.device) for a in (self._mu, self._sd))
         v = v.double()
         if self.log_transform: v = torch.log1p(v) / np.log(2)
         return ((v - mu) / sd).to(torch.float32)
-    if not np.isfinite(v).all(): raise RNAFMError("Normaliser.transform: the values contain NaN or infinity")
-    if self.log_transform:
-        if (v < 0).any(): raise RNAFMError("Normaliser.transform: negative raw values cannot get log2(x+1); are they logged already?")
-        v = np.log1p(v) / np.log(2)
+    if self.log_transform: v = np.log1p(v) / np.log(2)
     return wrap(((v - self._mu) / self._sd).astype(dtype))
 
 @patch
@@ -607,19 +705,21 @@ class StoreFeatures:
     def __contains__(self, slide_id:str) -> bool: return not self.missing([slide_id])
 
     def __getitem__(self, slide_id:str) -> np.ndarray:
+        "The slide's (K, D) centroids, reading that one array of its cluster group (not the (N,) tile assignments)."
         p = self.path(slide_id)
         if not (p/'zarr.json').exists():
             raise RNAFMError(f"slide {slide_id!r}: no slide store at '{p}'; run `rna-fm tile`, `embed` and `aggregate` for it, "
                              "or leave the slide out")
-        got = read_group(p, self.group)
-        if got is None:
+        g = open_store(p)
+        sub = g[self.group] if self.group in g else None
+        if sub is None or not sub.attrs.get('complete') or sub.attrs.get('n_tiles') != g.attrs['n_tiles']:
             raise RNAFMError(f"slide {slide_id!r}: the store '{p}' has no complete cluster features '{self.group}' "
                              f"(encoder {self.encoder!r}, K={self.k}); run the aggregation step with this encoder and K")
-        c = got[0].get('centroids')
-        if c is None or c.ndim != 2 or c.shape[0] != self.k:
-            raise RNAFMError(f"slide {slide_id!r}: '{self.group}/centroids' in '{p}' has shape {None if c is None else c.shape}, "
+        a = sub['centroids'] if 'centroids' in sub else None
+        if a is None or len(a.shape) != 2 or a.shape[0] != self.k:
+            raise RNAFMError(f"slide {slide_id!r}: '{self.group}/centroids' in '{p}' has shape {None if a is None else a.shape}, "
                              f"expected ({self.k}, D); re-run the aggregation step")
-        return np.asarray(c, np.float32)
+        return np.asarray(a[...], np.float32)
 
     def __repr__(self): return f"StoreFeatures('{self.root}', encoder={self.encoder!r}, k={self.k})"
 
@@ -747,18 +847,37 @@ def patient_labels(sample_sheet, # DataFrame with slide_id and patient_id (or a 
                          f"{first_items(sheet[column][sheet.patient_id == p].unique())}); a label must belong to the patient")
     return sheet.drop_duplicates('patient_id').set_index('patient_id')[column]
 
-def splits_cmd(sample_sheet:str, # CSV/TSV with slide_id (or wsi_file_name) and patient_id columns; a reference-style table works too
+def _training_cohort(table:pd.DataFrame, expression, logged:bool, **kw) -> Cohort|None:
+    "The cohort `rna-fm train` would load from the same inputs, or None when there is no expression to load."
+    if expression is not None: return load_cohort(table, expression, logged=logged, **kw)
+    if any(str(c).startswith('rna_') for c in table.columns): return read_reference_table(table, **kw)
+    warnings.warn("no expression table given: the folds cover every patient of the sample sheet, and training refuses them "
+                  "if some patient has no usable expression; pass the expression table (or a reference-style table) so the "
+                  "folds cover exactly the patients training uses")
+    return None
+
+def splits_cmd(sample_sheet:str, # CSV/TSV with slide_id (or wsi_file_name) and patient_id; or a reference-style table with rna_<GENE> columns
                out:str, # where to write the splits: .csv (patient_id,fold,role) or .json
+               expression:str=None, # the expression table training will use (omit for a reference-style table)
+               logged:bool=False, # the expression values are already log2, as for `rna-fm train`
                n_folds:int=5, # number of folds; every patient is tested in exactly one
                val_fraction:float=0.1, # fraction of each fold's non-test patients used for validation
                stratify:str=None, # sample-sheet column to stratify by (e.g. cancer type or subtype)
                seed:int=0, # random seed
+               max_patient_missing:float=0.5, # as when loading the cohort: a patient missing more of the genes is left out
+               max_genes_dropped:float=0.01, # as when loading the cohort: more genes with missing values is an error
               ):
     "Make patient-level cross-validation folds from a sample sheet and save them."
-    sheet = read_sample_sheet(sample_sheet)
+    table = read_table(sample_sheet) if isinstance(sample_sheet, (str, Path)) else sample_sheet
+    everyone = read_sample_sheet(table[[c for c in table.columns if c in ('slide_id', 'wsi_file_name', 'patient_id')]])
+    cohort = _training_cohort(table, expression, logged, max_patient_missing=max_patient_missing, max_genes_dropped=max_genes_dropped)
+    sheet = read_sample_sheet(table) if cohort is None else cohort.sample_sheet
     labels = patient_labels(sheet, stratify) if stratify else None
     splits = make_splits(sheet.patient_id, n_folds=n_folds, val_fraction=val_fraction, stratify=labels, seed=seed)
     splits.save(out)
     sizes = pd.DataFrame({r: [len(f.role(r)) for f in splits] for r in ROLES}).rename_axis('fold')
     print(f"{len(splits.patients)} patients, {len(sheet)} slides -> {out}\n{sizes.to_string()}")
+    left = sorted(set(everyone.patient_id) - set(splits.patients))
+    if left: print(f"{len(left)} patient(s) of the sample sheet are left out, as training leaves them out (no usable expression): "
+                   f"{first_items(left)}")
     return 0
