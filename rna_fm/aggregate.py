@@ -85,6 +85,15 @@ def _lloyd(x:torch.Tensor, x2:torch.Tensor, c:torch.Tensor, max_iter:int, tol_ab
     dmin, a = _sq_dists(x, x2, c).min(1)
     return KMeansResult(c, a, float(dmin.double().sum()), it, converged)
 
+def _check_init(init, k:int, d:int, n_init:int) -> torch.Tensor:
+    "The initial centroids `init` as a float32 tensor (k, d), or a clear error."
+    c = torch.as_tensor(np.asarray(init) if not isinstance(init, torch.Tensor) else init).to(torch.float32)
+    if tuple(c.shape) != (k, d):
+        raise RNAFMError(f"k-means init must hold k={k} initial centroids of the data's dimension {d}: shape ({k}, {d}), got {tuple(c.shape)}")
+    if not torch.isfinite(c).all(): raise RNAFMError("k-means init holds NaN or infinite values")
+    if n_init != 1: raise RNAFMError(f"with given initial centroids (init) there is one run: n_init must be 1, got {n_init}")
+    return c
+
 def kmeans(x, # (N, D) points (tensor or array, any float dtype)
            k:int=100, # number of clusters
            seed:int=0, # seed of the k-means++ draws
@@ -93,18 +102,21 @@ def kmeans(x, # (N, D) points (tensor or array, any float dtype)
            device:str='auto', # 'auto' (CUDA when present), 'cpu', 'cuda', ...
            n_init:int=1, # runs from different k-means++ seeds; the one of lowest inertia is kept
            n_trials:int|None=None, # k-means++ candidates per step (default 2 + ln k)
+           init=None, # (k, D) initial centroids (array or tensor) to start from instead of k-means++ seeds; then n_init=1
           ) -> KMeansResult:
-    "Lloyd's k-means from greedy k-means++ seeds, deterministic for a given seed; fewer than k clusters only for fewer distinct points."
+    "Lloyd's k-means from greedy k-means++ seeds (or given centroids), deterministic for a given seed; fewer than k clusters only for fewer distinct points."
     x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
     if x.ndim != 2 or len(x) == 0: raise RNAFMError(f"k-means needs an (N, D) array with N >= 1, got shape {tuple(x.shape)}")
     if min(k, max_iter, n_init) < 1: raise RNAFMError(f"k ({k}), max_iter ({max_iter}) and n_init ({n_init}) must be at least 1")
     x = x.to(get_device(device), torch.float32)
     if not torch.isfinite(x).all(): raise RNAFMError("k-means input holds NaN or infinite values")
     mean = x.mean(0); x = x - mean
+    starts = None if init is None else [_check_init(init, k, x.shape[1], n_init).to(x.device) - mean]
     tol_abs = tol * float(x.var(0, unbiased=False).mean())
     x2, g, best = (x * x).sum(1), torch.Generator().manual_seed(seed), None
-    for _ in range(n_init):
-        r = _lloyd(x, x2, x[kmeans_pp(x, k, g, n_trials).to(x.device)], max_iter, tol_abs)
+    for i in range(n_init):                 # restart i starts from the next k-means++ draws of the one generator
+        c0 = starts[i] if starts else x[kmeans_pp(x, k, g, n_trials).to(x.device)]
+        r = _lloyd(x, x2, c0, max_iter, tol_abs)
         if best is None or r.inertia < best.inertia: best = r
     return KMeansResult((best.centroids + mean).cpu(), best.assign.cpu(), best.inertia, best.n_iter, best.converged)
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_embed.ipynb #35b232d8
 from __future__ import annotations
-import contextlib, glob, hashlib, math, shutil, sys, time
+import contextlib, glob, hashlib, importlib, inspect, math, shutil, sys, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -245,7 +245,37 @@ def register_encoder(name:str, # the encoder id, stored with its features
                       if isinstance(model, nn.Module) else model)
     return name
 
-def get_encoder(name:str|Encoder=DEFAULT_ENCODER, # a registered name, 'timm-<architecture>', or an Encoder
+def _from_module(spec:str, weights) -> Encoder:
+    "The encoder named 'package.module:name': a factory or an Encoder in the module, or one the module registers on import."
+    mod_name, _, attr = spec.partition(':')
+    if not all(p.isidentifier() for p in mod_name.split('.')) or not attr.isidentifier():
+        raise RNAFMError(f"encoder {spec!r}: name an encoder of your own as 'package.module:name', e.g. 'my_lab.encoders:resnet_tiles'")
+    try: mod = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise RNAFMError(f"encoder {spec!r}: cannot import module {mod_name!r} ({e}); install it, or put the directory "
+                         "holding it on PYTHONPATH") from None
+    if not hasattr(mod, attr):
+        if attr in ENCODERS: return get_encoder(attr, weights)          # the module registered it on import
+        raise RNAFMError(f"encoder {spec!r}: module {mod_name!r} ({getattr(mod, '__file__', '?')}) has no {attr!r} and "
+                         f"registers no encoder of that name; registered: {sorted(ENCODERS)}")
+    obj = getattr(mod, attr)
+    if isinstance(obj, Encoder):
+        if weights is not None: raise RNAFMError(f"encoder {spec!r} is a ready-made Encoder; leave out the weights file")
+        return obj
+    if isinstance(obj, (nn.Module, type)) or not callable(obj):
+        raise RNAFMError(f"encoder {spec!r}: {attr!r} is a {'class' if isinstance(obj, type) else type(obj).__name__}; it must "
+                         "be a factory function returning an Encoder or (nn.Module, transform), or an Encoder")
+    params = inspect.signature(obj).parameters
+    if 'weights' in params or any(p.kind == p.VAR_KEYWORD for p in params.values()): out = obj(weights=weights)
+    elif weights is not None: raise RNAFMError(f"encoder {spec!r}: {attr}() takes no weights file; leave out --weights")
+    else: out = obj()
+    if isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], nn.Module) and callable(out[1]):
+        out = _module_factory(check_name(attr, 'encoder id'), out[0], out[1], None, None, None, None, None)()
+    if not isinstance(out, Encoder):
+        raise RNAFMError(f"encoder {spec!r}: {attr}() must return an Encoder or (nn.Module, transform), got {type(out).__name__}")
+    return out
+
+def get_encoder(name:str|Encoder=DEFAULT_ENCODER, # a registered name, 'timm-<architecture>', 'package.module:name', or an Encoder
                 weights=None, # local weights file, for encoders that load one
                ) -> Encoder:
     "Build the encoder called `name`."
@@ -254,8 +284,9 @@ def get_encoder(name:str|Encoder=DEFAULT_ENCODER, # a registered name, 'timm-<ar
         return name
     if name in ENCODERS: enc = ENCODERS[name](weights=weights)
     elif isinstance(name, str) and name.startswith('timm-') and len(name) > 5: enc = timm_encoder(name[5:], weights, name=name)
+    elif isinstance(name, str) and ':' in name: return _from_module(name, weights)
     else: raise RNAFMError(f"unknown encoder {name!r}; choose one of {sorted(ENCODERS)}, 'timm-<architecture>', or "
-                           "register yours with register_encoder")
+                           "'package.module:name' for your own (see register_encoder)")
     if not isinstance(enc, Encoder) or enc.name != name:
         raise RNAFMError(f"the factory of encoder {name!r} must return an Encoder named {name!r}, got {enc!r}")
     return enc
@@ -328,6 +359,28 @@ def _batches(todo:list[int], n:int, chunk_tiles:int, batch_size:int) -> list[lis
 def _autocast(dev:torch.device):
     return torch.autocast('cuda', dtype=torch.float16) if dev.type == 'cuda' else contextlib.nullcontext()
 
+def _run_settings(dev:torch.device, batch_size:int) -> dict:
+    "What, beyond the encoder, sets the last digits of the features: batch size, device (GPU model) and autocast dtype."
+    device = f'cuda ({torch.cuda.get_device_name(dev)})' if dev.type == 'cuda' else dev.type
+    return {'batch_size': int(batch_size), 'device': device, 'autocast': 'float16' if dev.type == 'cuda' else None}
+
+def _describe_run(s:dict) -> str:
+    "Run settings in words, for messages."
+    if s.get('batch_size') is None: return 'settings an earlier rna_fm did not record'
+    return f"batch_size {s['batch_size']} on {s['device']} " + (f"with {s['autocast']} autocast" if s['autocast'] else 'without autocast')
+
+def _check_resume(sid:str, encoder:str, old:dict, run:dict, n:int):
+    "Refuse to resume partial features computed with another batch size, device or autocast than `run`."
+    was = {k: old.get(k) for k in run}
+    if was == run: return
+    n_done, n_chunks = len(old['chunks_done']), math.ceil(n / int(old['chunk_tiles']))
+    how = (f"--batch_size {was['batch_size']} --device {str(was['device']).split(' ')[0]}" if was['batch_size'] is not None
+           else 'the settings of that run')
+    raise RNAFMError(f"slide {sid}: the features of encoder {encoder!r} were started with {_describe_run(was)} ({n_done} of "
+                     f"{n_chunks} chunks done); this run asks for {_describe_run(run)}. Features computed so differ in their "
+                     f"last digits, so chunks are never mixed: resume with the same settings ({how}), or pass --restart "
+                     "(restart=True) to discard this slide's partial features and compute them afresh")
+
 def embed_slide(store, # a slide store made by `rna-fm tile`
                 encoder:str|Encoder=DEFAULT_ENCODER, # encoder name or a built Encoder
                 weights=None, # local weights file, for encoders that load one
@@ -338,6 +391,7 @@ def embed_slide(store, # a slide store made by `rna-fm tile`
                 dtype:str='float16', # dtype of the stored features: 'float16' or 'float32'
                 chunk_tiles:int=2048, # rows per chunk: the unit of writing and of resuming
                 overwrite:bool=False, # recompute complete features
+                restart:bool=False, # start partial features afresh instead of resuming them (complete ones are kept)
                 show_progress:bool|None=None, # a progress bar over the tiles (None: unless under test)
                ) -> dict:
     "Compute the features of every tile of `store` with `encoder` and write them into the store; returns what was done."
@@ -347,15 +401,17 @@ def embed_slide(store, # a slide store made by `rna-fm tile`
     enc = get_encoder(encoder, weights)
     settings = {**enc.attrs(), 'dtype': dtype, 'n_tiles': n, 'chunk_tiles': int(chunk_tiles)}
     g, name, done = open_store(store), features_name(enc.name), set()
-    if name in g and not overwrite:
-        old = dict(g[name].attrs)
-        same = all(old.get(k) == v for k, v in settings.items() if k != 'chunk_tiles') and g[name].shape == (n, enc.dim)
-        if same and old.get('complete'): return {'slide_id': sid, 'status': 'up to date', 'n_tiles': n}
-        if same and old.get('chunks_done'):                # resume, in the chunks the array was made with
-            done, chunk_tiles = set(old['chunks_done']), int(old['chunk_tiles'])
+    old = dict(g[name].attrs) if name in g and not overwrite else None
+    same = (old is not None and all(old.get(k) == v for k, v in settings.items() if k != 'chunk_tiles')
+            and g[name].shape == (n, enc.dim))
+    if same and old.get('complete'): return {'slide_id': sid, 'status': 'up to date', 'n_tiles': n}
+    dev = get_device(device); run = _run_settings(dev, batch_size)
+    if same and old.get('chunks_done') and not restart:   # resume, in the chunks the array was made with
+        _check_resume(sid, enc.name, old, run, n)
+        done, chunk_tiles = set(old['chunks_done']), int(old['chunk_tiles'])
     n_chunks = math.ceil(n / chunk_tiles)
     arr = (_rw_group(store)[name] if done else
-           _new_features(store, enc.name, n, enc.dim, dtype, chunk_tiles, {**settings, 'tool_version': rna_fm.__version__}))
+           _new_features(store, enc.name, n, enc.dim, dtype, chunk_tiles, {**settings, **run, 'tool_version': rna_fm.__version__}))
     status = 'resumed' if done else 'embedded'
     todo = [c for c in range(n_chunks) if c not in done]
     if todo:
@@ -363,7 +419,7 @@ def embed_slide(store, # a slide store made by `rna-fm tile`
             raise RNAFMError(f"slide store '{store}' holds no tiling geometry (it was imported from HDF5 without its slide), "
                              "so its tiles cannot be read; import it with its slide or run `rna-fm tile`")
         _encode_chunks(arr, TileDataset(store, slide=slide, transform=enc.transform), enc, todo, done, n, chunk_tiles,
-                       batch_size, num_workers, get_device(device), dtype, sid, show_progress)
+                       batch_size, num_workers, dev, dtype, sid, show_progress)
     arr.attrs.put({**dict(arr.attrs), 'chunks_done': [], 'complete': True})
     return {'slide_id': sid, 'status': status, 'n_tiles': n}
 
@@ -469,7 +525,7 @@ def _h5_files(spec:str) -> list[Path]:
     return files
 
 def embed_cmd(stores:str, # directory of the slide stores (the --out of `rna-fm tile`); with --from_h5, where to put them
-              encoder:str=None, # effnet_lite0 (the default, offline), texture_stats, uni, uni2-h, timm-<architecture>, a registered one; with --from_h5 the id to file the features under
+              encoder:str=None, # effnet_lite0 (the default, offline), texture_stats, uni, uni2-h, timm-<architecture>, or yours as package.module:name (a factory or Encoder in that importable module, or an encoder it registers on import); with --from_h5 the id to file the features under
               weights:str=None, # local weights file for uni, uni2-h and timm-* encoders (never downloaded)
               batch_size:int=64, # tiles per batch
               workers:int=2, # DataLoader worker processes reading tiles
@@ -478,6 +534,7 @@ def embed_cmd(stores:str, # directory of the slide stores (the --out of `rna-fm 
               chunk_tiles:int=2048, # rows written at once: the unit of resuming an interrupted run
               shard:str=None, # 'i/n': only every n-th slide store, starting at i (counted from 0)
               overwrite:bool=False, # recompute complete features (with --from_h5: replace stores of other tiles)
+              restart:bool=False, # start partial features afresh instead of resuming them (needed after changing --batch_size or --device)
               from_h5:str=None, # import CLAM/TRIDENT features files (directory, quoted glob or file) under --encoder instead
              ) -> int:
     "Encode the tiles of slide stores into features (or import CLAM/TRIDENT features)."
@@ -491,7 +548,7 @@ def embed_cmd(stores:str, # directory of the slide stores (the --out of `rna-fm 
     failed, t0 = 0, time.time()
     for sp in progress(items, desc='slides', unit='slide'):
         try: r = embed_slide(sp, enc, batch_size=batch_size, num_workers=workers, device=device, dtype=dtype,
-                             chunk_tiles=chunk_tiles, overwrite=overwrite)
+                             chunk_tiles=chunk_tiles, overwrite=overwrite, restart=restart)
         except RNAFMError as e:
             failed += 1; print(f"rna-fm embed: slide store {sp.name} failed: {e}", file=sys.stderr); continue
         print(f"{r['slide_id']}: {r['status']}, {r['n_tiles']} tiles")
