@@ -4,23 +4,24 @@
 
 # %% ../nbs/10a_cv.ipynb #2acf74ae
 from __future__ import annotations
-import json, time
+import hashlib, json, shutil, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
 import torch.distributed as dist
-from .core import RNAFMError, atomic_write_json, atomic_write_text, get_device
-from .cohort import (Cohort, Fold, Normaliser, SlideDataset, Splits, fit_normaliser, load_cohort, make_splits,
+from .core import RNAFMError, atomic_write_json, atomic_write_text, get_device, is_temp_path
+from .cohort import (ROLES, Cohort, Fold, Normaliser, SlideDataset, Splits, fit_normaliser, load_cohort, make_splits,
                            read_reference_table)
 from .metrics import topk_summary
 from .model import ModelConfig, RNAFM
 from .pathways import build_pathway_structure, load_gene_sets, read_gene_list
 from .predict import PredictConfig, open_features, predict
-from .train import TrainConfig, fit, init_distributed, load_checkpoint
+from .train import RESULT_NEUTRAL, TrainConfig, config_differences, fit, init_distributed, load_checkpoint
 
 # %% auto #0
-__all__ = ['run_fold', 'run_cv', 'train_cmd']
+__all__ = ['FOLD_RECORD_VERSION', 'NEUTRAL_SETTINGS', 'run_fold', 'run_settings', 'fold_record', 'fold_dir_mismatch',
+           'run_dir_mismatch', 'run_cv', 'train_cmd']
 
 # %% ../nbs/10a_cv.ipynb #e3334e55
 def _is_main() -> bool: return not dist.is_initialized() or dist.get_rank() == 0
@@ -38,20 +39,23 @@ def run_fold(cohort:Cohort, # the training cohort (sample sheet + expression)
              encoder:str='unknown', # encoder id of the features
              gene_select:dict|None=None, # fit_normaliser options: genes, min_mean, min_var, top_var
              pathway_kw:dict|None=None, # build_pathway_structure options: min_size, max_size, min_shared
-             callbacks=()) -> dict:
+             callbacks=(), # functions called with every training log row
+             overwrite:bool=False, # delete results in `out_dir` made by another split, settings or data (default: refuse)
+            ) -> dict:
     "Normalise, train and select on train/val only, then predict validation and test once; return the fold's summary."
     out = Path(out_dir)
-    if (out/'fold_summary.json').exists(): return json.loads((out/'fold_summary.json').read_text())
     train_cfg, predict_cfg = train_cfg or TrainConfig(), predict_cfg or PredictConfig()
-    out.mkdir(parents=True, exist_ok=True)
+    if isinstance(gene_sets, (str, Path)): gene_sets = load_gene_sets(gene_sets)
+    train_slides, val_slides = fold.slides(cohort, 'train'), fold.slides(cohort, 'val')
+    mcfg = _resolve_model(model_cfg, features, train_slides)
+    record = fold_record(cohort, fold, run_settings(mcfg, train_cfg, predict_cfg, encoder, gene_select, pathway_kw, gene_sets))
+    _claim_fold(out, record, overwrite)                                # refuse (or clear) results of another run
+    if (out/'fold_summary.json').exists(): return json.loads((out/'fold_summary.json').read_text())
     if (out/'normaliser.json').exists(): norm = Normaliser.load(out/'normaliser.json')
     else:
         norm = fit_normaliser(cohort, fold, **(gene_select or {}))
         if _is_main(): norm.save(out/'normaliser.json')
     structure = build_pathway_structure(gene_sets, norm.genes, **(pathway_kw or {}))
-    train_slides, val_slides = fold.slides(cohort, 'train'), fold.slides(cohort, 'val')
-    K, D = np.shape(features[train_slides[0]])
-    mcfg = (model_cfg or ModelConfig()).replace(n_clusters=int(K), feat_dim=int(D))
     torch.manual_seed(train_cfg.seed)
     model = RNAFM(mcfg, structure)
     t0 = time.time()
@@ -76,16 +80,129 @@ def run_fold(cohort:Cohort, # the training cohort (sample sheet + expression)
     _barrier()
     return row if row is not None else json.loads((out/'fold_summary.json').read_text())
 
+# %% ../nbs/10a_cv.ipynb #a61c28d1
+FOLD_RECORD_VERSION = 1
+NEUTRAL_SETTINGS = tuple(f'train.{k}' for k in RESULT_NEUTRAL) + ('predict.device',)   # do not change results
+
+def _sha256_json(obj) -> str: return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+def _expression_sha256(cohort:Cohort, patients) -> str:
+    "SHA-256 of the log2 expression of `patients` (their ids, the gene names and the float64 values)."
+    x = cohort.log_expression().loc[list(patients)]
+    h = hashlib.sha256(json.dumps([list(map(str, x.index)), list(map(str, x.columns))]).encode())
+    h.update(np.ascontiguousarray(x.to_numpy(np.float64)).tobytes())
+    return h.hexdigest()
+
+def _resolve_model(model_cfg:ModelConfig|None, features, slides) -> ModelConfig:
+    "The model configuration with K and D taken from the cluster features."
+    K, D = np.shape(features[slides[0]])
+    return (model_cfg or ModelConfig()).replace(n_clusters=int(K), feat_dim=int(D))
+
+def run_settings(model_cfg:ModelConfig, train_cfg:TrainConfig, predict_cfg:PredictConfig,
+                 encoder:str, # encoder id of the features
+                 gene_select:dict|None, # fit_normaliser options
+                 pathway_kw:dict|None, # build_pathway_structure options
+                 gene_sets:dict, # pathway -> genes
+                ) -> dict:
+    "The settings that decide a cross-validation's results, as JSON (recorded in `run.json` and every `fold.json`)."
+    sets = {str(k): [str(g) for g in v] for k, v in gene_sets.items()}
+    return json.loads(json.dumps({'model': model_cfg.to_dict(), 'train': train_cfg.to_dict(), 'predict': predict_cfg.to_dict(),
+                                  'encoder': encoder, 'gene_select': gene_select or {}, 'pathways': pathway_kw or {},
+                                  'gene_sets_sha256': _sha256_json(sets)}))
+
+def fold_record(cohort:Cohort, fold:Fold,
+                settings:dict, # from `run_settings`
+               ) -> dict:
+    "What `fold.json` records: the fold's patients by role, the settings, and a digest of the patients' expression."
+    return {'version': FOLD_RECORD_VERSION, 'patients': {r: fold.role(r) for r in ROLES}, 'settings': settings,
+            'expression_sha256': _expression_sha256(cohort, fold.patients)}
+
+def _role_change(recorded:dict, # role -> patients, as recorded
+                 now:dict, # role -> patients, as asked for now
+                ) -> str|None:
+    "The first patient whose role differs, in words (None: the same roles)."
+    old = {p: r for r, ps in recorded.items() for p in ps}
+    new = {p: r for r, ps in now.items() for p in ps}
+    changed = sorted(p for p in old.keys() | new.keys() if old.get(p) != new.get(p))
+    if not changed: return None
+    p = changed[0]
+    where = lambda m: f'in {m[p]}' if p in m else 'absent'
+    return f"patient {p!r} is {where(new)} now but was {where(old)} ({len(changed)} patient(s) differ)"
+
+def fold_dir_mismatch(out_dir, # a fold directory
+                      record:dict, # from `fold_record`: what this run would record
+                     ) -> str|None:
+    "Why the results in `out_dir` were not made by `record`'s split, settings and data (None: they were, or there are none)."
+    out = Path(out_dir)
+    if not out.is_dir() or not [p for p in out.iterdir() if not is_temp_path(p)]: return None
+    if not (out/'fold.json').exists(): return "it holds results but no fold.json recording the split and settings that made them"
+    try: old = json.loads((out/'fold.json').read_text())
+    except json.JSONDecodeError: return "its fold.json is not valid JSON"
+    if old.get('version') != record['version']: return f"its fold.json has format version {old.get('version')}, not {record['version']}"
+    why = _role_change(old['patients'], record['patients'])
+    if why: return why
+    diff = config_differences(old['settings'], record['settings'], NEUTRAL_SETTINGS)
+    if diff: return f"setting {diff[0]}" + (f" (and {len(diff) - 1} more)" if len(diff) > 1 else '')
+    if old.get('expression_sha256') != record['expression_sha256']: return "the expression of its patients has changed"
+    return None
+
+def _claim_fold(out:Path, record:dict, overwrite:bool):
+    "Refuse (or, with `overwrite`, delete) results in `out` made by another run; write `fold.json` (main process)."
+    why = fold_dir_mismatch(out, record)
+    if why and not overwrite:
+        raise RNAFMError(f"fold directory '{out}' holds the results of another run: {why}. Reusing them would mix two "
+                         "experiments (normalisation, checkpoints and predictions of another split or settings). Use a new "
+                         "output directory, or overwrite=True (rna-fm train --overwrite) to delete this fold's results and run it again.")
+    if _is_main():
+        if why: shutil.rmtree(out)
+        if not (out/'fold.json').exists(): atomic_write_json(out/'fold.json', record)
+    _barrier()
+
 # %% ../nbs/10a_cv.ipynb #c3004b84
+def run_dir_mismatch(out_dir, # a cross-validation directory
+                     splits:Splits, # the split asked for now
+                     settings:dict, # from `run_settings`, with the model configuration as given
+                    ) -> str|None:
+    "Why the cross-validation in `out_dir` (its splits.csv and run.json) was not made by `splits` and `settings`."
+    out = Path(out_dir)
+    if (out/'splits.csv').exists():
+        old = Splits.load(out/'splits.csv')
+        if len(old) != len(splits): return f"its split (splits.csv) has {len(old)} folds, this one has {len(splits)}"
+        for k, (a, b) in enumerate(zip(old, splits)):
+            why = _role_change({r: a.role(r) for r in ROLES}, {r: b.role(r) for r in ROLES})
+            if why: return f"its split (splits.csv) differs: fold {k}: {why}"
+    if (out/'run.json').exists():
+        diff = config_differences(json.loads((out/'run.json').read_text()), settings, NEUTRAL_SETTINGS)
+        if diff: return f"setting {diff[0]}" + (f" (and {len(diff) - 1} more)" if len(diff) > 1 else '')
+    return None
+
+def _drop_stale_folds(out:Path, cohort:Cohort, splits:Splits, features, model_cfg, train_cfg, predict_cfg, encoder,
+                      gene_select, pathway_kw, gene_sets) -> list[str]:
+    "Delete the fold directories (and the summary) whose results another split, settings or data made; their names."
+    gone = []
+    for d in sorted(out.glob('fold*')):
+        if not d.is_dir() or not d.name[4:].isdigit(): continue
+        i = int(d.name[4:])
+        if i < len(splits):
+            mcfg = _resolve_model(model_cfg, features, splits[i].slides(cohort, 'train'))
+            rec = fold_record(cohort, splits[i], run_settings(mcfg, train_cfg, predict_cfg, encoder, gene_select, pathway_kw, gene_sets))
+            if fold_dir_mismatch(d, rec) is None: continue
+        shutil.rmtree(d); gone.append(d.name)
+    (out/'summary.csv').unlink(missing_ok=True)
+    return gone
+
 def run_cv(cohort:Cohort, # sample sheet + expression
            splits:Splits, # patient-level folds (checked against the cohort's patients)
            features, # cluster-feature source
            gene_sets, # gene sets: a dict or a GMT/JSON path
-           out_dir, # results: fold<i>/, splits.csv, summary.csv
+           out_dir, # results: fold<i>/, splits.csv, run.json, summary.csv
            model_cfg:ModelConfig|None=None, train_cfg:TrainConfig|None=None, predict_cfg:PredictConfig|None=None,
            encoder:str='unknown', # encoder id of the features
            folds:list[int]|None=None, # folds to run (default: all)
-           gene_select:dict|None=None, pathway_kw:dict|None=None, callbacks=()) -> pd.DataFrame:
+           gene_select:dict|None=None, pathway_kw:dict|None=None,
+           callbacks=(), # functions called with every training log row
+           overwrite:bool=False, # delete results in `out_dir` made by another split, settings or data (default: refuse)
+          ) -> pd.DataFrame:
     "Cross-validate: every requested fold trained, selected on validation and tested once; the summary table."
     out = Path(out_dir)
     splits.check(cohort.patients)
@@ -93,14 +210,21 @@ def run_cv(cohort:Cohort, # sample sheet + expression
     folds = list(range(len(splits))) if folds is None else list(folds)
     bad = [f for f in folds if not 0 <= f < len(splits)]
     if bad: raise RNAFMError(f"fold(s) {bad} do not exist: the split has folds 0..{len(splits) - 1}")
+    model_cfg, train_cfg, predict_cfg = model_cfg or ModelConfig(), train_cfg or TrainConfig(), predict_cfg or PredictConfig()
+    settings = run_settings(model_cfg, train_cfg, predict_cfg, encoder, gene_select, pathway_kw, gene_sets)
+    why = run_dir_mismatch(out, splits, settings)
+    if why and not overwrite:
+        raise RNAFMError(f"'{out}' holds another cross-validation: {why}. Use a new output directory, or overwrite=True "
+                         "(rna-fm train --overwrite) to delete its folds that differ and run again.")
     if _is_main():
         out.mkdir(parents=True, exist_ok=True)
+        if why: _drop_stale_folds(out, cohort, splits, features, model_cfg, train_cfg, predict_cfg, encoder, gene_select,
+                                  pathway_kw, gene_sets)
         splits.save(out/'splits.csv')
-        atomic_write_json(out/'run.json', {'model': (model_cfg or ModelConfig()).to_dict(), 'train': (train_cfg or TrainConfig()).to_dict(),
-                                           'predict': (predict_cfg or PredictConfig()).to_dict(), 'encoder': encoder,
-                                           'gene_select': gene_select or {}, 'pathways': pathway_kw or {}})
+        atomic_write_json(out/'run.json', settings)
+    _barrier()
     rows = {f: run_fold(cohort, splits[f], out/f'fold{f}', features, gene_sets, model_cfg, train_cfg, predict_cfg,
-                        encoder, gene_select, pathway_kw, callbacks) for f in folds}
+                        encoder, gene_select, pathway_kw, callbacks, overwrite) for f in folds}
     table = pd.DataFrame.from_dict(rows, orient='index').rename_axis('fold')
     num = table.select_dtypes('number')
     table = pd.concat([table, num.mean().to_frame('mean').T])
@@ -138,10 +262,21 @@ def train_cmd(sample_sheet:str, # table with slide_id and patient_id; or a refer
               eval_every:int=None,
               seed:int=None,
               device:str=None,
-              n_samples:int=32, # transcriptomes per test slide
+              predict_config:str=None, # JSON file of PredictConfig fields, for the validation and test predictions
+              n_samples:int=None, # transcriptomes sampled per validation and test slide (default 32)
+              solver:str=None, # ODE solver of those predictions: euler, midpoint, heun, rk4 or dopri5 (default euler)
+              solver_steps:int=None, # its steps (default 19: the 20-point Euler grid)
+              guidance:float=None, # classifier-free guidance scale, for validation (model selection) and predictions (default 2)
+              dist_timeout:float=None, # minutes processes wait for each other under torchrun (default 120)
+              overwrite:bool=False, # delete results in OUT made by another split, settings or data, and run again
              ):
     "Cross-validate RNA-FM on a cohort: train each fold, select on validation, predict the test patients once."
-    init_distributed(device or 'auto')
+    tcfg = _load_json_cfg(TrainConfig, train_config, dict(max_steps=max_steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
+                                                           seed=seed, device=device, guidance=guidance, dist_timeout=dist_timeout))
+    pcfg = _load_json_cfg(PredictConfig, predict_config, dict(n_samples=n_samples, solver=solver, steps=solver_steps,
+                                                               guidance=guidance, device=device))
+    mcfg = _load_json_cfg(ModelConfig, model_config, {})
+    init_distributed(tcfg.device, tcfg.dist_timeout)
     cohort = read_reference_table(sample_sheet) if expression is None else load_cohort(sample_sheet, expression, logged=logged)
     src = open_features(stores, encoder, k, features)
     split_path = Path(splits) if splits else Path(out)/'splits.csv'
@@ -149,13 +284,11 @@ def train_cmd(sample_sheet:str, # table with slide_id and patient_id; or a refer
     else:
         sp = make_splits(cohort, n_folds=n_folds, val_fraction=val_fraction, seed=seed or 0)
         if _is_main(): split_path.parent.mkdir(parents=True, exist_ok=True); sp.save(split_path)
-    tcfg = _load_json_cfg(TrainConfig, train_config, dict(max_steps=max_steps, batch_size=batch_size, lr=lr,
-                                                           eval_every=eval_every, seed=seed, device=device))
-    mcfg = _load_json_cfg(ModelConfig, model_config, {})
     sel = {'genes': read_gene_list(genes)} if genes else {'top_var': top_var, 'min_mean': min_mean}
-    table = run_cv(cohort, sp, src, gene_sets, out, mcfg, tcfg, PredictConfig(n_samples=n_samples, device=device or 'auto'),
-                   encoder or 'features', [int(f) for f in folds.split(',')] if folds else None,
-                   {k: v for k, v in sel.items() if v is not None}, {'min_size': min_size, 'max_size': max_size})
+    table = run_cv(cohort, sp, src, gene_sets, out, mcfg, tcfg, pcfg, encoder or 'features',
+                   [int(f) for f in folds.split(',')] if folds else None,
+                   {k: v for k, v in sel.items() if v is not None}, {'min_size': min_size, 'max_size': max_size},
+                   overwrite=overwrite)
     if _is_main():
         cols = [c for c in ('best_step', 'pcc_mean', 'pcc_T200_val_ranked', 'crps_mean', 'coverage_90') if c in table]
         print(table[cols].round(4).to_string())

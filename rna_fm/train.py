@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_train.ipynb #d4d7a89b
 from __future__ import annotations
-import contextlib, csv, json, math, os, time
+import contextlib, csv, datetime, json, math, os, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file, load_file
 import rna_fm
-from .core import (JSONConfig, RNAFMError, atomic_dir, atomic_write_json, atomic_write_text, autocast, first_items,
+from .core import (JSONConfig, RNAFMError, atomic_dir, atomic_write, atomic_write_json, atomic_write_text, autocast, first_items,
                          get_device, progress, sweep_temps)
 from .flow import draw_training_noise, get_path, sample
 from .metrics import PearsonAccumulator
@@ -23,9 +23,9 @@ from .pathways import PathwayStructure
 from .cohort import Normaliser, collate_slides
 
 # %% auto #0
-__all__ = ['CHECKPOINT_VERSION', 'LOG_COLUMNS', 'TrainConfig', 'EMA', 'save_checkpoint', 'CheckpointInfo', 'read_checkpoint',
-           'check_compatible', 'load_checkpoint', 'DistInfo', 'init_distributed', 'GlobalBatchSampler', 'evaluate',
-           'fit']
+__all__ = ['CHECKPOINT_VERSION', 'LOG_COLUMNS', 'RESULT_NEUTRAL', 'TrainConfig', 'EMA', 'save_checkpoint', 'CheckpointInfo',
+           'read_checkpoint', 'check_compatible', 'load_checkpoint', 'DistInfo', 'init_distributed',
+           'GlobalBatchSampler', 'evaluate', 'config_differences', 'fit']
 
 # %% ../nbs/09_train.ipynb #bf9856df
 @dataclass
@@ -59,6 +59,7 @@ class TrainConfig(JSONConfig):
     num_workers: int = 0          # DataLoader worker processes
     device: str = 'auto'
     amp: str = 'auto'             # 'auto' (bf16 autocast on CUDA), 'bf16' or 'off'
+    dist_timeout: float = 120.0   # minutes a process waits for the others under torchrun (rank 0 validates and predicts alone)
 
     def __post_init__(self):
         if self.schedule not in ('constant', 'cosine'): raise RNAFMError(f"schedule {self.schedule!r}: use 'constant' or 'cosine'")
@@ -66,6 +67,7 @@ class TrainConfig(JSONConfig):
         if self.amp not in ('auto', 'bf16', 'off'): raise RNAFMError(f"amp {self.amp!r}: use 'auto', 'bf16' or 'off'")
         if min(self.batch_size, self.max_steps, self.eval_every, self.grad_accum, self.log_every) < 1:
             raise RNAFMError("TrainConfig: batch_size, max_steps, eval_every, grad_accum and log_every must be positive")
+        if not self.dist_timeout > 0: raise RNAFMError(f"dist_timeout {self.dist_timeout}: give the minutes processes wait for each other (> 0)")
 
     def lr_at(self, step:int) -> float:
         "Learning rate of optimiser step `step` (counted from 0)."
@@ -250,7 +252,9 @@ class DistInfo:
     @property
     def main(self) -> bool: return self.rank == 0
 
-def init_distributed(device:str='auto') -> DistInfo:
+def init_distributed(device:str='auto', # 'auto', 'cpu' or 'cuda': nccl with CUDA, gloo otherwise
+                     timeout:float=120.0, # minutes a collective waits for the slowest process before the run fails
+                    ) -> DistInfo:
     "Join the process group that `torchrun` set up (gloo on CPU, nccl on GPU); a single process needs nothing."
     world = int(os.environ.get('WORLD_SIZE', '1'))
     if world == 1: return DistInfo()
@@ -258,7 +262,7 @@ def init_distributed(device:str='auto') -> DistInfo:
     if not dist.is_initialized():
         use_cuda = torch.cuda.is_available() and device in ('auto', 'cuda')
         if use_cuda: torch.cuda.set_device(local)
-        dist.init_process_group('nccl' if use_cuda else 'gloo')
+        dist.init_process_group('nccl' if use_cuda else 'gloo', timeout=datetime.timedelta(minutes=timeout))
     return DistInfo(rank, world, local)
 
 class GlobalBatchSampler(torch.utils.data.Sampler):
@@ -336,10 +340,55 @@ def evaluate(model:RNAFM, # the network (EMA weights already applied if wanted)
     r = acc.result()
     return {'val_loss': total / n, 'val_pcc': float(np.nanmean(r)) if np.isfinite(r).any() else float('nan')}
 
-def _better(a, b, select_on):
+def _better(a, # this validation's score
+            b, # the best score so far (None: no finite score yet)
+            select_on:str) -> bool:
+    "Whether score `a` improves on `b`; a NaN or infinite score never does, so it can never become the best."
+    if a is None or not np.isfinite(a): return False
     if b is None: return True
-    if not np.isfinite(a): return False
     return a > b if select_on == 'val_pcc' else a < b
+
+# %% ../nbs/09_train.ipynb #ab3da224
+RESULT_NEUTRAL = ('device', 'num_workers', 'dist_timeout')   # TrainConfig fields that do not change what a run computes
+
+class _Absent:
+    def __repr__(self): return 'absent'
+_ABSENT = _Absent()
+
+def _shown(v) -> str:
+    "A setting's value, short enough for an error message."
+    if isinstance(v, (list, tuple)) and len(v) > 4: return f"[{len(v)} items: {', '.join(map(repr, v[:3]))}, ...]"
+    r = repr(v)
+    return r if len(r) <= 80 else r[:77] + '...'
+
+def config_differences(recorded:dict, # settings a run was made with (from a checkpoint or a fold record)
+                       current:dict, # the settings asked for now
+                       ignore=(), # keys (dotted for nested dicts, e.g. 'train.device') that do not change results
+                       prefix:str='', # prefix of the keys of this level (used in recursion)
+                      ) -> list[str]:
+    "Readable differences between two nested settings dicts, one per differing key: `key: recorded value, now value`."
+    out = []
+    for k in dict.fromkeys([*recorded, *current]):
+        name = f'{prefix}{k}'
+        if name in ignore: continue
+        a, b = recorded.get(k, _ABSENT), current.get(k, _ABSENT)
+        if isinstance(a, dict) and isinstance(b, dict): out += config_differences(a, b, ignore, name + '.'); continue
+        if a is _ABSENT or b is _ABSENT or json.loads(json.dumps(a)) != json.loads(json.dumps(b)):
+            out.append(f'{name}: {_shown(a)} recorded, {_shown(b)} now')
+    return out
+
+def _check_resumable(out:Path, model:RNAFM, cfg:TrainConfig, normaliser:Normaliser, encoder:str):
+    "Refuse to continue (or reuse) the run in `out` when its model, training settings, genes, pathways or encoder differ."
+    info = read_checkpoint(out/'last')
+    if info.model_cfg != model.cfg:
+        raise RNAFMError(f"'{out}' holds a run of another model configuration "
+                         f"({'; '.join(config_differences(info.model_cfg.to_dict(), model.cfg.to_dict())[:3])}); "
+                         "use a new output directory, or the same settings to resume it")
+    diff = config_differences(info.train_cfg.to_dict(), cfg.to_dict(), RESULT_NEUTRAL) if info.train_cfg else []
+    if diff:
+        raise RNAFMError(f"'{out}' holds a run with other training settings ({'; '.join(diff[:3])}); continuing it with "
+                         "these would mix two recipes: use a new output directory, or the recorded settings to resume it")
+    check_compatible(info, genes=normaliser.genes, encoder=encoder, pathways=model.structure)
 
 # %% ../nbs/09_train.ipynb #05d652c7
 def fit(model:RNAFM, # the network to train (weights are updated in place)
@@ -352,7 +401,8 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
         callbacks=(), # functions called with every log row (dict), e.g. for an external tracker
        ) -> dict:
     "Train with flow matching, validate every `eval_every` steps, keep the best checkpoint on validation; resumable."
-    out, di = Path(out_dir), init_distributed(cfg.device)
+    out, di = Path(out_dir), init_distributed(cfg.device, cfg.dist_timeout)
+    if (out/'last'/'config.json').exists(): _check_resumable(out, model, cfg, normaliser, encoder)
     if (out/'done.json').exists(): return json.loads((out/'done.json').read_text())
     if val_ds is None or len(val_ds) < 2: raise RNAFMError("training needs at least 2 validation slides for model selection")
     device = torch.device(f'cuda:{di.local_rank}') if di.world > 1 and torch.cuda.is_available() else get_device(cfg.device)
@@ -365,11 +415,6 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
     state = {'step': 0, 'best': None, 'best_step': None, 'bad_evals': 0, 'seconds': 0.0}
     if (out/'last'/'trainer_state.json').exists():                         # resume from the last complete checkpoint
         last = out/'last'
-        info = read_checkpoint(last)
-        if info.model_cfg != model.cfg:
-            raise RNAFMError(f"'{out}' holds a run of another model configuration ({info.model_cfg}); "
-                             "use a new output directory, or the same settings to resume it")
-        check_compatible(info, genes=normaliser.genes, encoder=encoder, pathways=model.structure)
         model.load_state_dict(load_file(str(last/'model.safetensors')))
         ema.load_state_dict(load_file(str(last/'ema.safetensors')))
         opt.load_state_dict(_unflatten_optimizer(load_file(str(last/'optimizer.safetensors')),
@@ -417,11 +462,15 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
         if done % cfg.eval_every == 0 or done == cfg.max_steps:
             stop = _validate(model, ema, opt, val_ds, cfg, out, di, state, done, log, callbacks, normaliser, encoder, t0)
             if stop: break
+    if di.main: _loss_figure(out/'log.csv', out/'loss.png')
+    if state['best'] is None:                                           # every validation gave NaN: nothing to choose
+        raise RNAFMError(f"no validation of the run in '{out}' gave a finite {cfg.select_on} (up to step {state['step']}), so "
+                         "no checkpoint was chosen and `best/` was not written (see log.csv). A NaN correlation means the "
+                         "validation patients' expression does not vary (give at least 2 validation patients); a NaN loss "
+                         "means training diverged (lower the learning rate). Fix the cause and train in a new directory.")
     summary = {'best_step': state['best_step'], 'best_' + cfg.select_on: state['best'], 'select_on': cfg.select_on,
                'steps': state['step'], 'stopped_early': bool(stop), 'seconds': round(time.time() - t0, 1)}
-    if di.main:
-        _loss_figure(out/'log.csv', out/'loss.png')
-        atomic_write_json(out/'done.json', summary)
+    if di.main: atomic_write_json(out/'done.json', summary)
     if di.world > 1: dist.barrier()
     return summary
 
@@ -459,4 +508,7 @@ def _loss_figure(log_csv:Path, png:Path):
     axs[0].plot(tr.step, tr.loss, lw=0.8, label='train'); axs[0].plot(va.step, va.val_loss, 'o-', ms=3, label='validation')
     axs[0].set_yscale('log'); axs[0].set_xlabel('step'); axs[0].set_ylabel('flow-matching loss'); axs[0].legend(fontsize=8)
     axs[1].plot(va.step, va.val_pcc, 'o-', ms=3, c='C2'); axs[1].set_xlabel('step'); axs[1].set_ylabel('validation mean per-gene r')
-    fig.tight_layout(); fig.savefig(png, dpi=80); plt.close(fig)
+    fig.tight_layout()
+    try:
+        with atomic_write(png, 'wb') as f: fig.savefig(f, format='png', dpi=80)   # a kill never leaves half a figure
+    finally: plt.close(fig)

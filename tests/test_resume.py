@@ -1,7 +1,9 @@
 """A training run killed with SIGKILL at arbitrary moments resumes from its last complete checkpoint and ends with
-exactly the weights of an uninterrupted run; no half-written checkpoint is ever read."""
+exactly the weights and the log of an uninterrupted run (log rows written after the last checkpoint are dropped on
+resume, not duplicated); no half-written checkpoint or figure is ever read."""
 import os, random, signal, subprocess, sys, time
 from pathlib import Path
+import pandas as pd
 import torch
 from safetensors.torch import load_file
 
@@ -35,3 +37,7 @@ def test_sigkill_and_resume(tmp_path):
     for name in ('last/model.safetensors', 'last/ema.safetensors', 'best/ema.safetensors'):
         assert _same(ref/name, run/name), f'{name} differs from the uninterrupted run'
     assert not [q for q in run.rglob('*') if '.tmp-' in q.name], 'temporary files were left behind'
+    cols = ['step', 'loss', 'lr', 'grad_norm', 'val_loss', 'val_pcc']            # all but the wall-clock seconds
+    a, b = pd.read_csv(ref/'log.csv')[cols], pd.read_csv(run/'log.csv')[cols]
+    assert a.shape == b.shape and a.fillna(-1).equals(b.fillna(-1)), f'the resumed log differs:\n{a}\n{b}'
+    assert (run/'loss.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
