@@ -55,35 +55,80 @@ class KMeansResult:
     inertia: float           # sum of squared distances of the points to their centroid
     n_iter: int              # Lloyd iterations run
     converged: bool          # stopped by a criterion rather than by max_iter
+    distance_rows: int = 0   # point-to-all-centroid distance rows computed (plain Lloyd: N per iteration)
 
 def _cluster_sums(x:torch.Tensor, a:torch.Tensor, k:int) -> torch.Tensor:
     "Sum of the points of each cluster (k, D): index_add on the CPU, a one-hot product on the GPU (deterministic on both)."
     if x.device.type == 'cpu': return torch.zeros(k, x.shape[1], dtype=x.dtype).index_add_(0, a, x)
     return torch.zeros(len(x), k, device=x.device, dtype=x.dtype).scatter_(1, a[:, None], 1.0).T @ x
 
-def _update(x:torch.Tensor, a:torch.Tensor, k:int, dmin:torch.Tensor, c:torch.Tensor) -> torch.Tensor:
-    "New centroids: the mean of each cluster's points; an empty cluster takes the point farthest from its centroid."
-    counts = torch.bincount(a, minlength=k)
-    new = _cluster_sums(x, a, k) / counts.clamp_min(1)[:, None].to(x.dtype)
+def _fill_empty(new:torch.Tensor, counts:torch.Tensor, x:torch.Tensor, dmin:torch.Tensor) -> torch.Tensor:
+    "Move each centroid without points to one of the points farthest from their own centroid (`dmin`, largest first)."
     empty = torch.nonzero(counts == 0).flatten()
     if len(empty):
         far = torch.argsort(dmin, descending=True, stable=True)[:len(empty)]
         new[empty[:len(far)]] = x[far]
     return new
 
+def _nearest_two(x:torch.Tensor, x2:torch.Tensor, c:torch.Tensor) -> tuple:
+    "Nearest centroid of each point (N,), its distance (N,) and the distance to the second nearest (N,) (inf if k=1)."
+    d = _sq_dists(x, x2, c)
+    if d.shape[1] == 1: return torch.zeros(len(x), dtype=torch.long, device=x.device), d[:, 0].sqrt(), torch.full_like(d[:, 0], math.inf)
+    v, j = d.topk(2, dim=1, largest=False)
+    return j[:, 0], v[:, 0].sqrt(), v[:, 1].sqrt()
+
+class _Bounds:
+    """Hamerly's bounds for exact Lloyd assignments: per point an upper bound `u` on the distance to its centroid and
+    a lower bound `l` on the distance to every other centroid, kept valid as the centroids move."""
+    margin = 1e-5                    # relative slack: a point is only skipped when the bounds separate it clearly
+    def __init__(self, x, x2, c):
+        self.x, self.x2 = x, x2
+        self.a, self.u, self.l = _nearest_two(x, x2, c)
+        self.rows = len(x)            # point-to-all-centroid distance rows computed so far
+
+    def moved(self, c_old:torch.Tensor, c:torch.Tensor):
+        "Loosen the bounds by how far each centroid moved from `c_old` to `c`."
+        delta = (c - c_old).norm(dim=1)
+        self.u += delta[self.a]
+        if len(c) > 1:
+            top2, arg = delta.topk(2)
+            self.l -= torch.where(self.a == arg[0], top2[1], top2[0])
+
+    def assign(self, c:torch.Tensor) -> torch.Tensor:
+        "Reassign the points whose nearest centroid may have changed; return the indices of those that changed."
+        s = 0.5 * torch.cdist(c, c).fill_diagonal_(math.inf).min(1).values if len(c) > 1 else torch.full((1,), math.inf, device=c.device)
+        m = torch.maximum(s[self.a], self.l) * (1 - self.margin)
+        idx = torch.nonzero(self.u > m).flatten()
+        self.u[idx] = (self.x[idx] - c[self.a[idx]]).norm(dim=1)           # tighten: the exact distance
+        idx = idx[self.u[idx] > m[idx]]
+        if len(idx) == 0: return idx
+        a, u, l = _nearest_two(self.x[idx], self.x2[idx], c)
+        self.rows += len(idx)
+        changed = a != self.a[idx]
+        self.a[idx], self.u[idx], self.l[idx] = a, u, l
+        return idx[changed]
+
 def _lloyd(x:torch.Tensor, x2:torch.Tensor, c:torch.Tensor, max_iter:int, tol_abs:float) -> KMeansResult:
-    "Lloyd iterations on points `x` (squared norms `x2`) from centroids `c`."
-    prev, converged, it = None, False, 0
+    "Lloyd iterations on points `x` (squared norms `x2`) from centroids `c`, assignments pruned by Hamerly's bounds."
+    k, b = len(c), _Bounds(x, x2, c)
+    sums, counts = _cluster_sums(x.double(), b.a, k), torch.bincount(b.a, minlength=k)   # running, in float64
+    converged, stale, it = False, False, 0
     for it in range(1, max_iter + 1):
-        d = torch.addmm((c * c).sum(1)[None], x, c.T, alpha=-2)          # squared distances minus the points' norms
-        a = d.argmin(1)
-        if prev is not None and torch.equal(a, prev): converged = True; break   # nothing can change any more
-        new = _update(x, a, len(c), d.gather(1, a[:, None])[:, 0] + x2, c)
+        if it > 1:
+            old = b.a.clone()
+            ch = b.assign(c); stale = False
+            if len(ch) == 0: converged = True; break                           # nothing can change any more
+            xm = x[ch].double()
+            sums += _cluster_sums(xm, b.a[ch], k) - _cluster_sums(xm, old[ch], k)
+            counts += torch.bincount(b.a[ch], minlength=k) - torch.bincount(old[ch], minlength=k)
+        new = (sums / counts.clamp_min(1)[:, None]).to(x.dtype)
+        if (counts == 0).any(): new = _fill_empty(new, counts, x, ((x - c[b.a]) ** 2).sum(1))
         shift = float(((new - c) ** 2).sum())
-        c, prev = new, a
+        b.moved(c, new); c, stale = new, True
         if shift <= tol_abs: converged = True; break
-    dmin, a = _sq_dists(x, x2, c).min(1)
-    return KMeansResult(c, a, float(dmin.double().sum()), it, converged)
+    if stale: b.assign(c)                                                      # the assignment of the final centroids
+    inertia = float(((x - c[b.a]) ** 2).sum(1).double().sum())
+    return KMeansResult(c, b.a, inertia, it, converged, b.rows)
 
 def _check_init(init, k:int, d:int, n_init:int) -> torch.Tensor:
     "The initial centroids `init` as a float32 tensor (k, d), or a clear error."
@@ -118,7 +163,8 @@ def kmeans(x, # (N, D) points (tensor or array, any float dtype)
         c0 = starts[i] if starts else x[kmeans_pp(x, k, g, n_trials).to(x.device)]
         r = _lloyd(x, x2, c0, max_iter, tol_abs)
         if best is None or r.inertia < best.inertia: best = r
-    return KMeansResult((best.centroids + mean).cpu(), best.assign.cpu(), best.inertia, best.n_iter, best.converged)
+    return KMeansResult((best.centroids + mean).cpu(), best.assign.cpu(), best.inertia, best.n_iter, best.converged,
+                        best.distance_rows)
 
 # %% ../nbs/04_aggregate.ipynb #947915d2
 ORDER_RULE = 'size-desc, then first-tile'
