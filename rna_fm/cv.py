@@ -241,6 +241,8 @@ def train_cmd(sample_sheet:str, # table with slide_id and patient_id; or a refer
               out:str, # output directory
               expression:str=None, # expression table (patients or slides x genes); omit for a reference-style table
               logged:bool=False, # the expression values are already log2 (reference-style tables always are)
+              max_patient_missing:float=0.5, # a patient missing a larger share of the genes is left out (as `rna-fm splits`)
+              max_genes_dropped:float=0.01, # dropping a larger share of the genes for missing values is an error
               stores:str=None, # directory of slide stores with cluster features
               encoder:str=None, # encoder id of the stores' cluster features
               k:int=100, # clusters per slide
@@ -277,7 +279,9 @@ def train_cmd(sample_sheet:str, # table with slide_id and patient_id; or a refer
                                                                guidance=guidance, device=device))
     mcfg = _load_json_cfg(ModelConfig, model_config, {})
     init_distributed(tcfg.device, tcfg.dist_timeout)
-    cohort = read_reference_table(sample_sheet) if expression is None else load_cohort(sample_sheet, expression, logged=logged)
+    missing = dict(max_patient_missing=max_patient_missing, max_genes_dropped=max_genes_dropped)
+    cohort = (read_reference_table(sample_sheet, **missing) if expression is None
+              else load_cohort(sample_sheet, expression, logged=logged, **missing))
     src = open_features(stores, encoder, k, features)
     split_path = Path(splits) if splits else Path(out)/'splits.csv'
     if split_path.exists(): sp = Splits.load(split_path)
