@@ -4,8 +4,9 @@
 
 # %% ../nbs/02_tiling.ipynb #0f5cc6b1
 from __future__ import annotations
-import collections, glob, hashlib, math, multiprocessing, os, sys, warnings, weakref
-from concurrent.futures import ProcessPoolExecutor
+import collections, glob, hashlib, math, multiprocessing, os, shutil, sys, warnings, weakref
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 import h5py
@@ -17,15 +18,17 @@ from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 import tifffile
 import rna_fm
-from .core import JSONConfig, RNAFMError, atomic_write, file_fingerprint, progress, shard_items
+from .core import JSONConfig, RNAFMError, atomic_write, file_fingerprint, is_temp_path, progress, shard_items
 from .store import check_name, create_store, read_coords, store_attrs, store_path
 
 # %% auto #0
-__all__ = ['SLIDE_SUFFIXES', 'MPP_RANGE', 'LEVEL_TOLERANCE', 'PICTURE_PX', 'open_slide', 'slide_id_of', 'slide_mpp', 'best_level',
-           'lowres_level', 'read_level', 'read_lowres', 'TissueConfig', 'hsv', 'otsu_threshold', 'ink_mask',
-           'detect_tissue', 'TilingConfig', 'tile_geometry', 'grid_coords', 'tissue_fraction', 'TilePlan', 'cap_tiles',
-           'plan_tiles', 'overlay_picture', 'save_picture', 'store_is_current', 'tile_slide', 'TiffLevel', 'tiff_level',
-           'read_tile', 'TileDataset', 'export_h5', 'import_h5', 'find_slides', 'tile_cmd']
+__all__ = ['SLIDE_SUFFIXES', 'MPP_RANGE', 'LEVEL_TOLERANCE', 'PICTURE_PX', 'WORKER_DIED', 'open_slide', 'slide_id_of',
+           'slide_mpp', 'best_level', 'lowres_level', 'read_level', 'read_lowres', 'TissueConfig', 'hsv',
+           'otsu_threshold', 'od_blue_red', 'ink_mask', 'detect_tissue', 'TilingConfig', 'tile_geometry', 'grid_coords',
+           'tissue_fraction', 'tissue_covered', 'TilePlan', 'NoTissueWarning', 'cap_tiles', 'plan_tiles',
+           'overlay_picture', 'save_picture', 'store_is_current', 'sweep_temps_of', 'tile_slide', 'TiffLevel',
+           'tiff_level', 'read_tile', 'TileDataset', 'export_h5', 'import_h5', 'export_h5_cmd', 'import_h5_cmd',
+           'find_slides', 'run_jobs', 'tile_cmd']
 
 # %% ../nbs/02_tiling.ipynb #34964fe4
 SLIDE_SUFFIXES = ('.svs', '.tif', '.tiff', '.ndpi', '.vms', '.vmu', '.scn', '.mrxs', '.svslide', '.bif', '.dcm', '.czi')
@@ -156,7 +159,8 @@ class TissueConfig(JSONConfig):
     dark_value: float = 0.4           # darker than this (max of R, G, B in [0, 1]) ...
     dark_chroma: float = 0.1          # ... and nearly grey (max - min of R, G, B below this): black ink, dirt, shadow
     blue_ink_hue: tuple[float, float] = (180.0, 250.0)  # hue range (degrees) of blue ink ...
-    blue_ink_saturation: float = 0.35 # ... at this saturation or more
+    blue_ink_saturation: float = 0.35 # ... at this saturation or more, and, when its hue is 240 or more (as haematoxylin's) ...
+    blue_ink_od_ratio: float = 0.35   # ... absorbing blue at most this fraction as much as red (haematoxylin: 0.41-0.45)
     green_ink_hue: tuple[float, float] = (70.0, 180.0)  # hue range (degrees) of green ink ...
     green_ink_saturation: float = 0.15 # ... at this saturation or more
     ink_margin_um: float = 8.0        # margin (um) excluded around ink and dark marks, whose edges blend into tissue
@@ -170,7 +174,7 @@ class TissueConfig(JSONConfig):
             if not getattr(self, k) > 0: raise RNAFMError(f"TissueConfig.{k} must be positive, got {getattr(self, k)}")
         if not self.min_saturation <= self.max_saturation < 1:
             raise RNAFMError(f"TissueConfig: need min_saturation <= max_saturation < 1, got {self.min_saturation}, {self.max_saturation}")
-        for k in ('smooth_um', 'ink_margin_um', 'close_um', 'open_um', 'min_region_um2', 'min_hole_um2'):
+        for k in ('blue_ink_od_ratio', 'smooth_um', 'ink_margin_um', 'close_um', 'open_um', 'min_region_um2', 'min_hole_um2'):
             if getattr(self, k) < 0: raise RNAFMError(f"TissueConfig.{k} must be >= 0, got {getattr(self, k)}")
 
 # %% ../nbs/02_tiling.ipynb #20499216
@@ -214,10 +218,17 @@ def _morph(mask:np.ndarray, close_r:int, open_r:int) -> np.ndarray:
     return m[p:-p, p:-p]
 
 # %% ../nbs/02_tiling.ipynb #211ff986
+def od_blue_red(h, s, v) -> np.ndarray:
+    "Blue over red optical density, OD_B / OD_R, of colours whose largest channel is blue (hue 180-300)."
+    c = s * v
+    r = v - c * (1 - np.clip((h - 240) / 60, 0, 1))             # red: the smallest channel below 240, the middle one above
+    return np.log(np.clip(v, 1 / 255, 1)) / np.log(np.clip(r, 1 / 255, 1 - 1e-6))
+
 def ink_mask(h, s, v, # hue (degrees), saturation and value of the (blurred) image
              cfg:TissueConfig) -> np.ndarray:
     "Blue, green and black ink, dirt and shadows: bool, same shape as `h`."
     blue = (h >= cfg.blue_ink_hue[0]) & (h <= cfg.blue_ink_hue[1]) & (s >= cfg.blue_ink_saturation)
+    blue &= (h < 240) | (od_blue_red(h, s, v) <= cfg.blue_ink_od_ratio)   # not haematoxylin
     green = (h >= cfg.green_ink_hue[0]) & (h <= cfg.green_ink_hue[1]) & (s >= cfg.green_ink_saturation)
     dark = (v < cfg.dark_value) & (s * v < cfg.dark_chroma)    # s * v = max - min of R, G, B
     return blue | green | dark
@@ -254,6 +265,7 @@ class TilingConfig(JSONConfig):
     max_tiles: int|None = None        # keep at most this many tiles per slide, a random choice fixed by `seed` (published: 4000)
     seed: int = 0                     # seed of that choice
     mpp: float|None = None            # um/px of level 0, overriding the slide's metadata
+    edge_tiles: bool = False          # also lay tiles over the right and bottom edges, the part beyond the slide read as background
     tissue: TissueConfig = field(default_factory=TissueConfig) # tissue detection
 
     def __post_init__(self):
@@ -281,9 +293,11 @@ def tile_geometry(level_downsamples, # downsample of each pyramid level
 # %% ../nbs/02_tiling.ipynb #de53f550
 def grid_coords(width:int, height:int, # level-0 size of the slide (px)
                 step:float, # tile edge in level-0 px (may be fractional)
+                edge:bool=False, # also the tiles that run past the right or bottom edge
                ) -> np.ndarray:
-    "Top-left level-0 corners (N, 2) int64 of the tiles of a grid from (0, 0) that fit in the slide, row by row."
-    cols, rows = int(width // step), int(height // step)
+    "Top-left level-0 corners (N, 2) int64 of the tiles of a grid from (0, 0) that fit in the slide (or start in it), row by row."
+    n = math.ceil if edge else math.floor
+    cols, rows = int(n(width / step)), int(n(height / step))
     x, y = np.meshgrid(np.arange(cols) * step, np.arange(rows) * step)
     return np.stack([np.floor(x).ravel(), np.floor(y).ravel()], 1).astype(np.int64)
 
@@ -304,6 +318,21 @@ def tissue_fraction(mask:np.ndarray, # (h, w) bool tissue mask
     x1, y1 = x0 + size0, y0 + size0
     return (F(x1, y1) - F(x0, y1) - F(x1, y0) + F(x0, y0)) / (size0 / px0) ** 2
 
+def tissue_covered(mask:np.ndarray, # (h, w) bool tissue mask
+                   px0:float, # level-0 px per mask pixel
+                   coords:np.ndarray, # (N, 2) level-0 top-left corners of tiles of a grid from (0, 0)
+                   size0:float, # the grid's step: tile edge in level-0 px
+                  ) -> float:
+    "Fraction of the tissue whose mask pixels have their centre in one of the tiles (0 when there is no tissue)."
+    if not mask.any(): return 0.0
+    h, w = mask.shape
+    row, col = (((np.arange(n) + 0.5) * px0 // size0).astype(int) for n in (h, w))   # grid cell of each pixel centre
+    kept = np.zeros((row[-1] + 1, col[-1] + 1), bool)
+    cell = np.round(np.asarray(coords, float).reshape(-1, 2) / size0).astype(int)
+    cell = cell[(cell[:, 0] <= col[-1]) & (cell[:, 1] <= row[-1])]
+    kept[cell[:, 1], cell[:, 0]] = True
+    return float(mask[kept[row][:, col]].sum() / mask.sum())
+
 # %% ../nbs/02_tiling.ipynb #c3d1f842
 @dataclass
 class TilePlan:
@@ -316,6 +345,9 @@ class TilePlan:
     mask_px0: float       # level-0 px per mask pixel
     picture: np.ndarray   # (ph, pw, 3) uint8 the slide at about PICTURE_PX px wide (or the thumbnail, if sharp enough)
     picture_px0: float    # level-0 px per picture pixel
+
+class NoTissueWarning(UserWarning):
+    "A slide where no tile has enough tissue: its store is valid and empty."
 
 PICTURE_PX = 1000   # long side of the overlay pictures (px), unless the tissue mask is already that sharp
 
@@ -363,7 +395,7 @@ def plan_tiles(path, # the slide file
                 'level_dimensions': [list(d) for d in slide.level_dimensions],
                 'level_downsamples': [float(d) for d in slide.level_downsamples]}
     mask, info = detect_tissue(thumb, px0 * mpp0, cfg.tissue)
-    grid = grid_coords(W, H, geo['tile_px_level0'])
+    grid = grid_coords(W, H, geo['tile_px_level0'], cfg.edge_tiles)
     frac = tissue_fraction(mask, px0, grid, geo['tile_px_level0'])
     keep = np.flatnonzero(frac >= cfg.min_tissue)
     keep = keep[cap_tiles(len(keep), cfg.max_tiles, cfg.seed)]
@@ -372,12 +404,13 @@ def plan_tiles(path, # the slide file
              'mpp': mpp0, 'mpp_source': source, 'target_mpp': cfg.target_mpp, **geo,
              'downsample': geo['tile_px_level0'] / cfg.tile_px, 'min_tissue': cfg.min_tissue, 'max_tiles': cfg.max_tiles,
              'n_candidates': int((frac >= cfg.min_tissue).sum()), 'n_grid': int(len(grid)),
+             'tissue_covered': tissue_covered(mask, px0, coords, geo['tile_px_level0']),
              'tissue': {**cfg.tissue.to_dict(), 'result': info}, 'config': cfg.to_dict(),
              'coords_sha256': _digest(coords), 'tool': 'rna_fm', 'tool_version': rna_fm.__version__}
     if len(coords) == 0:
         attrs['warning'] = 'no tissue found' if not mask.any() else f'no tile has at least {cfg.min_tissue:.0%} tissue'
         warnings.warn(f"slide '{path}': {attrs['warning']}; its store holds no tiles. Look at its picture; if it does show "
-                      "tissue, lower min_tissue or adjust the tissue settings")
+                      "tissue, lower min_tissue or adjust the tissue settings", NoTissueWarning)
     return TilePlan(coords, frac_kept, attrs, mask, thumb, px0, pic, pic_px0)
 
 # %% ../nbs/02_tiling.ipynb #4c5002c8
@@ -421,6 +454,13 @@ def store_is_current(store, # a slide store's path
     return ((old.get('size'), old.get('mtime_ns')) == (fp['size'], fp['mtime_ns']) and a.get('config') == cfg.to_dict()
             and a.get('coords_sha256') == _digest(coords))
 
+def sweep_temps_of(path) -> list[Path]:
+    "Delete the temporaries that interrupted atomic writes of `path` (a store or a file) left beside it."
+    path = Path(path)
+    found = [p for p in path.parent.glob(f'.{glob.escape(path.name)}.*') if is_temp_path(p)]
+    for p in found: shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    return found
+
 def tile_slide(path, # the slide file
                out, # directory of the stores: <out>/<slide_id>.zarr, and pictures <out>/<slide_id>.png
                cfg:TilingConfig|None=None, # settings; keyword arguments override its fields
@@ -431,14 +471,18 @@ def tile_slide(path, # the slide file
     "Tile one slide into its store, unless the store is up to date; returns what was done."
     cfg = (cfg or TilingConfig()).replace(**kwargs)
     path = Path(path); slide_id = check_name(slide_id or slide_id_of(path))
-    sp = store_path(out, slide_id)
-    if not overwrite and path.exists() and store_is_current(sp, path, cfg):
+    sp, pic = store_path(out, slide_id), Path(out)/f'{slide_id}.png'
+    for p in (sp, pic): sweep_temps_of(p)      # left by a killed run: a slide's files have one writer at a time
+    if not overwrite and path.exists() and store_is_current(sp, path, cfg) and (pic.exists() or not picture):
         return {'slide_id': slide_id, 'status': 'up to date', 'n_tiles': store_attrs(sp)['n_tiles'], 'store': str(sp)}
     plan = plan_tiles(path, cfg, slide_id=slide_id)
-    pic = save_picture(plan, Path(out)/f'{slide_id}.png') if picture else None
     create_store(sp, plan.coords, plan.attrs)
+    try:                                       # the picture only once its store is in place, and never an older one beside it
+        if picture: save_picture(plan, pic)
+        else: pic.unlink(missing_ok=True)
+    except BaseException: pic.unlink(missing_ok=True); raise
     return {'slide_id': slide_id, 'status': 'tiled', 'n_tiles': len(plan.coords), 'store': str(sp),
-            'picture': str(pic) if pic else None, 'warning': plan.attrs.get('warning')}
+            'picture': str(pic) if picture else None, 'warning': plan.attrs.get('warning')}
 
 # %% ../nbs/02_tiling.ipynb #20e9f7b1
 _TIFF_CODECS = (7, 33003, 33005)   # TIFF compressions read directly: JPEG, Aperio JPEG 2000 (YCbCr and RGB)
@@ -615,10 +659,11 @@ def import_h5(path, # CLAM/TRIDENT HDF5 file with `coords`
     else: raise RNAFMError(f"'{path}': coords need the attributes patch_size and patch_level (CLAM) or patch_size_level0 "
                            f"(TRIDENT); found {sorted(h5a)}")
     tile_px = int(tile_px or h5a.get('tile_px') or h5a['patch_size'])
-    cfg = TilingConfig(target_mpp=size0 * mpp0 / tile_px, tile_px=tile_px, min_tissue=0.0, mpp=mpp)
-    geo = tile_geometry(ds, mpp0, cfg.target_mpp, tile_px, name=f"slide '{slide}'")
-    if len(coords) and (coords.min() < 0 or (coords[:, 0] + size0).max() > W + 1 or (coords[:, 1] + size0).max() > H + 1):
+    if len(coords) and (coords.min() < 0 or coords[:, 0].max() >= W or coords[:, 1].max() >= H):
         raise RNAFMError(f"'{path}': tiles fall outside slide '{slide}' ({W}x{H}); are they from another slide?")
+    edge = bool(len(coords)) and bool((coords + size0 > np.array([W, H]) + 1).any())   # tiles past the edge
+    cfg = TilingConfig(target_mpp=size0 * mpp0 / tile_px, tile_px=tile_px, min_tissue=0.0, mpp=mpp, edge_tiles=edge)
+    geo = tile_geometry(ds, mpp0, cfg.target_mpp, tile_px, name=f"slide '{slide}'")
     slide_id = check_name(slide_id or slide_id_of(slide))
     attrs = {'slide_id': slide_id, 'source_path': str(slide.resolve()), 'file_fingerprint': file_fingerprint(slide),
              'level0_dimensions': [W, H], 'level_dimensions': level_dims, 'level_downsamples': [float(d) for d in ds],
@@ -626,6 +671,40 @@ def import_h5(path, # CLAM/TRIDENT HDF5 file with `coords`
              'tissue': None, 'config': cfg.to_dict(), 'imported_from': {'path': str(path.resolve()), 'flavour': flavour, 'attrs': h5a},
              'coords_sha256': _digest(coords), 'tool': 'rna_fm', 'tool_version': rna_fm.__version__}
     return create_store(store_path(out, slide_id), coords, attrs)
+
+# %% ../nbs/02_tiling.ipynb #9d253b5b
+def export_h5_cmd(stores:str, # a slide store (<slide_id>.zarr), or a directory of them
+                  out:str, # directory of the HDF5 files (<out>/<slide_id>.h5)
+                  flavour:str='clam', # 'clam' (patch_size in px of patch_level) or 'trident' (patch_size at the tiles' resolution)
+                 ) -> int:
+    "Write slide stores' tile coordinates as CLAM- or TRIDENT-style HDF5 files."
+    p = Path(stores)
+    if flavour not in ('clam', 'trident'): raise RNAFMError(f"--flavour {flavour!r}: use 'clam' or 'trident'")
+    one = p.name.endswith('.zarr')
+    paths = [p] if one else sorted(q for q in p.glob('*.zarr') if q.is_dir() and not is_temp_path(q)) if p.is_dir() else []
+    if not paths: raise RNAFMError(f"no slide stores in '{p}': give a store (<slide_id>.zarr) or a directory of stores made by `rna-fm tile`")
+    failed = 0
+    for sp in progress(paths, desc='stores'):
+        try: h = export_h5(sp, Path(out)/f'{sp.name[:-5]}.h5', flavour)
+        except RNAFMError as e:
+            if one: raise
+            failed += 1; print(f"rna-fm export-h5: store {sp} failed: {e}", file=sys.stderr); continue
+        print(f"{sp.name[:-5]}: {store_attrs(sp)['n_tiles']} tiles -> {h}")
+    print(f"{len(paths)} stores: {len(paths) - failed} exported ({flavour}), {failed} failed; files in {out}")
+    return 1 if failed else 0
+
+def import_h5_cmd(h5:str, # a CLAM/TRIDENT HDF5 file holding `coords`
+                  slide:str, # the slide file those coordinates belong to
+                  out:str, # directory of the slide stores (<out>/<slide_id>.zarr)
+                  slide_id:str=None, # the slide's id (default: from the slide's file name)
+                  mpp:float=None, # um/px of level 0, overriding the slide's metadata
+                  tile_px:int=None, # size of the tiles read (px; default: the file's patch_size)
+                 ) -> int:
+    "Make a slide store from a CLAM- or TRIDENT-style HDF5 coordinates file."
+    a = store_attrs(sp := import_h5(h5, slide, out, slide_id=slide_id, mpp=mpp, tile_px=tile_px))
+    print(f"{a['slide_id']}: {a['n_tiles']} tiles of {a['tile_px']} px at {a['tile_mpp']:.4g} um/px "
+          f"(from a {a['imported_from']['flavour'].upper()} file) -> {sp}")
+    return 0
 
 # %% ../nbs/02_tiling.ipynb #b1b8607f
 _PATH_COLUMNS = ('slide_path', 'path', 'slide', 'wsi', 'filename', 'wsi_file_name')
@@ -664,14 +743,43 @@ def find_slides(slides, # a slide file, a directory, a glob pattern, a .txt/.csv
     return sorted(items)
 
 # %% ../nbs/02_tiling.ipynb #9f154f8f
+def _failed(job:tuple, error:str) -> dict: return {'slide_id': job[0], 'path': str(job[1]), 'status': 'failed', 'error': error}
+
 def _tile_job(job:tuple) -> dict:
-    "Tile one slide for `tile_cmd`; a problem with the slide becomes a 'failed' result instead of an exception."
+    "Tile one slide for `tile_cmd`; any failure becomes a 'failed' result naming the exception and its message."
     slide_id, path, out, cfg, overwrite, picture = job
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter('ignore')    # the 'no tissue' warning is reported by tile_cmd
+            warnings.simplefilter('ignore', NoTissueWarning)   # tile_cmd reports it from the result
             return tile_slide(path, out, TilingConfig.from_dict(cfg), slide_id=slide_id, overwrite=overwrite, picture=picture)
-    except RNAFMError as e: return {'slide_id': slide_id, 'status': 'failed', 'error': str(e)}
+    except Exception as e: return _failed(job, f'{type(e).__name__}: {e}')
+
+WORKER_DIED = ('its worker process died, even when tiling it alone (killed by the system, e.g. out of memory, or a crash '
+               'in a native library)')
+
+def _alone(fn, job):
+    "`fn(job)` in a process of its own; None if that process dies."
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn')) as ex:
+        try: return ex.submit(fn, job).result()
+        except BrokenProcessPool: return None
+
+def run_jobs(fn, # picklable function of one job, returning a result dict (failures included, as `_tile_job` does)
+             jobs:list, # tuples starting with (slide_id, path)
+             workers:int=1, # processes; 1 runs the jobs in this process
+             desc:str='slides') -> list[dict]:
+    "`fn(job)` of each job, in order; a job whose worker process dies is run again alone, then reported as failed."
+    if workers <= 1 or len(jobs) <= 1: return [fn(j) for j in progress(jobs, desc=desc)]
+    done = {}
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context('spawn')) as ex:
+        futs = {ex.submit(fn, j): k for k, j in enumerate(jobs)}
+        for f in progress(as_completed(futs), total=len(futs), desc=desc):
+            try: done[futs[f]] = f.result()
+            except BrokenProcessPool: pass     # a worker died: its job, and those still pending, are run again below
+            except Exception as e: done[futs[f]] = _failed(jobs[futs[f]], f'{type(e).__name__}: {e}')
+    left = [k for k in range(len(jobs)) if k not in done]
+    with ThreadPoolExecutor(max(1, min(workers, len(left)))) as tx:
+        for k, r in zip(left, tx.map(lambda k: _alone(fn, jobs[k]), left)): done[k] = r or _failed(jobs[k], WORKER_DIED)
+    return [done[k] for k in range(len(jobs))]
 
 def tile_cmd(slides:str, # a slide file, a directory of slides, a quoted glob pattern ('slides/*.svs'), or a .txt/.csv list of slides
              out:str, # directory of the slide stores (<out>/<slide_id>.zarr) and their pictures (<out>/<slide_id>.png)
@@ -686,19 +794,17 @@ def tile_cmd(slides:str, # a slide file, a directory of slides, a quoted glob pa
              workers:int=1, # slides tiled at once, in separate processes
              overwrite:bool=False, # tile again slides whose store is already complete and up to date
              no_pictures:bool=False, # do not save the picture of each slide's tissue and tiles
+             edge_tiles:bool=False, # also keep partial tiles over the right and bottom edges, the part beyond the slide read as background
             ) -> int:
     "Find the tissue of whole-slide images and store a grid of tiles at a fixed resolution for each."
     cfg = TilingConfig(target_mpp=target_mpp, tile_px=tile_px, min_tissue=min_tissue, max_tiles=max_tiles, seed=seed,
-                       mpp=mpp, tissue=TissueConfig(mask_mpp=mask_mpp))
+                       mpp=mpp, edge_tiles=edge_tiles, tissue=TissueConfig(mask_mpp=mask_mpp))
     items = shard_items(find_slides(slides), shard)
     jobs = [(i, p, str(out), cfg.to_dict(), overwrite, not no_pictures) for i, p in items]
-    if workers > 1 and len(jobs) > 1:   # worker processes run the installed module's function, also from a notebook
-        import rna_fm.tiling as mod
-        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context('spawn')) as ex:
-            results = list(progress(ex.map(mod._tile_job, jobs), total=len(jobs), desc='slides'))
-    else: results = [_tile_job(j) for j in progress(jobs, desc='slides')]
+    import rna_fm.tiling as mod          # worker processes run the installed module's function, also from a notebook
+    results = run_jobs(mod._tile_job if workers > 1 else _tile_job, jobs, workers)
     for r in results:
-        if r['status'] == 'failed': print(f"rna-fm tile: slide {r['slide_id']} failed: {r['error']}", file=sys.stderr)
+        if r['status'] == 'failed': print(f"rna-fm tile: slide {r['slide_id']} ({r['path']}) failed: {r['error']}", file=sys.stderr)
         else:
             note = f" (warning: {r['warning']})" if r.get('warning') else ''
             print(f"{r['slide_id']}: {r['status']}, {r['n_tiles']} tiles -> {r['store']}{note}")
