@@ -101,3 +101,24 @@ def test_docs_build_and_render(tmp_path):
     assert img.std() > 10, 'the screenshot is blank'
     keep = ROOT/'_site_offline'
     keep.mkdir(exist_ok=True); shutil.copy(shot, keep/'synth_screenshot.png')
+
+def _settings() -> dict:
+    import configparser
+    cfg = configparser.ConfigParser(delimiters=['=']); cfg.read(ROOT/'settings.ini', encoding='utf-8')
+    return dict(cfg['DEFAULT'])
+
+def test_min_python_is_what_the_requirements_need_and_what_the_readme_says():
+    "settings.ini's min_python admits every installed runtime requirement, and the README states that version."
+    from importlib.metadata import PackageNotFoundError, metadata
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+    s = _settings(); minpy = s['min_python']
+    too_new = []
+    for req in s['requirements'].split():
+        name = Requirement(req).name
+        try: rp = metadata(name).get('Requires-Python')
+        except PackageNotFoundError: continue
+        if rp and not SpecifierSet(rp).contains(minpy): too_new.append(f'{name} needs Python {rp}')
+    assert not too_new, f'settings.ini says min_python = {minpy}, but {too_new}: raise min_python'
+    assert f'Python {minpy} or later' in (ROOT/'README.md').read_text(), 'README (nbs/index.ipynb) states another Python version'
+    assert tuple(map(int, minpy.split('.'))) <= sys.version_info[:2], f'this Python {sys.version} is older than min_python'
