@@ -122,3 +122,20 @@ def test_min_python_is_what_the_requirements_need_and_what_the_readme_says():
     assert not too_new, f'settings.ini says min_python = {minpy}, but {too_new}: raise min_python'
     assert f'Python {minpy} or later' in (ROOT/'README.md').read_text(), 'README (nbs/index.ipynb) states another Python version'
     assert tuple(map(int, minpy.split('.'))) <= sys.version_info[:2], f'this Python {sys.version} is older than min_python'
+
+def test_data_samples_readme_lists_every_file_with_its_size_and_hash():
+    "data_samples/README.md's tables give each shipped file's exact byte size and sha256 prefix, and list every file."
+    import hashlib
+    ds, section, listed, wrong = ROOT/'data_samples', None, set(), []
+    for line in (ds/'README.md').read_text().splitlines():
+        if m := re.match(r'## `([^`]+)/`', line): section = m[1]
+        m = re.match(r'\| `([^`]+)` \| ([\d,]+) \| `([0-9a-f]+)` \|', line)
+        if not m: continue
+        rel = f'{section}/{m[1]}'; f = ds/rel; listed.add(rel)
+        if not f.is_file(): wrong.append(f'{rel}: listed but missing'); continue
+        size, sha = f.stat().st_size, hashlib.sha256(f.read_bytes()).hexdigest()
+        if int(m[2].replace(',', '')) != size: wrong.append(f'{rel}: README says {m[2]} bytes, the file has {size:,}')
+        if not sha.startswith(m[3]) or len(m[3]) < 16: wrong.append(f'{rel}: README says sha256 {m[3]}, the file has {sha[:16]}')
+    shipped = {p.relative_to(ds).as_posix() for p in ds.rglob('*') if p.is_file() and p.name != 'README.md'}
+    wrong += [f'{rel}: shipped but not listed' for rel in sorted(shipped - listed)]
+    assert listed and not wrong, f'data_samples/README.md is out of date: {wrong}'
