@@ -139,3 +139,21 @@ def test_data_samples_readme_lists_every_file_with_its_size_and_hash():
     shipped = {p.relative_to(ds).as_posix() for p in ds.rglob('*') if p.is_file() and p.name != 'README.md'}
     wrong += [f'{rel}: shipped but not listed' for rel in sorted(shipped - listed)]
     assert listed and not wrong, f'data_samples/README.md is out of date: {wrong}'
+
+def test_notebooks_open_and_close_as_style_says():
+    "Every notebook opens with `# Title` and `> summary`, then a hidden fastcore.test/showdoc import cell, and ends with nbdev_export."
+    import json
+    bad = []
+    for nb in sorted((ROOT/'nbs').rglob('*.ipynb')):
+        if any(p.startswith(('.', '_')) for p in nb.relative_to(ROOT/'nbs').parts): continue
+        cells = json.loads(nb.read_text())['cells']
+        src = [''.join(c['source']) for c in cells]
+        name = nb.relative_to(ROOT).as_posix()
+        if not (cells[0]['cell_type'] == 'markdown' and src[0].startswith('# ') and '\n> ' in src[0]):
+            bad.append(f'{name}: does not open with a `# Title` and `> summary` markdown cell')
+        if not any(s.startswith('#| hide') and 'from fastcore.test import *' in s and 'from nbdev.showdoc import *' in s
+                   for s in src[:6]):
+            bad.append(f'{name}: no `#| hide` cell importing fastcore.test and nbdev.showdoc near the top')
+        if not (cells[-1]['cell_type'] == 'code' and src[-1].startswith('#| hide') and 'nbdev.nbdev_export()' in src[-1]):
+            bad.append(f'{name}: does not end with a `#| hide` cell running `import nbdev; nbdev.nbdev_export()`')
+    assert not bad, '\n'.join(bad)
