@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #6bb925d6
 from __future__ import annotations
-import contextlib, dataclasses, hashlib, json, os, random, shutil, sys, types, typing, uuid
+import contextlib, dataclasses, hashlib, json, os, random, re, shutil, sys, types, typing, uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -14,8 +14,8 @@ from tqdm.auto import tqdm
 # %% auto #0
 __all__ = ['RNAFMError', 'first_items', 'JSONConfig', 'seed_everything', 'get_device', 'torch_threads', 'autocast',
            'progress_enabled', 'progress', 'parse_shard', 'shard_items', 'is_temp_path', 'atomic_write',
-           'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_dir', 'sweep_temps',
-           'file_fingerprint', 'sha256_file']
+           'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_savefig', 'atomic_dir',
+           'sweep_temps', 'file_fingerprint', 'sha256_file']
 
 # %% ../nbs/00_core.ipynb #c290d5e7
 class RNAFMError(Exception):
@@ -219,6 +219,18 @@ def atomic_write_json(path, obj, indent:int=2) -> Path:
     "Write `obj` as JSON to `path` atomically."
     return atomic_write_text(path, json.dumps(_to_jsonable(obj), indent=indent) + '\n')
 
+# %% ../nbs/00_core.ipynb #ab687450
+def atomic_savefig(fig, # a matplotlib `Figure`
+                   path, # final file name; its suffix gives the format (.png, .pdf, .svg, .jpg)
+                   **kwargs, # passed on to `Figure.savefig` (dpi, bbox_inches, ...)
+                  ) -> Path:
+    "Save figure `fig` to `path` atomically: a reader finds the previous picture or the complete new one, never half."
+    path = Path(path)
+    fmt = kwargs.pop('format', None) or path.suffix.lstrip('.').lower()
+    if not fmt: raise RNAFMError(f"atomic_savefig: '{path}' has no suffix to choose the image format; add one, e.g. '.png'")
+    with atomic_write(path, 'wb') as f: fig.savefig(f, format=fmt, **kwargs)
+    return path
+
 # %% ../nbs/00_core.ipynb #1121f933
 @contextlib.contextmanager
 def atomic_dir(path, # final directory name
@@ -230,7 +242,7 @@ def atomic_dir(path, # final directory name
         yield tmp
         _fsync_tree(tmp)
         if path.exists():
-            old = path.with_name(f'.{path.name}.old-{uuid.uuid4().hex[:8]}.tmp-')
+            old = path.with_name(f'.{path.name}.old-{uuid.uuid4().hex[:8]}.tmp-')   # see `sweep_temps`
             os.replace(path, old); os.replace(tmp, path); shutil.rmtree(old, ignore_errors=True)
         else: os.replace(tmp, path)
     except BaseException:
@@ -245,15 +257,29 @@ def _fsync_tree(root:Path):
             finally: os.close(fd)
 
 # %% ../nbs/00_core.ipynb #5f9c5d59
+_MOVED_ASIDE = re.compile(r'\.(?P<name>.+)\.old-[0-9a-f]{8}\.tmp-')   # `atomic_dir`'s name for a directory it replaces
+
+def _moved_aside_from(p:Path) -> Path|None:
+    "The final name a directory moved aside by `atomic_dir` had, or None for other temporary names."
+    m = _MOVED_ASIDE.fullmatch(p.name)
+    return p.with_name(m['name']) if m else None
+
 def sweep_temps(root, # directory to clean
                 recursive:bool=False) -> list[Path]:
-    "Delete temporary files and directories left by interrupted atomic writes under `root`; return what was removed."
+    "Clean up after interrupted atomic writes under `root`: restore a moved-aside directory whose name is free, delete the rest."
     root = Path(root)
     if not root.exists(): return []
-    found = [p for p in (root.rglob('.*') if recursive else root.glob('.*')) if is_temp_path(p)]
+    found = sorted(p for p in (root.rglob('.*') if recursive else root.glob('.*')) if is_temp_path(p))
+    aside = [p for p in found if _moved_aside_from(p) is not None]
     for p in found:
+        if p in aside: continue
         if p.is_dir(): shutil.rmtree(p, ignore_errors=True)
         else: p.unlink(missing_ok=True)
+    for p in aside:
+        final = _moved_aside_from(p)
+        if not p.exists(): continue                                  # inside a temporary directory already deleted
+        if not os.path.lexists(final): os.replace(p, final)          # killed between the two renames: put it back
+        else: shutil.rmtree(p, ignore_errors=True)                   # the new directory took its place
     return found
 
 # %% ../nbs/00_core.ipynb #f95206e6

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
-from .core import RNAFMError, atomic_write_json, torch_threads
+from .core import RNAFMError, atomic_savefig, atomic_write_json, torch_threads
 from .synth import make_cohort, make_slide
 from .tiling import tile_slide
 from .store import clusters_name, read_coords, read_group, store_attrs
@@ -113,8 +113,9 @@ def _figure(res:dict, coh, out:Path) -> Path:
     lo, hi = min(t.min(), q['q05'].min()), max(t.max(), q['q95'].max())
     axs[1].plot([lo, hi], [lo, hi], 'k--', lw=0.6)
     axs[1].set_xlabel(f'{g}: measured (log2)'); axs[1].set_ylabel('predicted mean and 90% interval')
-    fig.tight_layout(); fig.savefig(out/'results.png', dpi=90); plt.close(fig)
-    return out/'results.png'
+    fig.tight_layout()
+    try: return atomic_savefig(fig, out/'results.png', dpi=90)
+    finally: plt.close(fig)
 
 def run_demo(out:str|Path='demo_out', # output directory
              n_patients:int=200, # patients in the synthetic cohort (plus 20% external)

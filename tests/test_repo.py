@@ -101,3 +101,59 @@ def test_docs_build_and_render(tmp_path):
     assert img.std() > 10, 'the screenshot is blank'
     keep = ROOT/'_site_offline'
     keep.mkdir(exist_ok=True); shutil.copy(shot, keep/'synth_screenshot.png')
+
+def _settings() -> dict:
+    import configparser
+    cfg = configparser.ConfigParser(delimiters=['=']); cfg.read(ROOT/'settings.ini', encoding='utf-8')
+    return dict(cfg['DEFAULT'])
+
+def test_min_python_is_what_the_requirements_need_and_what_the_readme_says():
+    "settings.ini's min_python admits every installed runtime requirement, and the README states that version."
+    from importlib.metadata import PackageNotFoundError, metadata
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+    s = _settings(); minpy = s['min_python']
+    too_new = []
+    for req in s['requirements'].split():
+        name = Requirement(req).name
+        try: rp = metadata(name).get('Requires-Python')
+        except PackageNotFoundError: continue
+        if rp and not SpecifierSet(rp).contains(minpy): too_new.append(f'{name} needs Python {rp}')
+    assert not too_new, f'settings.ini says min_python = {minpy}, but {too_new}: raise min_python'
+    assert f'Python {minpy} or later' in (ROOT/'README.md').read_text(), 'README (nbs/index.ipynb) states another Python version'
+    assert tuple(map(int, minpy.split('.'))) <= sys.version_info[:2], f'this Python {sys.version} is older than min_python'
+
+def test_data_samples_readme_lists_every_file_with_its_size_and_hash():
+    "data_samples/README.md's tables give each shipped file's exact byte size and sha256 prefix, and list every file."
+    import hashlib
+    ds, section, listed, wrong = ROOT/'data_samples', None, set(), []
+    for line in (ds/'README.md').read_text().splitlines():
+        if m := re.match(r'## `([^`]+)/`', line): section = m[1]
+        m = re.match(r'\| `([^`]+)` \| ([\d,]+) \| `([0-9a-f]+)` \|', line)
+        if not m: continue
+        rel = f'{section}/{m[1]}'; f = ds/rel; listed.add(rel)
+        if not f.is_file(): wrong.append(f'{rel}: listed but missing'); continue
+        size, sha = f.stat().st_size, hashlib.sha256(f.read_bytes()).hexdigest()
+        if int(m[2].replace(',', '')) != size: wrong.append(f'{rel}: README says {m[2]} bytes, the file has {size:,}')
+        if not sha.startswith(m[3]) or len(m[3]) < 16: wrong.append(f'{rel}: README says sha256 {m[3]}, the file has {sha[:16]}')
+    shipped = {p.relative_to(ds).as_posix() for p in ds.rglob('*') if p.is_file() and p.name != 'README.md'}
+    wrong += [f'{rel}: shipped but not listed' for rel in sorted(shipped - listed)]
+    assert listed and not wrong, f'data_samples/README.md is out of date: {wrong}'
+
+def test_notebooks_open_and_close_as_style_says():
+    "Every notebook opens with `# Title` and `> summary`, then a hidden fastcore.test/showdoc import cell, and ends with nbdev_export."
+    import json
+    bad = []
+    for nb in sorted((ROOT/'nbs').rglob('*.ipynb')):
+        if any(p.startswith(('.', '_')) for p in nb.relative_to(ROOT/'nbs').parts): continue
+        cells = json.loads(nb.read_text())['cells']
+        src = [''.join(c['source']) for c in cells]
+        name = nb.relative_to(ROOT).as_posix()
+        if not (cells[0]['cell_type'] == 'markdown' and src[0].startswith('# ') and '\n> ' in src[0]):
+            bad.append(f'{name}: does not open with a `# Title` and `> summary` markdown cell')
+        if not any(s.startswith('#| hide') and 'from fastcore.test import *' in s and 'from nbdev.showdoc import *' in s
+                   for s in src[:6]):
+            bad.append(f'{name}: no `#| hide` cell importing fastcore.test and nbdev.showdoc near the top')
+        if not (cells[-1]['cell_type'] == 'code' and src[-1].startswith('#| hide') and 'nbdev.nbdev_export()' in src[-1]):
+            bad.append(f'{name}: does not end with a `#| hide` cell running `import nbdev; nbdev.nbdev_export()`')
+    assert not bad, '\n'.join(bad)
