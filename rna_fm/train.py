@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file, load_file
 import rna_fm
-from .core import (JSONConfig, RNAFMError, atomic_dir, atomic_write, atomic_write_json, atomic_write_text, autocast, first_items,
+from .core import (JSONConfig, RNAFMError, atomic_dir, atomic_savefig, atomic_write_json, atomic_write_text, autocast, first_items,
                          get_device, progress, sweep_temps)
 from .flow import draw_training_noise, get_path, sample
 from .metrics import PearsonAccumulator
@@ -510,5 +510,5 @@ def _loss_figure(log_csv:Path, png:Path):
     axs[1].plot(va.step, va.val_pcc, 'o-', ms=3, c='C2'); axs[1].set_xlabel('step'); axs[1].set_ylabel('validation mean per-gene r')
     fig.tight_layout()
     try:
-        with atomic_write(png, 'wb') as f: fig.savefig(f, format='png', dpi=80)   # a kill never leaves half a figure
+        atomic_savefig(fig, png, dpi=80)                    # a kill never leaves half a figure
     finally: plt.close(fig)
