@@ -2,7 +2,8 @@
 
 At the published configuration (hidden 256, depth 7, 8 heads, D=1024, K=100, 20,820 genes, 380 pathways holding
 231,304 memberships plus 3,645 background genes), batch 32, CPU, float32, measured in one run:
-  - seconds per training step (forward, backward, AdamW) and its peak memory, for both implementations;
+  - seconds per training step (forward, backward, AdamW) and its peak memory, for both implementations, each with
+    glibc's default allocator settings and with the tuned ones of PyTorch's CPU tuning guide (`ALLOCATORS`);
   - the training step's achieved FLOP/s divided by the FLOP/s of a large fp32 matrix product measured in the same run;
   - seconds per slide to sample 32 transcriptomes with the 20-point Euler grid and guidance 2, and peak memory;
   - the accuracy-vs-NFE trade-off of the ODE solvers on a synthetic cohort (a small model trained here);
@@ -35,6 +36,16 @@ def _models(impl:str, structure, cfg):
     if impl == 'vec': return vec
     return LoopRNAFM(cfg, structure).load_from(vec)
 
+def _attention_flops() -> dict:
+    "FLOP formulas for the CPU flash-attention kernels, which torch's FlopCounterMode does not count by itself."
+    import torch
+    from torch.utils.flop_counter import sdpa_flop_count, sdpa_backward_flop_count
+    aten = torch.ops.aten
+    def fwd(q, k, v, *args, **kw): return sdpa_flop_count(q, k, v)
+    def bwd(grad_out, q, k, v, *args, **kw): return sdpa_backward_flop_count(grad_out, q, k, v)
+    return {aten._scaled_dot_product_flash_attention_for_cpu: fwd,
+            aten._scaled_dot_product_flash_attention_for_cpu_backward: bwd}
+
 def phase_matmul(n:int=4096) -> dict:
     "Best-of-5 rate of an n x n x n float32 matrix product."
     import torch
@@ -66,7 +77,7 @@ def phase_train(impl:str, steps:int, batch:int=32, kind:str='published') -> dict
     step()                                                             # warm-up: allocations, optimizer state
     times = [_timed(step) for _ in range(steps)]
     opt.zero_grad(set_to_none=True)
-    with FlopCounterMode(display=False) as fc:
+    with FlopCounterMode(display=False, custom_mapping=_attention_flops()) as fc:
         loss = flow_matching_loss(model, x1, feats, cond_drop=0.1, generator=g); loss.backward()
     return {'seconds': min(times), 'flops': fc.get_total_flops(), 'peak_gib': _peak_gib(),
             'params': sum(p.numel() for p in model.parameters())}
@@ -137,9 +148,18 @@ def phase_nfe(train_steps:int=1500) -> dict:
                      'pcc_morph_genes': round(float(r[morph].mean()), 4), 'pcc_all_genes': round(float(r.mean()), 4)})
     return {'train_seconds': train_s, 'rows': rows}
 
-def _run(args:list) -> dict:
-    "Run one phase in a fresh process and return its JSON result."
-    out = subprocess.run([sys.executable, __file__, '--phase', *map(str, args)], capture_output=True, text=True)
+# glibc's malloc returns freed blocks above its (adaptive) mmap threshold to the system, so every large tensor of the
+# next step is page-faulted in afresh. 'tuned' keeps blocks up to 32 MB in the heap and never trims it: the usual
+# CPU-training setting (https://pytorch.org/tutorials/recipes/recipes/tuning_guide.html). Both implementations are
+# measured under both, in the same run. It only applies from process start, hence environment variables.
+ALLOCATORS = {'default': {},
+              'tuned': {'MALLOC_MMAP_THRESHOLD_': str(32 << 20), 'MALLOC_TRIM_THRESHOLD_': str(1 << 36),
+                        'MALLOC_TOP_PAD_': str(1 << 30)}}
+
+def _run(args:list, alloc:str='default') -> dict:
+    "Run one phase in a fresh process (with allocator setting `alloc`) and return its JSON result."
+    env = {**os.environ, **ALLOCATORS[alloc]}
+    out = subprocess.run([sys.executable, __file__, '--phase', *map(str, args)], capture_output=True, text=True, env=env)
     if out.returncode: raise RuntimeError(f'phase {args} failed:\n{out.stderr[-3000:]}')
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -148,6 +168,7 @@ def main():
     ap.add_argument('--phase', nargs='+', help=argparse.SUPPRESS)
     ap.add_argument('--steps', type=int, default=3, help='timed training steps per run (the fastest is kept)')
     ap.add_argument('--skip-nfe', action='store_true'); ap.add_argument('--skip-gobp', action='store_true')
+    ap.add_argument('--json', default=str(ROOT/'benchmarks'/'out'/'bench_model.json'), help='where to save the results')
     a = ap.parse_args()
     if a.phase:
         name, *rest = a.phase
@@ -160,40 +181,46 @@ def main():
     print(f"fp32 matmul (4096^3): {mm['gflops']:.1f} GFLOP/s")
     res = {}
     for rep in range(2):                       # alternate the implementations; keep each one's best (the machine is shared)
-        for impl in ('loop', 'vec'):
-            r = _run(['train', impl, a.steps])
-            if impl not in res or r['seconds'] < res[impl]['seconds']: res[impl] = r
-    print('\ntraining step, published configuration, batch 32, fp32, AdamW (fused), grad clip 1.0')
-    print(f"{'':8}{'s/step':>10}{'peak GiB':>10}{'GFLOP/step':>12}{'GFLOP/s':>10}{'of matmul':>11}")
-    for impl, r in res.items():
+        for alloc in ALLOCATORS:
+            for impl in ('loop', 'vec'):
+                r = _run(['train', impl, a.steps], alloc)
+                if (impl, alloc) not in res or r['seconds'] < res[impl, alloc]['seconds']: res[impl, alloc] = r
+    print('\ntraining step, published configuration, batch 32, fp32, AdamW (fused), grad clip 1.0 (FLOPs include attention)')
+    print(f"{'':8}{'allocator':>10}{'s/step':>10}{'peak GiB':>10}{'GFLOP/step':>12}{'GFLOP/s':>10}{'of matmul':>11}")
+    for (impl, alloc), r in res.items():
         rate = r['flops'] / r['seconds'] / 1e9
-        print(f"{impl:8}{r['seconds']:10.2f}{r['peak_gib']:10.2f}{r['flops']/1e9:12.1f}{rate:10.1f}{rate/mm['gflops']:11.0%}")
-    print(f"parameters: {res['vec']['params']:,}; training step speed-up (loop / vectorised): "
-          f"{res['loop']['seconds'] / res['vec']['seconds']:.2f}x")
+        print(f"{impl:8}{alloc:>10}{r['seconds']:10.2f}{r['peak_gib']:10.2f}{r['flops']/1e9:12.1f}{rate:10.1f}{rate/mm['gflops']:11.0%}")
+    print(f"parameters: {res['vec', 'default']['params']:,}; training step speed-up (loop / vectorised): "
+          + ', '.join(f"{res['loop', al]['seconds'] / res['vec', al]['seconds']:.2f}x ({al} allocator)" for al in ALLOCATORS))
     print('\nsampling per slide, Euler 20-point grid (19 NFE), guidance 2, fp32 unless stated')
-    print(f"{'':34}{'loop s/slide':>14}{'vec s/slide':>13}{'speed-up':>10}{'peak GiB (vec)':>16}")
-    loop32 = None
-    for label, args in [('32 draws per slide (rna_fm default)', (32, 2)),
-                        ('1 draw per slide, 32 slides a batch', (1, 32)),
-                        ('1 draw per slide, one slide a batch', (1, 1))]:
-        lo, ve = (min((_run(['sample', impl, *args]) for _ in range(2)), key=lambda r: r['seconds_per_slide'])
+    print(f"{'':40}{'allocator':>10}{'loop s/slide':>14}{'vec s/slide':>13}{'speed-up':>10}{'peak GiB (vec)':>16}")
+    loop32, report = None, {'matmul': mm, 'train': {f'{i}/{al}': r for (i, al), r in res.items()}, 'sample': []}
+    for label, args, alloc in [('32 draws per slide (rna_fm default)', (32, 2), 'default'),
+                               ('32 draws per slide (rna_fm default)', (32, 2), 'tuned'),
+                               ('1 draw per slide, 32 slides a batch', (1, 32), 'default'),
+                               ('1 draw per slide, one slide a batch', (1, 1), 'default')]:
+        lo, ve = (min((_run(['sample', impl, *args], alloc) for _ in range(2)), key=lambda r: r['seconds_per_slide'])
                   for impl in ('loop', 'vec'))
         loop32 = loop32 or lo
-        print(f"{label:34}{lo['seconds_per_slide']:14.2f}{ve['seconds_per_slide']:13.2f}"
+        report['sample'].append({'case': label, 'allocator': alloc, 'loop': lo, 'vec': ve})
+        print(f"{label:40}{alloc:>10}{lo['seconds_per_slide']:14.2f}{ve['seconds_per_slide']:13.2f}"
               f"{lo['seconds_per_slide'] / ve['seconds_per_slide']:9.2f}x{ve['peak_gib']:16.2f}")
-    bf = _run(['sample', 'vec', 32, 2, 'bf16'])
-    print(f"{'32 draws, vec in bf16 (vs loop fp32)':34}{loop32['seconds_per_slide']:14.2f}{bf['seconds_per_slide']:13.2f}"
+    bf = _run(['sample', 'vec', 32, 2, 'bf16']); report['sample_vec_bf16'] = bf
+    print(f"{'32 draws, vec in bf16 (vs loop fp32)':40}{'default':>10}{loop32['seconds_per_slide']:14.2f}{bf['seconds_per_slide']:13.2f}"
           f"{loop32['seconds_per_slide'] / bf['seconds_per_slide']:9.2f}x{bf['peak_gib']:16.2f}")
     if not a.skip_nfe:
-        nfe = _run(['nfe'])
+        nfe = _run(['nfe']); report['nfe'] = nfe
         print(f"\naccuracy vs NFE on a synthetic cohort (300 patients, 400 genes; small model trained {nfe['train_seconds']:.0f} s)")
         print('rms_to_reference: distance of the samples to a 50-step RK4 solution from the same noise')
         cols = ['solver', 'steps', 'nfe', 'seconds', 'rms_to_reference', 'pcc_morph_genes', 'pcc_all_genes']
         print(''.join(f'{c:>18}' for c in cols))
         for r in nfe['rows']: print(''.join(f'{str(r[c]):>18}' for c in cols))
     if not a.skip_gobp:
-        r = _run(['train', 'vec', 1, 4, 'gobp'])
+        r = _run(['train', 'vec', 1, 4, 'gobp']); report['gobp'] = r
         print(f"\nfull GO Biological Process structure (20,820 genes), batch 4: {r['params']:,} parameters, "
               f"{r['seconds']:.1f} s/step, peak {r['peak_gib']:.1f} GiB")
+
+    out = Path(a.json); out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1)); print(f'\nresults saved to {out}')
 
 if __name__ == '__main__': main()
