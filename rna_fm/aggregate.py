@@ -70,64 +70,71 @@ def _fill_empty(new:torch.Tensor, counts:torch.Tensor, x:torch.Tensor, dmin:torc
         new[empty[:len(far)]] = x[far]
     return new
 
-def _nearest_two(x:torch.Tensor, x2:torch.Tensor, c:torch.Tensor) -> tuple:
-    "Nearest centroid of each point (N,), its distance (N,) and the distance to the second nearest (N,) (inf if k=1)."
-    d = _sq_dists(x, x2, c)
-    if d.shape[1] == 1: return torch.zeros(len(x), dtype=torch.long, device=x.device), d[:, 0].sqrt(), torch.full_like(d[:, 0], math.inf)
-    v, j = d.topk(2, dim=1, largest=False)
-    return j[:, 0], v[:, 0].sqrt(), v[:, 1].sqrt()
-
 class _Bounds:
-    """Hamerly's bounds for exact Lloyd assignments: per point an upper bound `u` on the distance to its centroid and
-    a lower bound `l` on the distance to every other centroid, kept valid as the centroids move."""
+    """Elkan-style bounds for exact Lloyd assignments: per point an upper bound `u` on the distance to its centroid
+    and a lower bound `L[i, j]` on the distance to every centroid j (exact after its row is computed), kept valid as
+    the centroids move; only the points whose assignment the bounds cannot settle get their distances computed."""
     margin = 1e-5                    # relative slack: a point is only skipped when the bounds separate it clearly
+    dense = 0.5                      # above this share of points, compute all rows (no gather)
     def __init__(self, x, x2, c):
-        self.x, self.x2 = x, x2
-        self.a, self.u, self.l = _nearest_two(x, x2, c)
-        self.rows = len(x)            # point-to-all-centroid distance rows computed so far
+        self.x, self.x2, self.rows = x, x2, 0
+        self.ar = torch.arange(len(x), device=x.device)
+        self.L = torch.empty(len(x), len(c), device=x.device)
+        self.u = torch.empty(len(x), device=x.device)
+        self.a = self._compute(self.ar, c)
 
-    def moved(self, c_old:torch.Tensor, c:torch.Tensor):
-        "Loosen the bounds by how far each centroid moved from `c_old` to `c`."
-        delta = (c - c_old).norm(dim=1)
-        self.u += delta[self.a]
-        if len(c) > 1:
-            top2, arg = delta.topk(2)
-            self.l -= torch.where(self.a == arg[0], top2[1], top2[0])
-
-    def assign(self, c:torch.Tensor) -> torch.Tensor:
-        "Reassign the points whose nearest centroid may have changed; return the indices of those that changed."
-        s = 0.5 * torch.cdist(c, c).fill_diagonal_(math.inf).min(1).values if len(c) > 1 else torch.full((1,), math.inf, device=c.device)
-        m = torch.maximum(s[self.a], self.l) * (1 - self.margin)
-        idx = torch.nonzero(self.u > m).flatten()
-        self.u[idx] = (self.x[idx] - c[self.a[idx]]).norm(dim=1)           # tighten: the exact distance
-        idx = idx[self.u[idx] > m[idx]]
-        if len(idx) == 0: return idx
-        a, u, l = _nearest_two(self.x[idx], self.x2[idx], c)
+    def _compute(self, idx, c):
+        "Exact distances of points `idx` to every centroid: their bounds, nearest centroid and its distance."
+        full = len(idx) == len(self.x)
+        D = _sq_dists(self.x if full else self.x.index_select(0, idx), self.x2[idx], c).sqrt_()
+        j = D.argmin(1)
+        self.L[idx], self.u[idx] = D, D.gather(1, j[:, None])[:, 0]
         self.rows += len(idx)
-        changed = a != self.a[idx]
-        self.a[idx], self.u[idx], self.l[idx] = a, u, l
-        return idx[changed]
+        return j
+
+    def moved(self, delta:torch.Tensor):
+        "Loosen the bounds by how far each centroid moved (`delta`, (k,))."
+        self.u += delta[self.a]; self.L -= delta[None]
+
+    def assign(self, c:torch.Tensor) -> tuple:
+        "Reassign the points whose nearest centroid may have changed: (indices of those that changed, their old centroid)."
+        s = 0.5 * torch.cdist(c, c).fill_diagonal_(math.inf).min(1).values     # half the gap to the nearest other centroid
+        own = self.L[self.ar, self.a].clone(); self.L[self.ar, self.a] = math.inf
+        m = torch.maximum(self.L.min(1).values, s[self.a]) * (1 - self.margin)
+        self.L[self.ar, self.a] = own
+        idx = torch.nonzero(self.u > m).flatten()
+        if len(idx) > self.dense * len(self.x): idx = self.ar
+        if len(idx) == 0: return idx, idx
+        j = self._compute(idx, c)
+        ch = j != self.a[idx]
+        old = self.a[idx][ch]; self.a[idx] = j
+        return idx[ch], old
 
 def _lloyd(x:torch.Tensor, x2:torch.Tensor, c:torch.Tensor, max_iter:int, tol_abs:float) -> KMeansResult:
-    "Lloyd iterations on points `x` (squared norms `x2`) from centroids `c`, assignments pruned by Hamerly's bounds."
+    "Lloyd iterations on points `x` (squared norms `x2`) from centroids `c`, assignments pruned by Elkan-style bounds."
     k, b = len(c), _Bounds(x, x2, c)
-    sums, counts = _cluster_sums(x.double(), b.a, k), torch.bincount(b.a, minlength=k)   # running, in float64
+    sums, counts = _cluster_sums(x, b.a, k).double(), torch.bincount(b.a, minlength=k)   # then updated in float64
+    def apply(ch, old):
+        xm = x.index_select(0, ch).double()
+        sums.add_(_cluster_sums(xm, b.a[ch], k) - _cluster_sums(xm, old, k))
+        counts.add_(torch.bincount(b.a[ch], minlength=k) - torch.bincount(old, minlength=k))
     converged, stale, it = False, False, 0
     for it in range(1, max_iter + 1):
         if it > 1:
-            old = b.a.clone()
-            ch = b.assign(c); stale = False
+            ch, old = b.assign(c); stale = False
             if len(ch) == 0: converged = True; break                           # nothing can change any more
-            xm = x[ch].double()
-            sums += _cluster_sums(xm, b.a[ch], k) - _cluster_sums(xm, old[ch], k)
-            counts += torch.bincount(b.a[ch], minlength=k) - torch.bincount(old[ch], minlength=k)
+            apply(ch, old)
         new = (sums / counts.clamp_min(1)[:, None]).to(x.dtype)
         if (counts == 0).any(): new = _fill_empty(new, counts, x, ((x - c[b.a]) ** 2).sum(1))
-        shift = float(((new - c) ** 2).sum())
-        b.moved(c, new); c, stale = new, True
+        delta = (new - c).norm(dim=1)
+        shift = float((delta ** 2).sum())
+        b.moved(delta); c, stale = new, True
         if shift <= tol_abs: converged = True; break
-    if stale: b.assign(c)                                                      # the assignment of the final centroids
-    inertia = float(((x - c[b.a]) ** 2).sum(1).double().sum())
+    if stale:                                                                  # the assignment of the final centroids
+        ch, old = b.assign(c)
+        if len(ch): apply(ch, old)
+    cd = c.double()                                  # inertia from the cluster sums: sum|x|^2 - 2 sum c.S + sum n|c|^2
+    inertia = float(x2.double().sum() - 2 * (cd * sums).sum() + (counts.double() * (cd * cd).sum(1)).sum())
     return KMeansResult(c, b.a, inertia, it, converged, b.rows)
 
 def _check_init(init, k:int, d:int, n_init:int) -> torch.Tensor:
@@ -154,11 +161,14 @@ def kmeans(x, # (N, D) points (tensor or array, any float dtype)
     if x.ndim != 2 or len(x) == 0: raise RNAFMError(f"k-means needs an (N, D) array with N >= 1, got shape {tuple(x.shape)}")
     if min(k, max_iter, n_init) < 1: raise RNAFMError(f"k ({k}), max_iter ({max_iter}) and n_init ({n_init}) must be at least 1")
     x = x.to(get_device(device), torch.float32)
-    if not torch.isfinite(x).all(): raise RNAFMError("k-means input holds NaN or infinite values")
-    mean = x.mean(0); x = x - mean
+    mean = x.mean(0)                                    # NaN or infinite inputs make their column's mean non-finite
+    if not torch.isfinite(mean).all(): raise RNAFMError("k-means input holds NaN or infinite values")
+    x = x - mean
+    x2 = torch.linalg.vector_norm(x, dim=1).square_()
+    if not torch.isfinite(x2).all(): raise RNAFMError("k-means input values are too large for float32 distances")
     starts = None if init is None else [_check_init(init, k, x.shape[1], n_init).to(x.device) - mean]
-    tol_abs = tol * float(x.var(0, unbiased=False).mean())
-    x2, g, best = (x * x).sum(1), torch.Generator().manual_seed(seed), None
+    tol_abs = tol * float(x2.double().sum()) / x.numel()   # tol x the mean per-feature variance
+    g, best = torch.Generator().manual_seed(seed), None
     for i in range(n_init):                 # restart i starts from the next k-means++ draws of the one generator
         c0 = starts[i] if starts else x[kmeans_pp(x, k, g, n_trials).to(x.device)]
         r = _lloyd(x, x2, c0, max_iter, tol_abs)

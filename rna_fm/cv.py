@@ -152,7 +152,7 @@ def _claim_fold(out:Path, record:dict, overwrite:bool):
     if why and not overwrite:
         raise RNAFMError(f"fold directory '{out}' holds the results of another run: {why}. Reusing them would mix two "
                          "experiments (normalisation, checkpoints and predictions of another split or settings). Use a new "
-                         "output directory, or overwrite=True (rna-fm train --overwrite) to delete this fold's results and run it again.")
+                         "output directory, or the command's --overwrite option (overwrite=True in Python) to delete this fold's results and run it again.")
     if _is_main():
         if why: shutil.rmtree(out)
         if not (out/'fold.json').exists(): atomic_write_json(out/'fold.json', record)
@@ -214,8 +214,8 @@ def run_cv(cohort:Cohort, # sample sheet + expression
     settings = run_settings(model_cfg, train_cfg, predict_cfg, encoder, gene_select, pathway_kw, gene_sets)
     why = run_dir_mismatch(out, splits, settings)
     if why and not overwrite:
-        raise RNAFMError(f"'{out}' holds another cross-validation: {why}. Use a new output directory, or overwrite=True "
-                         "(rna-fm train --overwrite) to delete its folds that differ and run again.")
+        raise RNAFMError(f"'{out}' holds another cross-validation: {why}. Use a new output directory, or the command's "
+                         "--overwrite option (overwrite=True in Python) to delete its folds that differ and run again.")
     if _is_main():
         out.mkdir(parents=True, exist_ok=True)
         if why: _drop_stale_folds(out, cohort, splits, features, model_cfg, train_cfg, predict_cfg, encoder, gene_select,

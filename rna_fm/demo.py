@@ -63,7 +63,7 @@ def image_pipeline(coh, out:Path, n_slides:int=4, size:tuple=(6144, 4096), n_ini
 
 # %% ../nbs/14_demo.ipynb #f95e2f7b
 def model_pipeline(coh, out:Path, external:set, gmt_sets:dict, folds:int=3, steps:int=400, n_samples:int=16,
-                   log=print) -> dict:
+                   log=print, overwrite:bool=False) -> dict:
     "Cross-validate on the cohort minus `external` patients, then predict the external ones; correlations by gene kind."
     ext = coh.slides.patient_id.isin(external).values
     ref = read_reference_table(coh.reference_table()[~ext])
@@ -74,7 +74,7 @@ def model_pipeline(coh, out:Path, external:set, gmt_sets:dict, folds:int=3, step
                        lr=1e-3, val_samples=4, val_steps=9, patience=0)
     pcfg = PredictConfig(n_samples=n_samples)
     log(f'   cross-validation: {folds} folds, {steps} steps each')
-    table = run_cv(ref, splits, feats, gmt_sets, out/'cv', mcfg, tcfg, pcfg, encoder='synthetic')
+    table = run_cv(ref, splits, feats, gmt_sets, out/'cv', mcfg, tcfg, pcfg, encoder='synthetic', overwrite=overwrite)
     log('   predicting the external cohort with fold 0\'s model, from its features alone')
     sheet = coh.sample_sheet[ext]
     predict(out/'cv'/'fold0'/'best', feats, sheet.slide_id.tolist(), out/'external', pcfg, sample_sheet=sheet)
@@ -126,7 +126,9 @@ def run_demo(out:str|Path='demo_out', # output directory
              steps:int=400, # training steps per fold
              n_samples:int=16, # transcriptomes sampled per slide
              seed:int=0,
-             log=print) -> dict:
+             log=print,
+             overwrite:bool=False, # replace an earlier run in `out` made with other settings (otherwise refused)
+            ) -> dict:
     "Run the demonstration into `out`; return its summary (also written to `out/summary.json`)."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -146,7 +148,7 @@ def run_demo(out:str|Path='demo_out', # output directory
         summary['images'] = image_pipeline(coh, out, n_slides_drawn, slide_size, log=log) if n_slides_drawn else {}
         t1 = time.time()
         log('2. model: cross-validation and external prediction')
-        res = model_pipeline(coh, out, external, sets, folds, steps, n_samples, log=log)
+        res = model_pipeline(coh, out, external, sets, folds, steps, n_samples, log=log, overwrite=overwrite)
     summary['by_kind'] = res['by_kind'].to_dict(orient='index')
     cv = res['cv'].loc['mean']
     summary['cv_mean'] = {k: round(float(cv[k]), 4) for k in ('pcc_mean', 'pcc_T20_test_ranked', 'pcc_T20_val_ranked',
@@ -164,8 +166,9 @@ def demo_cmd(out:str='demo_out', # output directory
              n_genes:int=600, # genes
              steps:int=400, # training steps per fold
              seed:int=0, # random seed
+             overwrite:bool=False, # replace an earlier run in OUT made with other settings
             ):
     "Run the end-to-end demonstration on synthetic slides and a synthetic cohort with known truth."
     matplotlib.use('Agg')
-    run_demo(out, n_patients=n_patients, n_genes=n_genes, steps=steps, seed=seed)
+    run_demo(out, n_patients=n_patients, n_genes=n_genes, steps=steps, seed=seed, overwrite=overwrite)
     return 0
