@@ -264,12 +264,22 @@ def _moved_aside_from(p:Path) -> Path|None:
     m = _MOVED_ASIDE.fullmatch(p.name)
     return p.with_name(m['name']) if m else None
 
+_TEMP = re.compile(r'\.(?P<name>.+)\.tmp-\d+-[0-9a-f]{8}')                  # `atomic_write`'s and `atomic_dir`'s temporaries
+
+def _temp_of(p:Path) -> str|None:
+    "The final name whose interrupted write left the temporary `p` (None if `p` is no temporary of ours)."
+    m = _TEMP.fullmatch(p.name) or _MOVED_ASIDE.fullmatch(p.name)
+    return m['name'] if m else None
+
 def sweep_temps(root, # directory to clean
-                recursive:bool=False) -> list[Path]:
+                recursive:bool=False,
+                name:str|None=None, # only the temporaries of this file or directory of `root` (others may be writing beside it)
+               ) -> list[Path]:
     "Clean up after interrupted atomic writes under `root`: restore a moved-aside directory whose name is free, delete the rest."
     root = Path(root)
     if not root.exists(): return []
-    found = sorted(p for p in (root.rglob('.*') if recursive else root.glob('.*')) if is_temp_path(p))
+    found = sorted(p for p in (root.rglob('.*') if recursive else root.glob('.*'))
+                   if is_temp_path(p) and (name is None or _temp_of(p) == name))
     aside = [p for p in found if _moved_aside_from(p) is not None]
     for p in found:
         if p in aside: continue

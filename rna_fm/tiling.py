@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_tiling.ipynb #0f5cc6b1
 from __future__ import annotations
-import collections, glob, hashlib, math, multiprocessing, os, shutil, sys, warnings, weakref
+import collections, glob, hashlib, math, multiprocessing, os, sys, warnings, weakref
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 import tifffile
 import rna_fm
-from .core import JSONConfig, RNAFMError, atomic_write, file_fingerprint, is_temp_path, progress, shard_items
+from .core import JSONConfig, RNAFMError, atomic_write, file_fingerprint, is_temp_path, progress, shard_items, sweep_temps
 from .store import check_name, create_store, read_coords, store_attrs, store_path
 
 # %% auto #0
@@ -26,9 +26,9 @@ __all__ = ['SLIDE_SUFFIXES', 'MPP_RANGE', 'LEVEL_TOLERANCE', 'PICTURE_PX', 'WORK
            'slide_mpp', 'best_level', 'lowres_level', 'read_level', 'read_lowres', 'TissueConfig', 'hsv',
            'otsu_threshold', 'od_blue_red', 'ink_mask', 'detect_tissue', 'TilingConfig', 'tile_geometry', 'grid_coords',
            'tissue_fraction', 'tissue_covered', 'TilePlan', 'NoTissueWarning', 'cap_tiles', 'plan_tiles',
-           'overlay_picture', 'save_picture', 'store_is_current', 'sweep_temps_of', 'tile_slide', 'TiffLevel',
-           'tiff_level', 'read_tile', 'TileDataset', 'export_h5', 'import_h5', 'export_h5_cmd', 'import_h5_cmd',
-           'find_slides', 'run_jobs', 'tile_cmd']
+           'overlay_picture', 'save_picture', 'store_is_current', 'tile_slide', 'TiffLevel', 'tiff_level', 'read_tile',
+           'TileDataset', 'export_h5', 'import_h5', 'export_h5_cmd', 'import_h5_cmd', 'find_slides', 'run_jobs',
+           'tile_cmd']
 
 # %% ../nbs/02_tiling.ipynb #34964fe4
 SLIDE_SUFFIXES = ('.svs', '.tif', '.tiff', '.ndpi', '.vms', '.vmu', '.scn', '.mrxs', '.svslide', '.bif', '.dcm', '.czi')
@@ -454,13 +454,6 @@ def store_is_current(store, # a slide store's path
     return ((old.get('size'), old.get('mtime_ns')) == (fp['size'], fp['mtime_ns']) and a.get('config') == cfg.to_dict()
             and a.get('coords_sha256') == _digest(coords))
 
-def sweep_temps_of(path) -> list[Path]:
-    "Delete the temporaries that interrupted atomic writes of `path` (a store or a file) left beside it."
-    path = Path(path)
-    found = [p for p in path.parent.glob(f'.{glob.escape(path.name)}.*') if is_temp_path(p)]
-    for p in found: shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-    return found
-
 def tile_slide(path, # the slide file
                out, # directory of the stores: <out>/<slide_id>.zarr, and pictures <out>/<slide_id>.png
                cfg:TilingConfig|None=None, # settings; keyword arguments override its fields
@@ -472,7 +465,7 @@ def tile_slide(path, # the slide file
     cfg = (cfg or TilingConfig()).replace(**kwargs)
     path = Path(path); slide_id = check_name(slide_id or slide_id_of(path))
     sp, pic = store_path(out, slide_id), Path(out)/f'{slide_id}.png'
-    for p in (sp, pic): sweep_temps_of(p)      # left by a killed run: a slide's files have one writer at a time
+    for p in (sp, pic): sweep_temps(p.parent, name=p.name)   # left by a killed run: a slide's files have one writer at a time
     if not overwrite and path.exists() and store_is_current(sp, path, cfg) and (pic.exists() or not picture):
         return {'slide_id': slide_id, 'status': 'up to date', 'n_tiles': store_attrs(sp)['n_tiles'], 'store': str(sp)}
     plan = plan_tiles(path, cfg, slide_id=slide_id)
