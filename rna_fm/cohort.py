@@ -847,10 +847,14 @@ def patient_labels(sample_sheet, # DataFrame with slide_id and patient_id (or a 
                          f"{first_items(sheet[column][sheet.patient_id == p].unique())}); a label must belong to the patient")
     return sheet.drop_duplicates('patient_id').set_index('patient_id')[column]
 
-def _training_cohort(table:pd.DataFrame, expression, logged:bool, **kw) -> Cohort|None:
-    "The cohort `rna-fm train` would load from the same inputs, or None when there is no expression to load."
+def _training_cohort(table:pd.DataFrame, expression, logged:bool,
+                     required:bool=False, # no expression to load is an error (training) rather than a warning (splitting)
+                     **kw) -> Cohort|None:
+    "The cohort `rna-fm train` loads from these inputs (both commands call this), or None when there is no expression to load."
     if expression is not None: return load_cohort(table, expression, logged=logged, **kw)
     if any(str(c).startswith('rna_') for c in table.columns): return read_reference_table(table, **kw)
+    if required: raise RNAFMError("the sample sheet has no rna_<GENE> columns and no expression table was given: pass the "
+                                  "expression table with --expression, or a reference-style table as the sample sheet")
     warnings.warn("no expression table given: the folds cover every patient of the sample sheet, and training refuses them "
                   "if some patient has no usable expression; pass the expression table (or a reference-style table) so the "
                   "folds cover exactly the patients training uses")

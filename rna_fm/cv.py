@@ -11,8 +11,8 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 from .core import RNAFMError, atomic_write_json, atomic_write_text, get_device, is_temp_path
-from .cohort import (ROLES, Cohort, Fold, Normaliser, SlideDataset, Splits, fit_normaliser, load_cohort, make_splits,
-                           read_reference_table)
+from .cohort import (ROLES, Cohort, Fold, Normaliser, SlideDataset, Splits, fit_normaliser, make_splits, read_table,
+                           _training_cohort)
 from .metrics import topk_summary
 from .model import ModelConfig, RNAFM
 from .pathways import build_pathway_structure, load_gene_sets, read_gene_list
@@ -279,9 +279,8 @@ def train_cmd(sample_sheet:str, # table with slide_id and patient_id; or a refer
                                                                guidance=guidance, device=device))
     mcfg = _load_json_cfg(ModelConfig, model_config, {})
     init_distributed(tcfg.device, tcfg.dist_timeout)
-    missing = dict(max_patient_missing=max_patient_missing, max_genes_dropped=max_genes_dropped)
-    cohort = (read_reference_table(sample_sheet, **missing) if expression is None
-              else load_cohort(sample_sheet, expression, logged=logged, **missing))
+    cohort = _training_cohort(read_table(sample_sheet), expression, logged, required=True,   # as `rna-fm splits` loads it
+                              max_patient_missing=max_patient_missing, max_genes_dropped=max_genes_dropped)
     src = open_features(stores, encoder, k, features)
     split_path = Path(splits) if splits else Path(out)/'splits.csv'
     if split_path.exists(): sp = Splits.load(split_path)
