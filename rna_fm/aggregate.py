@@ -27,10 +27,11 @@ def kmeans_pp(x:torch.Tensor, # (N, D) float points
               k:int, # number of centres wanted
               generator:torch.Generator, # a CPU generator: the only source of randomness
               n_trials:int|None=None, # candidates per step (default 2 + ln k)
+              x2:torch.Tensor|None=None, # (N,) squared norms of the points, when the caller has them
              ) -> torch.Tensor:
     "Row indices (k',) of greedy k-means++ seeds; k' < k only when the points have fewer than k distinct positions."
     N = len(x); n_trials = n_trials or 2 + int(math.log(k))
-    x2 = (x * x).sum(1)
+    if x2 is None: x2 = (x * x).sum(1)
     tiny = 1e-6 * float(x2.max().clamp_min(1e-30))   # squared distances below this are rounding noise: duplicates
     first = int(torch.randint(N, (1,), generator=generator))
     idx = [first]
@@ -164,13 +165,13 @@ def kmeans(x, # (N, D) points (tensor or array, any float dtype)
     mean = x.mean(0)                                    # NaN or infinite inputs make their column's mean non-finite
     if not torch.isfinite(mean).all(): raise RNAFMError("k-means input holds NaN or infinite values")
     x = x - mean
-    x2 = torch.linalg.vector_norm(x, dim=1).square_()
+    x2 = (x * x).sum(1)                                 # as kmeans_pp computes them: the same seeds either way
     if not torch.isfinite(x2).all(): raise RNAFMError("k-means input values are too large for float32 distances")
     starts = None if init is None else [_check_init(init, k, x.shape[1], n_init).to(x.device) - mean]
     tol_abs = tol * float(x2.double().sum()) / x.numel()   # tol x the mean per-feature variance
     g, best = torch.Generator().manual_seed(seed), None
     for i in range(n_init):                 # restart i starts from the next k-means++ draws of the one generator
-        c0 = starts[i] if starts else x[kmeans_pp(x, k, g, n_trials).to(x.device)]
+        c0 = starts[i] if starts else x[kmeans_pp(x, k, g, n_trials, x2).to(x.device)]
         r = _lloyd(x, x2, c0, max_iter, tol_abs)
         if best is None or r.inertia < best.inertia: best = r
     return KMeansResult((best.centroids + mean).cpu(), best.assign.cpu(), best.inertia, best.n_iter, best.converged,
