@@ -5,7 +5,10 @@ At the published configuration (hidden 256, depth 7, 8 heads, D=1024, K=100, 20,
   - seconds per training step (forward, backward, AdamW) and its peak memory, for both implementations, each with
     glibc's default allocator settings and with the tuned ones of PyTorch's CPU tuning guide (`ALLOCATORS`);
   - the training step's achieved FLOP/s divided by the FLOP/s of a large fp32 matrix product measured in the same run;
-  - seconds per slide to sample 32 transcriptomes with the 20-point Euler grid and guidance 2, and peak memory;
+  - seconds per slide to sample 32 transcriptomes with the 20-point Euler grid and guidance 2, and peak memory
+    (also rna_fm in bf16 and under torch.compile);
+  - the ceilings: how much faster than the loop any implementation could be if all of rna_fm's FLOPs ran at the
+    matrix-product rate, and the share of that rate each target needs;
   - the accuracy-vs-NFE trade-off of the ODE solvers on a synthetic cohort (a small model trained here);
   - one training step with the full GO Biological Process structure: parameter count and peak memory.
 Each measurement runs in its own process, so peak memory (max RSS) belongs to that measurement alone; timings are
@@ -82,8 +85,10 @@ def phase_train(impl:str, steps:int, batch:int=32, kind:str='published') -> dict
     return {'seconds': min(times), 'flops': fc.get_total_flops(), 'peak_gib': _peak_gib(),
             'params': sum(p.numel() for p in model.parameters())}
 
-def phase_sample(impl:str, n_samples:int=32, slides:int=2, amp:str='off') -> dict:
-    "Seconds per slide to draw `n_samples` transcriptomes (20-point Euler grid, guidance 2), `slides` slides in one batch."
+def phase_sample(impl:str, n_samples:int=32, slides:int=2, amp:str='off', compiled:str='eager') -> dict:
+    """Seconds per slide to draw `n_samples` transcriptomes (20-point Euler grid, guidance 2), `slides` slides in one batch.
+    `compiled='compile'` wraps the vectorised network's conditioned part (`RNAFM.trunk`) in `torch.compile` (the
+    compilation happens in the warm-up, outside the time)."""
     import torch
     from rna_fm.core import autocast
     from rna_fm.flow import sample
@@ -95,11 +100,28 @@ def phase_sample(impl:str, n_samples:int=32, slides:int=2, amp:str='off') -> dic
     with torch.no_grad():
         for p in model.parameters(): p.add_(0.01 * torch.randn(p.shape, generator=g))   # non-trivial outputs
     feats = torch.randn(slides, cfg.n_clusters, cfg.feat_dim, generator=g)
+    if compiled == 'compile': model.trunk = torch.compile(model.trunk, dynamic=False)
     with autocast(amp, 'cpu'):
-        sample(model, feats[:1], n_samples=2, steps=1, guidance=2.0, n_genes=st.n_genes)   # warm-up
+        sample(model, feats, n_samples=n_samples, steps=1, guidance=2.0, n_genes=st.n_genes)   # warm-up, same shapes
         t = _timed(lambda: sample(model, feats, n_samples=n_samples, steps=19, guidance=2.0, n_genes=st.n_genes,
                                   generator=torch.Generator().manual_seed(1)))
     return {'seconds_per_slide': t / slides, 'peak_gib': _peak_gib()}
+
+def phase_sample_flops(impl:str='vec', n_samples:int=32) -> dict:
+    "FLOPs to sample one slide (`n_samples` draws, 19 Euler steps, guidance 2): the 1-step count plus 18 times one more step."
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    from rna_fm.flow import sample
+    from rna_fm.model import ModelConfig
+    st = _structure('published'); cfg = ModelConfig()
+    model = _models(impl, st, cfg).eval()
+    feats = torch.randn(1, cfg.n_clusters, cfg.feat_dim)
+    counts = []
+    for steps in (1, 2):
+        with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=_attention_flops()) as fc:
+            sample(model, feats, n_samples=n_samples, steps=steps, guidance=2.0, n_genes=st.n_genes)
+        counts.append(fc.get_total_flops())
+    return {'flops_per_slide': counts[0] + 18 * (counts[1] - counts[0]), 'flops_per_step': counts[1] - counts[0]}
 
 def phase_nfe(train_steps:int=1500) -> dict:
     "Train a small model on a synthetic cohort, then compare solvers on held-out slides."
@@ -172,7 +194,8 @@ def main():
     a = ap.parse_args()
     if a.phase:
         name, *rest = a.phase
-        fn = {'matmul': phase_matmul, 'train': phase_train, 'sample': phase_sample, 'nfe': phase_nfe}[name]
+        fn = {'matmul': phase_matmul, 'train': phase_train, 'sample': phase_sample, 'nfe': phase_nfe,
+              'sample_flops': phase_sample_flops}[name]
         conv = [int(r) if r.isdigit() else r for r in rest]
         print(json.dumps(fn(*conv))); return
     import torch
@@ -192,6 +215,13 @@ def main():
         print(f"{impl:8}{alloc:>10}{r['seconds']:10.2f}{r['peak_gib']:10.2f}{r['flops']/1e9:12.1f}{rate:10.1f}{rate/mm['gflops']:11.0%}")
     print(f"parameters: {res['vec', 'default']['params']:,}; training step speed-up (loop / vectorised): "
           + ', '.join(f"{res['loop', al]['seconds'] / res['vec', al]['seconds']:.2f}x ({al} allocator)" for al in ALLOCATORS))
+    # The most any implementation of this step could gain over the loop: all of its FLOPs at the matrix-product rate.
+    floor = res['vec', 'default']['flops'] / (mm['gflops'] * 1e9)
+    ceil = {al: res['loop', al]['seconds'] / floor for al in ALLOCATORS}
+    print(f"ceiling: {res['vec', 'default']['flops']/1e9:.0f} GFLOP at the matrix-product rate take {floor:.2f} s, so no "
+          "implementation of this step can be more than " + ', '.join(f"{c:.2f}x ({al})" for al, c in ceil.items())
+          + " faster than the loop here; 1.5x needs "
+          + ', '.join(f"{floor * 1.5 / res['loop', al]['seconds']:.0%} ({al})" for al in ALLOCATORS) + " of that rate")
     print('\nsampling per slide, Euler 20-point grid (19 NFE), guidance 2, fp32 unless stated')
     print(f"{'':40}{'allocator':>10}{'loop s/slide':>14}{'vec s/slide':>13}{'speed-up':>10}{'peak GiB (vec)':>16}")
     loop32, report = None, {'matmul': mm, 'train': {f'{i}/{al}': r for (i, al), r in res.items()}, 'sample': []}
@@ -205,9 +235,17 @@ def main():
         report['sample'].append({'case': label, 'allocator': alloc, 'loop': lo, 'vec': ve})
         print(f"{label:40}{alloc:>10}{lo['seconds_per_slide']:14.2f}{ve['seconds_per_slide']:13.2f}"
               f"{lo['seconds_per_slide'] / ve['seconds_per_slide']:9.2f}x{ve['peak_gib']:16.2f}")
-    bf = _run(['sample', 'vec', 32, 2, 'bf16']); report['sample_vec_bf16'] = bf
-    print(f"{'32 draws, vec in bf16 (vs loop fp32)':40}{'default':>10}{loop32['seconds_per_slide']:14.2f}{bf['seconds_per_slide']:13.2f}"
-          f"{loop32['seconds_per_slide'] / bf['seconds_per_slide']:9.2f}x{bf['peak_gib']:16.2f}")
+    for label, args, key in [('32 draws, vec in bf16 (vs loop fp32)', ('bf16', 'eager'), 'sample_vec_bf16'),
+                             ('32 draws, vec torch.compile (vs loop)', ('off', 'compile'), 'sample_vec_compiled')]:
+        r = _run(['sample', 'vec', 32, 2, *args]); report[key] = r
+        print(f"{label:40}{'default':>10}{loop32['seconds_per_slide']:14.2f}{r['seconds_per_slide']:13.2f}"
+              f"{loop32['seconds_per_slide'] / r['seconds_per_slide']:9.2f}x{r['peak_gib']:16.2f}")
+    sf = _run(['sample_flops', 'vec', 32]); report['sample_flops'] = sf
+    floor = sf['flops_per_slide'] / (mm['gflops'] * 1e9)
+    print(f"ceiling: rna_fm samples a slide (32 draws) in {sf['flops_per_slide']/1e9:.0f} GFLOP, {floor:.1f} s at the "
+          f"matrix-product rate: at most {loop32['seconds_per_slide'] / floor:.2f}x faster than the loop (default "
+          f"allocator); it runs at {sf['flops_per_slide'] / report['sample'][0]['vec']['seconds_per_slide'] / 1e9:.0f} GFLOP/s, "
+          f"2x needs {2 * floor / loop32['seconds_per_slide']:.0%} of the matrix-product rate")
     if not a.skip_nfe:
         nfe = _run(['nfe']); report['nfe'] = nfe
         print(f"\naccuracy vs NFE on a synthetic cohort (300 patients, 400 genes; small model trained {nfe['train_seconds']:.0f} s)")
