@@ -224,7 +224,8 @@ def main():
           + ', '.join(f"{floor * 1.5 / res['loop', al]['seconds']:.0%} ({al})" for al in ALLOCATORS) + " of that rate")
     print('\nsampling per slide, Euler 20-point grid (19 NFE), guidance 2, fp32 unless stated')
     print(f"{'':40}{'allocator':>10}{'loop s/slide':>14}{'vec s/slide':>13}{'speed-up':>10}{'peak GiB (vec)':>16}")
-    loop32, report = None, {'matmul': mm, 'train': {f'{i}/{al}': r for (i, al), r in res.items()}, 'sample': []}
+    loop32, report = None, {'matmul': mm, 'train': {f'{i}/{al}': r for (i, al), r in res.items()}, 'sample': [],
+                            'train_ceiling': {'floor_seconds': floor, 'max_speedup': ceil}}
     for label, args, alloc in [('32 draws per slide (rna_fm default)', (32, 2), 'default'),
                                ('32 draws per slide (rna_fm default)', (32, 2), 'tuned'),
                                ('1 draw per slide, 32 slides a batch', (1, 32), 'default'),
@@ -242,6 +243,7 @@ def main():
               f"{loop32['seconds_per_slide'] / r['seconds_per_slide']:9.2f}x{r['peak_gib']:16.2f}")
     sf = _run(['sample_flops', 'vec', 32]); report['sample_flops'] = sf
     floor = sf['flops_per_slide'] / (mm['gflops'] * 1e9)
+    report['sample_ceiling'] = {'floor_seconds_per_slide': floor, 'max_speedup': loop32['seconds_per_slide'] / floor}
     print(f"ceiling: rna_fm samples a slide (32 draws) in {sf['flops_per_slide']/1e9:.0f} GFLOP, {floor:.1f} s at the "
           f"matrix-product rate: at most {loop32['seconds_per_slide'] / floor:.2f}x faster than the loop (default "
           f"allocator); it runs at {sf['flops_per_slide'] / report['sample'][0]['vec']['seconds_per_slide'] / 1e9:.0f} GFLOP/s, "
