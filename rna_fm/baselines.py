@@ -43,7 +43,15 @@ def pooled_features(features, # feature source: slide id -> (K, D), with `sizes(
                    ) -> np.ndarray:
     "The (N, D) pooled vectors of `slide_ids`, read one slide at a time."
     if pooling not in POOLINGS: raise RNAFMError(f"pooling {pooling!r}: use one of {list(POOLINGS)}")
-    return np.stack([pool_clusters(features[s], features.sizes(s) if pooling == 'tile' else None, pooling) for s in slide_ids])
+    return np.stack([pool_clusters(features[s], _sizes(features, s) if pooling == 'tile' else None, pooling) for s in slide_ids])
+
+def _sizes(features, slide_id:str) -> np.ndarray:
+    "The slide's cluster sizes, or a clear error when the feature source has none."
+    w = features.sizes(slide_id) if hasattr(features, 'sizes') else None
+    if w is None: raise RNAFMError(f"slide {slide_id!r}: its cluster features carry no cluster sizes, which pooling the tiles "
+                                   "needs: read the features from slide stores (they keep them), give them to ArrayFeatures "
+                                   "(sizes=..., or `sizes/<slide id>` arrays in the .npz), or use pooling='cluster'")
+    return w
 
 # %% ../nbs/12_baselines.ipynb #b2c8f0ab
 def fit_ridge(X, # (n, D) training slides' pooled features
@@ -116,7 +124,7 @@ def _stack(features, ids:list, sizes:bool=False) -> tuple:
     "(b, K, D) float32 features of `ids` and, when asked, their (b, K) cluster shares (each slide's sizes summing to 1)."
     x = torch.from_numpy(np.stack([np.asarray(features[s], np.float32) for s in ids]))
     if not sizes: return x, None
-    w = np.stack([np.asarray(features.sizes(s), np.float64) for s in ids])
+    w = np.stack([np.asarray(_sizes(features, s), np.float64) for s in ids])
     return x, torch.from_numpy((w / w.sum(1, keepdims=True)).astype(np.float32))
 
 @dataclass

@@ -726,13 +726,14 @@ class StoreFeatures:
                              f"expected ({self.k}, D); re-run the aggregation step")
         return np.asarray(a[...], np.float32)
 
-    def sizes(self, slide_id:str) -> np.ndarray:
-        "The slide's (K,) cluster sizes (tiles per cluster, in the centroids' order)."
+    def sizes(self, slide_id:str) -> np.ndarray|None:
+        "The slide's (K,) cluster sizes (tiles per cluster, in the centroids' order); None when its store has none."
         sub = self._group(slide_id)
-        a = np.asarray(sub['sizes'][...], np.float64) if 'sizes' in sub else None
-        if a is None or a.shape != (self.k,):
-            raise RNAFMError(f"slide {slide_id!r}: '{self.group}/sizes' in '{self.path(slide_id)}' is "
-                             f"{'missing' if a is None else f'of shape {a.shape}'}, expected ({self.k},); re-run the aggregation step")
+        if 'sizes' not in sub: return None
+        a = np.asarray(sub['sizes'][...], np.float64)
+        if a.shape != (self.k,):
+            raise RNAFMError(f"slide {slide_id!r}: '{self.group}/sizes' in '{self.path(slide_id)}' has shape {a.shape}, "
+                             f"expected ({self.k},); re-run the aggregation step")
         return a
 
     def __repr__(self): return f"StoreFeatures('{self.root}', encoder={self.encoder!r}, k={self.k})"
@@ -793,14 +794,10 @@ class ArrayFeatures:
         try: return self.features[slide_id]
         except KeyError: raise RNAFMError(f"slide {slide_id!r} has no cluster features in this feature set") from None
     def missing(self, slide_ids) -> list[str]: return [s for s in slide_ids if s not in self.features]
-    def sizes(self, slide_id:str) -> np.ndarray:
-        "The slide's (K,) cluster sizes (a clear error when these features were given without them)."
-        if self.cluster_sizes is None:
-            raise RNAFMError("these cluster features carry no cluster sizes: give them (ArrayFeatures(..., sizes=...), "
-                             "from_arrays(..., sizes=make_cohort(...).cluster_sizes), or `sizes/<slide id>` arrays in the .npz), "
-                             "or read the features from slide stores, which keep them")
+    def sizes(self, slide_id:str) -> np.ndarray|None:
+        "The slide's (K,) cluster sizes; None when these features were given without them."
         self[slide_id]
-        return self.cluster_sizes[slide_id]
+        return None if self.cluster_sizes is None else self.cluster_sizes[slide_id]
     def __repr__(self): return f"ArrayFeatures({len(self)} slides, shape {self.shape})"
 
 # %% ../nbs/05_cohort.ipynb #b071474c

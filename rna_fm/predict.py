@@ -150,6 +150,8 @@ def write_predictions(out_dir, # output directory, written atomically (replaced 
                                     chunks=(S, 1, min(G, 8192)))
             ids = root.create_array('slide_id', shape=(len(slides),), dtype=str)   # variable-length UTF-8
             ids[:] = np.array([slides[i] for i in order], dtype=object)
+            pids = root.create_array('patient_id', shape=(len(slides),), dtype=str)   # each slide's patient, aligned
+            pids[:] = np.array([patients[i] for i in order], dtype=object)
             root.attrs.update({'genes': list(genes), 'units': 'log2 expression', 'model': meta['model'],
                                'checkpoint': meta.get('checkpoint'), **cfg.to_dict()})
         pos = 0
