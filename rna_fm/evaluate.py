@@ -87,6 +87,7 @@ def write_fake_predictions(out_dir, # directory to write (replaced)
                            model:str='rna-fm', # the model kind recorded in prediction.json
                            batch:int=64, # slides written at once
                            quantiles=(0.05, 0.25, 0.5, 0.75, 0.95),
+                           formats=('csv',), # table formats, as PredictConfig.formats
                           ) -> Path:
     "Write a prediction directory holding `samples`, as `rna_fm.predict` lays it out (for tests and benchmarks)."
     from rna_fm.predict import _Tables, _summaries, _qname, _patient_chunks
@@ -95,7 +96,7 @@ def write_fake_predictions(out_dir, # directory to write (replaced)
     chunks = _patient_chunks(list(slides), list(patients), batch)
     order = [i for c in chunks for i in c]
     with atomic_dir(out_dir) as tmp:
-        st, pt = _Tables(tmp/'slides', names, genes, ('csv',)), _Tables(tmp/'patients', names, genes, ('csv',))
+        st, pt = _Tables(tmp/'slides', names, genes, formats), _Tables(tmp/'patients', names, genes, formats)
         root = zarr.open_group(LocalStore(tmp/'samples.zarr'), mode='w')
         arr = root.create_array('samples', shape=(S, N, G), dtype='float16', chunks=(S, 1, min(G, 8192)))
         root.create_array('slide_id', shape=(N,), dtype=str)[:] = np.array([slides[i] for i in order], dtype=object)
@@ -109,6 +110,7 @@ def write_fake_predictions(out_dir, # directory to write (replaced)
             pats = list(dict.fromkeys(patients[i] for i in c))
             pooled = [x[:, [j for j, i in enumerate(c) if patients[i] == p]].reshape(-1, G) for p in pats]
             pt.add(pats, {n: np.stack([_summaries(v[:, None], quantiles)[n][0] for v in pooled]) for n in names})
+        st.close(); pt.close()
         (tmp/'prediction.json').write_text(json.dumps({'model': model, 'slides': N, 'patients': len(set(patients)), 'genes': G}))
     return Path(out_dir)
 
@@ -385,9 +387,14 @@ def evaluate(runs, # prediction directories and/or cross-validation run director
               'topk': {'test_ranked': 'genes ranked on the evaluated data itself (as published; optimistic)',
                        'val_ranked': 'genes chosen on validation predictions only (honest)'}}
         tables, best = {}, None
-        one_slide = all(len(q.slides) == len(q.patients) and set(q.slides) == set(q.patients) for q in r.groups['pooled'])
+        pm = cohort.sample_sheet.set_index('slide_id').patient_id
+        one_slide = all(pm.reindex(q.slides).dropna().is_unique for q in r.groups['pooled'])   # then slides = patients
         for level in levels:
             ev['levels'][level] = {}
+            if level == 'slide' and one_slide and 'patient' in ev['levels']:
+                ev['levels']['slide'] = ev['levels']['patient']; ev['slide_level'] = 'same as patient level: one slide per patient'
+                ev['calibration']['slide'], ev['pit']['slide'] = ev['calibration']['patient'], ev['pit']['patient']
+                continue
             for grp, preds in r.groups.items():
                 rv = _val_r(r.val.get(grp, []), cohort, genes, level)
                 res = score(preds, cohort, level, genes, gene_sets if grp == 'pooled' else None, rv, samples, batch)
