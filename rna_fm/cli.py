@@ -24,6 +24,7 @@ COMMANDS = {
     'train': 'rna_fm.cv:train_cmd',
     'predict': 'rna_fm.predict:predict_cmd',
     'evaluate': 'rna_fm.evaluate:evaluate_cmd',
+    'report': 'rna_fm.report:report_cmd',
     'demo': 'rna_fm.demo:demo_cmd',
 }
 
