@@ -40,6 +40,7 @@ setuptools.setup(
     ] + ['Programming Language :: Python :: ' + v for v in py_versions[py_versions.index(min_python):]],
     packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data=True,
+    package_data={cfg['lib_name']: ['data/*.gmt', 'data/README.md']},   # data the installed package needs (demo)
     install_requires=reqs('requirements'),
     extras_require=extras,
     python_requires='>=' + min_python,

@@ -14,18 +14,16 @@ import torch
 from fastcore.basics import patch
 from torch.utils.data import Dataset
 from .core import JSONConfig, RNAFMError, atomic_write, atomic_write_json, atomic_write_text, first_items
+from .slide import slide_id_of
 from .store import clusters_name, open_store, store_path
 
 # %% auto #0
-__all__ = ['ID_COLUMNS', 'SLIDE_SUFFIXES', 'ZERO_STD', 'ROLES', 'read_table', 'slide_id_from_name', 'read_sample_sheet', 'Cohort',
-           'load_cohort', 'read_reference_table', 'select_genes', 'patients_digest', 'Normaliser', 'fit_normaliser',
-           'Fold', 'Splits', 'make_splits', 'StoreFeatures', 'ArrayFeatures', 'SlideDataset', 'collate_slides',
-           'patient_labels', 'splits_cmd']
+__all__ = ['ID_COLUMNS', 'ZERO_STD', 'ROLES', 'read_table', 'read_sample_sheet', 'Cohort', 'load_cohort', 'read_reference_table',
+           'select_genes', 'patients_digest', 'Normaliser', 'fit_normaliser', 'Fold', 'Splits', 'make_splits',
+           'StoreFeatures', 'ArrayFeatures', 'SlideDataset', 'collate_slides', 'patient_labels', 'splits_cmd']
 
 # %% ../nbs/05_cohort.ipynb #ae0e0f2c
 ID_COLUMNS = ('slide_id', 'patient_id', 'sample_id', 'wsi_file_name', 'slide_path', 'store_path')
-SLIDE_SUFFIXES = ('.svs', '.tif', '.tiff', '.ndpi', '.mrxs', '.scn', '.vms', '.vmu', '.bif', '.svslide', '.czi',
-                  '.isyntax', '.qptiff', '.dcm')
 
 
 def read_table(path, # .csv, .tsv/.txt (tab-separated) or .parquet, optionally .gz
@@ -48,10 +46,6 @@ def read_table(path, # .csv, .tsv/.txt (tab-separated) or .parquet, optionally .
     df.columns = [h.strip() for h in header]
     return df.copy()   # one block per dtype instead of one per column: later steps on 20,000-column tables stay fast
 
-def slide_id_from_name(name:str) -> str:
-    "A slide id from a slide file name: the name without folder and slide-format suffix."
-    n = Path(str(name)).name
-    return n[:-len(s)] if (s := next((s for s in SLIDE_SUFFIXES if n.lower().endswith(s)), None)) else n
 
 # %% ../nbs/05_cohort.ipynb #db86378a
 def read_sample_sheet(sheet, # path or DataFrame: slide_id (or wsi_file_name), patient_id, optional paths and labels
@@ -60,7 +54,7 @@ def read_sample_sheet(sheet, # path or DataFrame: slide_id (or wsi_file_name), p
     df = read_table(sheet) if isinstance(sheet, (str, Path)) else sheet.copy()
     if not isinstance(df, pd.DataFrame): raise RNAFMError(f"a sample sheet must be a table, not {type(df).__name__}")
     if 'slide_id' not in df.columns and 'wsi_file_name' in df.columns:
-        df.insert(0, 'slide_id', [slide_id_from_name(n) if isinstance(n, str) else n for n in df.wsi_file_name])
+        df.insert(0, 'slide_id', [slide_id_of(n) if isinstance(n, str) else n for n in df.wsi_file_name])
     missing = [c for c in ('slide_id', 'patient_id') if c not in df.columns]
     if missing: raise RNAFMError(f"the sample sheet lacks column(s) {missing} (found {first_items(df.columns, 8)}); "
                                  "it needs one row per slide with slide_id and patient_id")
@@ -318,7 +312,7 @@ def read_reference_table(table, # path or DataFrame: wsi_file_name, patient_id, 
     meta = df.loc[:, ~is_gene]
     if 'slide_id' not in meta.columns and 'wsi_file_name' not in meta.columns:
         raise RNAFMError(f"the reference table lacks its 'wsi_file_name' column (found {first_items(meta.columns, 8)})")
-    ids = [slide_id_from_name(n) for n in (meta.slide_id if 'slide_id' in meta.columns else meta.wsi_file_name).astype(str)]
+    ids = [slide_id_of(n) for n in (meta.slide_id if 'slide_id' in meta.columns else meta.wsi_file_name).astype(str)]
     ex = df.loc[:, is_gene]
     ex = ex.set_axis([str(c)[len(prefix):] for c in ex.columns], axis=1).set_axis(pd.Index(ids), axis=0)
     return load_cohort(meta, ex, logged=logged, rows='slide', conflict=conflict, max_patient_missing=max_patient_missing,

@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
-from .core import RNAFMError, atomic_savefig, atomic_write_json, torch_threads
+from .core import atomic_savefig, atomic_write_json, torch_threads
 from .synth import make_cohort, make_slide
 from .tiling import tile_slide
 from .store import clusters_name, read_coords, read_group, store_attrs
 from .embed import embed_slide
 from .aggregate import aggregate_slide
 from .cohort import ArrayFeatures, read_reference_table, make_splits
-from .pathways import read_gmt
+from .pathways import hallmark_gene_sets
 from .model import ModelConfig
 from .train import TrainConfig, load_checkpoint
 from .predict import PredictConfig, predict
@@ -25,20 +25,9 @@ from .cv import run_cv
 from .metrics import adjusted_rand_index, pearson_per_gene
 
 # %% auto #0
-__all__ = ['image_pipeline', 'model_pipeline', 'recovery_by_kind', 'run_demo', 'demo_cmd']
+__all__ = ['QUICK', 'image_pipeline', 'model_pipeline', 'recovery_by_kind', 'run_demo', 'demo_cmd']
 
 # %% ../nbs/14_demo.ipynb #b2bdd81c
-def _data_file(rel:str) -> Path:
-    "A file of the repository's data_samples/, found next to the package (a clone) or from the working directory."
-    here = Path(__file__).resolve().parent.parent if '__file__' in globals() else None
-    for root in (here, Path.cwd(), Path.cwd().parent):
-        if root is not None and (root/'data_samples'/rel).exists(): return root/'data_samples'/rel
-    raise RNAFMError(f"the demo needs data_samples/{rel}: run it from a clone of the repository")
-
-def _hallmark() -> dict:
-    "The MSigDB Hallmark gene sets shipped in data_samples/."
-    return read_gmt(_data_file('genesets/h.all.v7.0.symbols.gmt'))
-
 def image_pipeline(coh, out:Path, n_slides:int=4, size:tuple=(6144, 4096), n_init:int=10, log=print) -> dict:
     "Draw slides of `coh`, tile, embed and cluster them; score the clusters against the true textures."
     specs = list(coh.slide_specs(width=size[0], height=size[1], mpp=0.5).items())[:n_slides]
@@ -132,7 +121,7 @@ def run_demo(out:str|Path='demo_out', # output directory
     "Run the demonstration into `out`; return its summary (also written to `out/summary.json`)."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    sets = _hallmark()
+    sets = hallmark_gene_sets()                    # shipped inside the package: the demo runs from any folder
     genes = sorted({g for m in sets.values() for g in m})
     genes = list(np.random.default_rng(seed).choice(genes, min(n_genes, len(genes)), replace=False))
     chosen = set(genes)
@@ -160,15 +149,20 @@ def run_demo(out:str|Path='demo_out', # output directory
     log(f"done in {summary['seconds']['total']} s; results in {out}/ (summary.json, results.png, cv/, external/, stores/)")
     return summary
 
+# %% ../nbs/14_demo.ipynb #acbe889e
+QUICK = dict(n_patients=60, n_genes=150, n_slides_drawn=1, slide_size=(3072, 2048), folds=2, steps=60, n_samples=4)
+
 # %% ../nbs/14_demo.ipynb #30ea124c
 def demo_cmd(out:str='demo_out', # output directory
              n_patients:int=200, # patients in the synthetic cohort
              n_genes:int=600, # genes
              steps:int=400, # training steps per fold
              seed:int=0, # random seed
+             quick:bool=False, # a run of about a minute with the notebook's small settings (QUICK) instead of the sizes above
              overwrite:bool=False, # replace an earlier run in OUT made with other settings
             ):
     "Run the end-to-end demonstration on synthetic slides and a synthetic cohort with known truth."
     matplotlib.use('Agg')
-    run_demo(out, n_patients=n_patients, n_genes=n_genes, steps=steps, seed=seed, overwrite=overwrite)
+    sizes = QUICK if quick else dict(n_patients=n_patients, n_genes=n_genes, steps=steps)
+    run_demo(out, **sizes, seed=seed, overwrite=overwrite)
     return 0

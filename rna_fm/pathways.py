@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_pathways.ipynb #a7033e7c
 from __future__ import annotations
-import gzip, io, itertools, json, warnings
+import gzip, importlib.resources, io, itertools, json, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -15,8 +15,9 @@ from fastcore.basics import patch
 from .core import RNAFMError, atomic_write_json, first_items
 
 # %% auto #0
-__all__ = ['read_gmt', 'read_gene_sets_json', 'load_gene_sets', 'read_symbol_table', 'GeneSetMatch', 'match_gene_sets',
-           'PathwayStructure', 'build_pathway_structure', 'read_gene_list', 'pathways_cmd']
+__all__ = ['HALLMARK_FILE', 'read_gmt', 'hallmark_gene_sets', 'read_gene_sets_json', 'load_gene_sets', 'read_symbol_table',
+           'GeneSetMatch', 'match_gene_sets', 'PathwayStructure', 'build_pathway_structure', 'read_gene_list',
+           'pathways_cmd']
 
 # %% ../nbs/06_pathways.ipynb #0ffbd478
 def _read_text(path:Path) -> str:
@@ -74,6 +75,13 @@ def read_gmt(path, # a .gmt (or .gmt.gz) file, MSigDB or Enrichr flavour
         if not name: raise RNAFMError(f"'{path}' line {i} has an empty gene set name")
         names.append(name); members.append([g for g in map(_clean_symbol, f[2:]) if g]); locs.append(f'line {i}')
     return _tidy_sets(names, members, f"'{path}'", locs)
+
+# %% ../nbs/06_pathways.ipynb #344ca434
+HALLMARK_FILE = 'h.all.v7.0.symbols.gmt'   # MSigDB Hallmark v7.0 (CC BY 4.0; Liberzon et al. 2015), in rna_fm/data/
+
+def hallmark_gene_sets() -> dict[str, list[str]]:
+    "MSigDB's 50 Hallmark gene sets, read from the copy shipped inside the package."
+    return read_gmt(Path(str(importlib.resources.files('rna_fm')/'data'/HALLMARK_FILE)))
 
 # %% ../nbs/06_pathways.ipynb #cefb8665
 def read_gene_sets_json(path, # a .json (or .json.gz) file holding {pathway: [genes]}

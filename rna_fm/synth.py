@@ -487,6 +487,8 @@ class CohortSpec(JSONConfig):
     frac_morph: float = 0.4          # fraction of pathways whose activity morphology drives
     frac_subtype: float = 0.2        # fraction of pathways shifted by a latent subtype
     frac_background_morph: float = 0.3 # fraction of background genes driven by morphology directly
+    frac_prop: float = 0.0           # fraction of pathways whose genes are tissue-type markers (expression mixes with the texture proportions)
+    prop_sd: float = 2.0             # sd of a marker pathway's level per texture (log2 units)
     n_textures: int = 4              # tissue textures whose proportions vary per slide
     n_factors: int = 2               # continuous morphology factors (nuclear size, stain intensity)
     K: int = 16                      # clusters per slide
@@ -505,7 +507,8 @@ class CohortSpec(JSONConfig):
     def __post_init__(self):
         if self.n_patients < 2: raise RNAFMError("n_patients must be at least 2")
         if not 1 <= self.n_textures <= len(TEXTURES): raise RNAFMError(f"n_textures must be 1..{len(TEXTURES)}")
-        if self.frac_morph + self.frac_subtype > 1: raise RNAFMError("frac_morph + frac_subtype must be at most 1")
+        if min(self.frac_morph, self.frac_subtype, self.frac_prop) < 0 or self.frac_morph + self.frac_subtype + self.frac_prop > 1:
+            raise RNAFMError(f"frac_morph + frac_subtype + frac_prop = {self.frac_morph + self.frac_subtype + self.frac_prop:g}: the pathway fractions must be non-negative and add up to at most 1")
 
 # %% ../nbs/01_synth.ipynb #16273f29
 @dataclass
@@ -514,7 +517,7 @@ class SyntheticCohort:
     spec: CohortSpec
     genes: list             # gene symbols, the columns of `expression`
     pathways: dict          # pathway name -> member genes
-    pathway_roles: dict     # pathway name -> 'morph', 'subtype' or 'latent'
+    pathway_roles: dict     # pathway name -> 'morph', 'prop', 'subtype' or 'latent'
     slides: pd.DataFrame    # one row per slide: slide_id, patient_id, texture proportions, factors
     features: np.ndarray    # (n_slides, K, D) float32 cluster features, clusters ordered by size (largest first)
     cluster_sizes: np.ndarray # (n_slides, K) fraction of the slide's tiles in each cluster
@@ -522,6 +525,7 @@ class SyntheticCohort:
     expression: pd.DataFrame # patients x genes, non-negative TPM-like values
     gene_truth: pd.DataFrame # per gene: kind, oracle_r2 (variance share morphology can explain), baseline, noise_sd
     oracle_mean: pd.DataFrame # patients x genes, E[log2(TPM+1) | the patient's morphology]: the best possible prediction
+    texture_levels: np.ndarray|None = None # (G, n_textures) log2 level T[g, t] of each gene in each texture (0 for genes of no 'prop' pathway)
 
     @property
     def log_expression(self) -> pd.DataFrame:
@@ -616,7 +620,9 @@ def make_cohort(spec:CohortSpec|None=None, # how to generate; keyword arguments 
     # roles of pathways
     perm = rng.permutation(len(names))
     n_m, n_s = int(round(spec.frac_morph * len(names))), int(round(spec.frac_subtype * len(names)))
-    roles = {names[i]: 'morph' if j < n_m else 'subtype' if j < n_m + n_s else 'latent' for j, i in enumerate(perm)}
+    n_p = int(round(spec.frac_prop * len(names)))
+    roles = {names[i]: 'morph' if j < n_m else 'subtype' if j < n_m + n_s else 'prop' if j < n_m + n_s + n_p else 'latent'
+             for j, i in enumerate(perm)}
     # loadings: morphology (one activity per morph pathway, plus hidden ones for background genes), subtype, latent
     in_path = np.zeros(G, bool)
     for m in pathways.values(): in_path[[gidx[g] for g in m]] = True
@@ -634,6 +640,10 @@ def make_cohort(spec:CohortSpec|None=None, # how to generate; keyword arguments 
         idx = [gidx[g] for g in pathways[p]]
         if roles[p] == 'subtype': shift[idx] += spec.subtype_shift * w(len(idx))
         if roles[p] == 'latent': L_l[j, idx] = spec.latent_sd * w(len(idx))
+    T = np.zeros((G, spec.n_textures))                 # texture levels of marker genes (drawn only when asked for)
+    for p in (p for p in names if roles[p] == 'prop'):
+        idx = [gidx[g] for g in pathways[p]]
+        T[idx] += np.abs(w(len(idx)))[:, None] * spec.prop_sd * rng.standard_normal(spec.n_textures)[None]
     act = _Activities(len(L_m), spec, rng)
     baseline = np.maximum(rng.normal(spec.baseline_mean, spec.baseline_sd, G), 1.0)
     # patients
@@ -643,7 +653,7 @@ def make_cohort(spec:CohortSpec|None=None, # how to generate; keyword arguments 
     p_sub = _subtype_prob(z, spec)
     subtype = (rng.random(P) < p_sub).astype(int)
     A_m = act(pi, z); A_l = rng.standard_normal((P, len(names)))
-    y = baseline + A_m @ L_m + subtype[:, None] * shift + A_l @ L_l + spec.noise_sd * rng.standard_normal((P, G))
+    y = baseline + A_m @ L_m + _mixture(pi, T) + subtype[:, None] * shift + A_l @ L_l + spec.noise_sd * rng.standard_normal((P, G))
     y = np.maximum(y, 0.0)
     expression = pd.DataFrame(2.0**y - 1, index=pd.Index(pids, name='patient_id'), columns=genes)
     # slides: a second slide of a patient shows the same tissue in somewhat different proportions
@@ -663,15 +673,24 @@ def make_cohort(spec:CohortSpec|None=None, # how to generate; keyword arguments 
     patients = pd.concat([pd.DataFrame(pi, columns=tex_cols), pd.DataFrame(z, columns=fac_cols)], axis=1)
     patients['subtype'] = subtype; patients.index = pd.Index(pids, name='patient_id')
     # truth: share of each gene's variance that morphology can explain (before the clip at zero)
-    r2 = _oracle_r2(act, L_m, shift, L_l, spec, rng)
-    kind = np.where(np.abs(L_m).sum(0) > 0, 'morph', np.where(shift != 0, 'subtype', np.where(np.abs(L_l).sum(0) > 0, 'latent', 'null')))
+    r2 = _oracle_r2(act, L_m, shift, L_l, spec, rng, T)
+    prop = np.abs(T).sum(1) > 0
+    kind = np.where(np.abs(L_m).sum(0) > 0, 'morph', np.where(prop, 'prop', np.where(shift != 0, 'subtype', np.where(np.abs(L_l).sum(0) > 0, 'latent', 'null'))))
     gene_truth = pd.DataFrame({'kind': kind, 'oracle_r2': r2, 'baseline': baseline, 'noise_sd': spec.noise_sd},
                               index=pd.Index(genes, name='gene'))
-    oracle = pd.DataFrame(baseline + A_m @ L_m + p_sub[:, None] * shift, index=expression.index, columns=genes)
+    oracle = pd.DataFrame(baseline + A_m @ L_m + _mixture(pi, T) + p_sub[:, None] * shift, index=expression.index, columns=genes)
     return SyntheticCohort(spec, genes, pathways, roles, slides, np.stack(feats), np.stack(sizes), patients,
-                           expression, gene_truth, oracle)
+                           expression, gene_truth, oracle, T)
 
-def _oracle_r2(act, L_m, shift, L_l, spec, rng, n:int=20000):
+def _mixture(pi, # (n, n_textures) texture proportions
+             T, # (G, n_textures) log2 level of each gene in each texture
+            ) -> np.ndarray:
+    "Log2 expression (n, G) of a tissue mixing the textures in proportions `pi`: log2 sum_t pi_t 2^T[g, t] (exactly 0 where T is 0)."
+    out, g = np.zeros((len(pi), len(T))), np.flatnonzero(np.abs(T).sum(1) > 0)
+    if len(g): out[:, g] = np.log2(pi @ np.exp2(T[g]).T)
+    return out
+
+def _oracle_r2(act, L_m, shift, L_l, spec, rng, T=None, n:int=20000):
     "Per gene, Var(E[y | morphology]) / Var(y), by Monte Carlo over fresh morphologies."
     pi, z = _draw_morphology(n, spec, np.random.default_rng(rng.integers(2**32)))
     p = _subtype_prob(z, spec)
@@ -679,4 +698,9 @@ def _oracle_r2(act, L_m, shift, L_l, spec, rng, n:int=20000):
     L = np.concatenate([L_m, shift[None]], 0)
     explained = np.einsum('pg,pq,qg->g', L, np.cov(X, rowvar=False).reshape(len(L), len(L)), L)
     residual = shift**2 * (p * (1 - p)).mean() + (L_l**2).sum(0) + spec.noise_sd**2
+    marker = np.flatnonzero(np.abs(T).sum(1) > 0) if T is not None else []
+    if len(marker):                                     # the mixture is not linear in anything: its variance directly
+        a = act(pi, z)
+        for g in np.array_split(marker, max(1, n * len(marker) // 10**7)):
+            explained[g] = (a @ L_m[:, g] + p[:, None] * shift[g] + _mixture(pi, T[g])).var(0, ddof=1)
     return explained / (explained + residual)

@@ -19,20 +19,18 @@ from scipy import ndimage as ndi
 import tifffile
 import rna_fm
 from .core import JSONConfig, RNAFMError, atomic_write, file_fingerprint, is_temp_path, progress, shard_items, sweep_temps
+from .slide import is_slide_file, slide_id_of
 from .store import check_name, create_store, read_coords, store_attrs, store_path
 
 # %% auto #0
-__all__ = ['SLIDE_SUFFIXES', 'MPP_RANGE', 'LEVEL_TOLERANCE', 'PICTURE_PX', 'WORKER_DIED', 'open_slide', 'slide_id_of',
-           'slide_mpp', 'best_level', 'lowres_level', 'read_level', 'read_lowres', 'TissueConfig', 'hsv',
-           'otsu_threshold', 'od_blue_red', 'ink_mask', 'detect_tissue', 'TilingConfig', 'tile_geometry', 'grid_coords',
-           'tissue_fraction', 'tissue_covered', 'TilePlan', 'NoTissueWarning', 'cap_tiles', 'plan_tiles',
-           'overlay_picture', 'save_picture', 'store_is_current', 'tile_slide', 'TiffLevel', 'tiff_level', 'read_tile',
-           'TileDataset', 'export_h5', 'import_h5', 'export_h5_cmd', 'import_h5_cmd', 'find_slides', 'run_jobs',
-           'tile_cmd']
+__all__ = ['MPP_RANGE', 'LEVEL_TOLERANCE', 'PICTURE_PX', 'WORKER_DIED', 'open_slide', 'slide_mpp', 'best_level', 'lowres_level',
+           'read_level', 'read_lowres', 'TissueConfig', 'hsv', 'otsu_threshold', 'od_blue_red', 'ink_mask',
+           'detect_tissue', 'TilingConfig', 'tile_geometry', 'grid_coords', 'tissue_fraction', 'tissue_covered',
+           'TilePlan', 'NoTissueWarning', 'cap_tiles', 'plan_tiles', 'overlay_picture', 'save_picture',
+           'store_is_current', 'tile_slide', 'TiffLevel', 'tiff_level', 'read_tile', 'TileDataset', 'export_h5',
+           'import_h5', 'export_h5_cmd', 'import_h5_cmd', 'find_slides', 'run_jobs', 'tile_cmd']
 
 # %% ../nbs/02_tiling.ipynb #34964fe4
-SLIDE_SUFFIXES = ('.svs', '.tif', '.tiff', '.ndpi', '.vms', '.vmu', '.scn', '.mrxs', '.svslide', '.bif', '.dcm', '.czi')
-
 def open_slide(path, # the slide file
               ) -> openslide.OpenSlide:
     "The slide at `path`, opened with openslide; a clear error naming the file when it cannot be read."
@@ -45,13 +43,6 @@ def open_slide(path, # the slide file
                          "is truncated or corrupt") from None
     except (openslide.OpenSlideError, OSError) as e:
         raise RNAFMError(f"slide '{path}' cannot be opened ({e}): the file may be truncated or corrupt") from None
-
-def slide_id_of(path) -> str:
-    "The id of a slide file: its name without the format's suffix."
-    name = Path(path).name
-    for suf in ('.ome.tiff', '.ome.tif') + SLIDE_SUFFIXES:
-        if name.lower().endswith(suf) and len(name) > len(suf): return name[:-len(suf)]
-    return Path(name).stem
 
 # %% ../nbs/02_tiling.ipynb #7ae475f3
 MPP_RANGE = (0.05, 20.0)   # plausible microns per pixel of a slide's level 0
@@ -722,7 +713,7 @@ def find_slides(slides, # a slide file, a directory, a glob pattern, a .txt/.csv
     for spec in ([slides] if isinstance(slides, (str, Path)) else list(slides)):
         p = Path(spec)
         if any(ch in str(spec) for ch in '*?['): items += [(slide_id_of(q), Path(q)) for q in sorted(glob.glob(str(spec), recursive=True)) if Path(q).is_file()]
-        elif p.is_dir(): items += [(slide_id_of(q), q) for q in sorted(p.iterdir()) if q.is_file() and q.name.lower().endswith(SLIDE_SUFFIXES)]
+        elif p.is_dir(): items += [(slide_id_of(q), q) for q in sorted(p.iterdir()) if q.is_file() and is_slide_file(q)]
         elif p.suffix.lower() in ('.txt', '.lst', '.csv', '.tsv'):
             if not p.exists(): raise RNAFMError(f"slide list '{p}' does not exist")
             items += _from_list(p)
