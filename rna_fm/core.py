@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #6bb925d6
 from __future__ import annotations
-import contextlib, dataclasses, hashlib, json, os, random, re, shutil, sys, types, typing, uuid
+import contextlib, dataclasses, hashlib, json, os, random, re, shutil, sys, types, typing, uuid, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -12,10 +12,20 @@ import torch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['RNAFMError', 'first_items', 'JSONConfig', 'seed_everything', 'get_device', 'torch_threads', 'autocast',
-           'progress_enabled', 'progress', 'parse_shard', 'shard_items', 'is_temp_path', 'atomic_write',
+__all__ = ['test_warning', 'RNAFMError', 'first_items', 'JSONConfig', 'seed_everything', 'get_device', 'torch_threads',
+           'autocast', 'progress_enabled', 'progress', 'parse_shard', 'shard_items', 'is_temp_path', 'atomic_write',
            'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_savefig', 'atomic_dir',
            'sweep_temps', 'file_fingerprint', 'sha256_file']
+
+# %% ../nbs/00_core.ipynb #0fcac48b
+def test_warning(f, contains:str):
+    "Run `f`, check that it warns with a message containing `contains`, and return its result."
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        out = f()
+    msgs = [str(o.message) for o in w]
+    assert any(contains in m for m in msgs), f"no warning containing {contains!r} in {msgs}"
+    return out
 
 # %% ../nbs/00_core.ipynb #c290d5e7
 class RNAFMError(Exception):

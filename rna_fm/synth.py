@@ -16,7 +16,7 @@ from .core import JSONConfig, RNAFMError, atomic_write
 # %% auto #0
 __all__ = ['TEXTURES', 'TEXTURE_NAMES', 'BACKGROUNDS', 'PEN_COLOURS', 'hash_uniform', 'SlideSpec', 'SlideGeometry', 'render',
            'render_region', 'write_slide_tiff', 'SyntheticSlide', 'make_slide', 'make_gene_sets', 'CohortSpec',
-           'SyntheticCohort', 'make_cohort']
+           'CohortTruth', 'SyntheticCohort', 'make_cohort']
 
 # %% ../nbs/01_synth.ipynb #689fb0d8
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
@@ -510,6 +510,38 @@ class CohortSpec(JSONConfig):
         if min(self.frac_morph, self.frac_subtype, self.frac_prop) < 0 or self.frac_morph + self.frac_subtype + self.frac_prop > 1:
             raise RNAFMError(f"frac_morph + frac_subtype + frac_prop = {self.frac_morph + self.frac_subtype + self.frac_prop:g}: the pathway fractions must be non-negative and add up to at most 1")
 
+# %% ../nbs/01_synth.ipynb #a17c0002
+@dataclass
+class CohortTruth:
+    "The generating model of a synthetic cohort, to evaluate its truth at any morphology."
+    spec: CohortSpec
+    baseline: np.ndarray   # (G,) per-gene baseline (log2 units)
+    loadings: np.ndarray   # (A, G) loadings of the morphology-driven activities on the genes
+    shift: np.ndarray      # (G,) shift of the subtype genes in the second subtype
+    levels: np.ndarray     # (G, T) log2 level of each tissue-marker gene in each texture (0 for other genes)
+    activities: object     # (proportions (n, T), factors (n, F)) -> activities (n, A)
+    protos: np.ndarray     # (T, D) feature prototype of each texture
+    dirs: np.ndarray       # (T, F, D) how each morphology factor moves each texture's features
+
+    def expected_expression(self, proportions, # (n, T) texture proportions (rows sum to 1)
+                            factors, # (n, F) morphology factors
+                           ) -> np.ndarray:
+        "E[log2(TPM+1) | morphology] (n, G) before the clip at zero: the oracle mean of tissue with this morphology."
+        pi, z = np.atleast_2d(np.asarray(proportions, float)), np.atleast_2d(np.asarray(factors, float))
+        return (self.baseline + self.activities(pi, z) @ self.loadings + _mixture(pi, self.levels)
+                + _subtype_prob(z, self.spec)[:, None] * self.shift)
+
+    def tile_features(self, textures, # (N,) texture index of each tile
+                      factors, # (F,) the slide's morphology factors
+                      rng:np.random.Generator, # source of the feature noise
+                      noise:float|None=None, # noise sd (default: the cohort's `feature_noise`)
+                     ) -> np.ndarray:
+        "Tile features (N, D) float32 by the generator of the cluster features: prototype + factor directions + noise."
+        t = np.asarray(textures, int)
+        f = self.protos[t] + np.einsum('f,nfd->nd', np.asarray(factors, float), self.dirs[t])
+        return (f + (self.spec.feature_noise if noise is None else noise) * rng.standard_normal(f.shape)).astype(np.float32)
+
+
 # %% ../nbs/01_synth.ipynb #16273f29
 @dataclass
 class SyntheticCohort:
@@ -526,6 +558,7 @@ class SyntheticCohort:
     gene_truth: pd.DataFrame # per gene: kind, oracle_r2 (variance share morphology can explain), baseline, noise_sd
     oracle_mean: pd.DataFrame # patients x genes, E[log2(TPM+1) | the patient's morphology]: the best possible prediction
     texture_levels: np.ndarray|None = None # (G, n_textures) log2 level T[g, t] of each gene in each texture (0 for genes of no 'prop' pathway)
+    truth: CohortTruth|None = field(default=None, repr=False) # the generating model, to evaluate the truth at any morphology
 
     @property
     def log_expression(self) -> pd.DataFrame:
@@ -680,7 +713,7 @@ def make_cohort(spec:CohortSpec|None=None, # how to generate; keyword arguments 
                               index=pd.Index(genes, name='gene'))
     oracle = pd.DataFrame(baseline + A_m @ L_m + _mixture(pi, T) + p_sub[:, None] * shift, index=expression.index, columns=genes)
     return SyntheticCohort(spec, genes, pathways, roles, slides, np.stack(feats), np.stack(sizes), patients,
-                           expression, gene_truth, oracle, T)
+                           expression, gene_truth, oracle, T, CohortTruth(spec, baseline, L_m, shift, T, act, protos, dirs))
 
 def _mixture(pi, # (n, n_textures) texture proportions
              T, # (G, n_textures) log2 level of each gene in each texture
