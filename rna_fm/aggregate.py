@@ -12,7 +12,8 @@ import torch
 import rna_fm
 from .core import RNAFMError, get_device, progress, shard_items
 from .store import clusters_name, read_group, store_attrs, write_group
-from .embed import DEFAULT_ENCODER, find_stores, read_features
+from .embed import find_stores, read_features
+from .encoders import DEFAULT_ENCODER
 
 # %% auto #0
 __all__ = ['ORDER_RULE', 'PADDING_RULE', 'kmeans_pp', 'KMeansResult', 'kmeans', 'order_clusters', 'cluster_features',

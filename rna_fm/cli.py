@@ -22,6 +22,7 @@ COMMANDS = {
     'splits': 'rna_fm.cohort:splits_cmd',
     'pathways': 'rna_fm.pathways:pathways_cmd',
     'train': 'rna_fm.cv:train_cmd',
+    'baseline': 'rna_fm.baselines:baseline_cmd',
     'predict': 'rna_fm.predict:predict_cmd',
     'evaluate': 'rna_fm.evaluate:evaluate_cmd',
     'report': 'rna_fm.report:report_cmd',

@@ -698,8 +698,8 @@ class StoreFeatures:
 
     def __contains__(self, slide_id:str) -> bool: return not self.missing([slide_id])
 
-    def __getitem__(self, slide_id:str) -> np.ndarray:
-        "The slide's (K, D) centroids, reading that one array of its cluster group (not the (N,) tile assignments)."
+    def _group(self, slide_id:str):
+        "The slide's complete cluster group (a clear error when the store or the group is missing)."
         p = self.path(slide_id)
         if not (p/'zarr.json').exists():
             raise RNAFMError(f"slide {slide_id!r}: no slide store at '{p}'; run `rna-fm tile`, `embed` and `aggregate` for it, "
@@ -709,17 +709,33 @@ class StoreFeatures:
         if sub is None or not sub.attrs.get('complete') or sub.attrs.get('n_tiles') != g.attrs['n_tiles']:
             raise RNAFMError(f"slide {slide_id!r}: the store '{p}' has no complete cluster features '{self.group}' "
                              f"(encoder {self.encoder!r}, K={self.k}); run the aggregation step with this encoder and K")
+        return sub
+
+    def __getitem__(self, slide_id:str) -> np.ndarray:
+        "The slide's (K, D) centroids, reading that one array of its cluster group (not the (N,) tile assignments)."
+        p, sub = self.path(slide_id), self._group(slide_id)
         a = sub['centroids'] if 'centroids' in sub else None
         if a is None or len(a.shape) != 2 or a.shape[0] != self.k:
             raise RNAFMError(f"slide {slide_id!r}: '{self.group}/centroids' in '{p}' has shape {None if a is None else a.shape}, "
                              f"expected ({self.k}, D); re-run the aggregation step")
         return np.asarray(a[...], np.float32)
 
+    def sizes(self, slide_id:str) -> np.ndarray|None:
+        "The slide's (K,) cluster sizes (tiles per cluster, in the centroids' order); None when its store has none."
+        sub = self._group(slide_id)
+        if 'sizes' not in sub: return None
+        a = np.asarray(sub['sizes'][...], np.float64)
+        if a.shape != (self.k,):
+            raise RNAFMError(f"slide {slide_id!r}: '{self.group}/sizes' in '{self.path(slide_id)}' has shape {a.shape}, "
+                             f"expected ({self.k},); re-run the aggregation step")
+        return a
+
     def __repr__(self): return f"StoreFeatures('{self.root}', encoder={self.encoder!r}, k={self.k})"
 
 class ArrayFeatures:
     "Cluster features held in memory: slide id -> (K, D) float32 array."
     def __init__(self, features:Mapping, # slide id -> (K, D) array
+                 sizes:Mapping|None=None, # slide id -> (K,) tiles (or share of tiles) per cluster, for every slide
                 ):
         self.features = {str(s): np.asarray(f, np.float32) for s, f in features.items()}
         shapes = {s: f.shape for s, f in self.features.items()}
@@ -730,26 +746,38 @@ class ArrayFeatures:
                              f"differ(s) from {ref}")
         bad = [s for s, f in self.features.items() if not np.isfinite(f).all()]
         if bad: raise RNAFMError(f"cluster features of {len(bad)} slide(s) contain NaN or infinity (first: {first_items(bad)})")
+        self.cluster_sizes = None if sizes is None else {str(s): np.asarray(v, np.float64) for s, v in sizes.items()}
+        if sizes is not None:
+            miss = [s for s in self.features if s not in self.cluster_sizes]
+            if miss: raise RNAFMError(f"{len(miss)} slide(s) have features but no cluster sizes (first: {first_items(miss)})")
+            odd = [s for s in self.features if self.cluster_sizes[s].shape != ref[:1] or not np.isfinite(self.cluster_sizes[s]).all()
+                   or (self.cluster_sizes[s] < 0).any() or self.cluster_sizes[s].sum() <= 0]
+            if odd: raise RNAFMError(f"cluster sizes of {len(odd)} slide(s) are not {ref[:1]} arrays of non-negative counts with "
+                                     f"a positive total (first: {first_items(odd)})")
 
     @classmethod
     def from_arrays(cls, slide_ids, # (S,) slide ids
                     features:np.ndarray, # (S, K, D) features in the same order
+                    sizes:np.ndarray|None=None, # (S, K) cluster sizes in the same order, e.g. `make_cohort(...).cluster_sizes`
                    ) -> ArrayFeatures:
         "Features from a stacked array, e.g. `make_cohort(...).features` with `.slides.slide_id`."
         slide_ids = [str(s) for s in slide_ids]
         if len(slide_ids) != len(features): raise RNAFMError(f"{len(slide_ids)} slide ids but {len(features)} feature arrays")
         if len(set(slide_ids)) != len(slide_ids): raise RNAFMError("slide ids must be unique")
-        return cls(dict(zip(slide_ids, features)))
+        return cls(dict(zip(slide_ids, features)), None if sizes is None else dict(zip(slide_ids, sizes)))
 
     @classmethod
     def load(cls, path) -> ArrayFeatures:
-        "Features from an .npz file holding one (K, D) array per slide id."
+        "Features from an .npz file holding one (K, D) array per slide id (and, optionally, (K,) sizes as `sizes/<slide id>`)."
         if not Path(path).exists(): raise RNAFMError(f"features file '{path}' does not exist")
-        with np.load(path, allow_pickle=False) as z: return cls({k: z[k] for k in z.files})
+        with np.load(path, allow_pickle=False) as z:
+            sizes = {k[6:]: z[k] for k in z.files if k.startswith('sizes/')}
+            return cls({k: z[k] for k in z.files if not k.startswith('sizes/')}, sizes or None)
 
     def save(self, path) -> Path:
         "Write the features to an .npz file atomically."
-        with atomic_write(path, 'wb') as f: np.savez(f, **self.features)
+        sizes = {f'sizes/{k}': v for k, v in (self.cluster_sizes or {}).items()}
+        with atomic_write(path, 'wb') as f: np.savez(f, **self.features, **sizes)
         return Path(path)
 
     @property
@@ -760,6 +788,10 @@ class ArrayFeatures:
         try: return self.features[slide_id]
         except KeyError: raise RNAFMError(f"slide {slide_id!r} has no cluster features in this feature set") from None
     def missing(self, slide_ids) -> list[str]: return [s for s in slide_ids if s not in self.features]
+    def sizes(self, slide_id:str) -> np.ndarray|None:
+        "The slide's (K,) cluster sizes; None when these features were given without them."
+        self[slide_id]
+        return None if self.cluster_sizes is None else self.cluster_sizes[slide_id]
     def __repr__(self): return f"ArrayFeatures({len(self)} slides, shape {self.shape})"
 
 # %% ../nbs/05_cohort.ipynb #b071474c

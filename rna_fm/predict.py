@@ -19,7 +19,7 @@ from .metrics import PearsonAccumulator, bh_qvalues, crps, fdr_summary, interval
 from .train import CheckpointInfo, check_compatible, load_checkpoint, read_checkpoint
 
 # %% auto #0
-__all__ = ['PredictConfig', 'predict', 'open_features', 'read_slide_list', 'predict_cmd']
+__all__ = ['PredictConfig', 'check_truth', 'write_predictions', 'predict', 'open_features', 'read_slide_list', 'predict_cmd']
 
 # %% ../nbs/10_predict.ipynb #f97d2923
 @dataclass
@@ -111,6 +111,86 @@ def _patient_chunks(slides:list, patients:list, size:int) -> list:
         cur = cur + idx
     return chunks + ([cur] if cur else [])
 
+# %% ../nbs/10_predict.ipynb #a1c15e02
+def check_truth(truth, # patients x genes table of measured log2 expression, or None
+                genes:list, # the model's genes
+                patients:list, # patients predicted
+               ) -> pd.DataFrame|None:
+    "The truth table restricted to `genes` (string patient ids), after checking it covers the genes and patients."
+    if truth is None: return None
+    lacking = [g for g in genes if g not in truth.columns]
+    if lacking: raise RNAFMError(f"the truth table lacks {len(lacking)} of the model's genes (first: {first_items(lacking)})")
+    nop = sorted(set(patients) - set(truth.index.astype(str)))
+    if nop: raise RNAFMError(f"{len(nop)} patient(s) have no measured expression (first: {first_items(nop)})")
+    return truth.set_axis(truth.index.astype(str))[genes]
+
+def write_predictions(out_dir, # output directory, written atomically (replaced if it exists)
+                      slides:list, # slide ids, unique
+                      patients:list, # their patients, in the same order
+                      genes:list, # gene names of the samples' last axis
+                      draw, # function: slide ids of one group -> (S, b, G) samples in log2 units
+                      n_samples:int, # S, the samples `draw` returns per slide
+                      cfg:PredictConfig, # output settings (batch_slides, quantiles, formats, save_samples, samples_dtype)
+                      truth=None, # patients x genes log2 table from `check_truth`: when given, metrics are computed
+                      meta:dict|None=None, # what prediction.json records about the model: 'model' (its kind), checkpoint...
+                     ) -> dict:
+    "Draw every slide's samples group by group; write the slide and patient tables, the samples, metrics and prediction.json."
+    meta = {'model': 'unknown', **(meta or {})}
+    chunks = _patient_chunks(slides, patients, cfg.batch_slides)
+    order = [i for c in chunks for i in c]
+    names = ['mean', 'sd'] + [_qname(q) for q in cfg.quantiles]
+    S, G, t0 = n_samples, len(genes), time.time()
+    acc_p, acc_s, crps_sum, cover, n_pat = PearsonAccumulator(), PearsonAccumulator(), np.zeros(G), {}, 0
+    with atomic_dir(out_dir) as tmp:
+        st, pt = _Tables(tmp/'slides', names, genes, cfg.formats), _Tables(tmp/'patients', names, genes, cfg.formats)
+        arr = None
+        if cfg.save_samples:
+            root = zarr.open_group(LocalStore(tmp/'samples.zarr'), mode='w')
+            arr = root.create_array('samples', shape=(S, len(slides), G), dtype=cfg.samples_dtype,
+                                    chunks=(S, 1, min(G, 8192)))
+            ids = root.create_array('slide_id', shape=(len(slides),), dtype=str)   # variable-length UTF-8
+            ids[:] = np.array([slides[i] for i in order], dtype=object)
+            pids = root.create_array('patient_id', shape=(len(slides),), dtype=str)   # each slide's patient, aligned
+            pids[:] = np.array([patients[i] for i in order], dtype=object)
+            root.attrs.update({'genes': list(genes), 'units': 'log2 expression', 'model': meta['model'],
+                               'checkpoint': meta.get('checkpoint'), **cfg.to_dict()})
+        pos = 0
+        for chunk in progress(chunks, desc='predicting'):
+            ids = [slides[i] for i in chunk]
+            x = np.asarray(draw(ids), np.float32)                                       # (S, b, G) log2 units
+            if x.shape != (S, len(ids), G): raise RNAFMError(f"internal: samples of shape {x.shape}, expected {(S, len(ids), G)}")
+            st.add(ids, _summaries(x, cfg.quantiles))
+            if arr is not None: arr[:, pos:pos + len(ids)] = x.astype(cfg.samples_dtype)
+            pos += len(ids)
+            pats = list(dict.fromkeys(patients[i] for i in chunk))
+            pooled = [x[:, [j for j, i in enumerate(chunk) if patients[i] == p]].reshape(-1, G) for p in pats]
+            pst = {n: np.stack([_summaries(v[:, None], cfg.quantiles)[n][0] for v in pooled]) for n in names}
+            pt.add(pats, pst)
+            if truth is not None:
+                y = truth.loc[pats].to_numpy(np.float64)
+                acc_p.update(pst['mean'], y)
+                acc_s.update(x.mean(0), truth.loc[[patients[i] for i in chunk]].to_numpy(np.float64))
+                for v, yy in zip(pooled, y):
+                    crps_sum += crps(v[:, None], yy[None])[0]
+                    for lv, c in interval_coverage(v[:, None], yy[None]).items(): cover[lv] = cover.get(lv, 0.0) + c
+                n_pat += len(pats)
+        st.close(); pt.close()
+        summary = {'slides': len(slides), 'patients': len(set(patients)), 'genes': G, **meta, 'config': cfg.to_dict(),
+                   'seconds': round(time.time() - t0, 2)}
+        if truth is not None:
+            r_p = acc_p.result() if n_pat > 1 else np.full(G, np.nan)
+            p_p = pearson_pvalue(r_p, n_pat)
+            gm = pd.DataFrame({'r_patient': r_p, 'p_value': p_p, 'q_value': bh_qvalues(p_p),
+                               'r_slide': acc_s.result() if len(slides) > 1 else np.nan, 'rmse': acc_p.rmse(),
+                               'crps': crps_sum / n_pat}, index=pd.Index(genes, name='gene'))
+            gm.to_csv(tmp/'gene_metrics.csv', float_format='%.6g')
+            summary['metrics'] = {'pcc_mean': float(np.nanmean(r_p)) if np.isfinite(r_p).any() else None,
+                                  **fdr_summary(r_p, gm.q_value.to_numpy(), gm.rmse.to_numpy()),
+                                  'crps_mean': float(gm.crps.mean()),
+                                  **{f'coverage_{int(lv * 100)}': c / n_pat for lv, c in cover.items()}}
+        (tmp/'prediction.json').write_text(json.dumps(summary, indent=1))
+    return summary
+
 # %% ../nbs/10_predict.ipynb #dbc3fa51
 def predict(checkpoint, # checkpoint directory, or a (model, CheckpointInfo) pair from `load_checkpoint`
             features, # feature source: StoreFeatures, ArrayFeatures or a dict slide id -> (K, D)
@@ -140,68 +220,18 @@ def predict(checkpoint, # checkpoint directory, or a (model, CheckpointInfo) pai
         patients = [pmap[s] for s in slides]
     else: patients = list(slides)
     genes, norm = info.genes, info.normaliser
-    if truth is not None:
-        lacking = [g for g in genes if g not in truth.columns]
-        if lacking: raise RNAFMError(f"the truth table lacks {len(lacking)} of the model's genes (first: {first_items(lacking)})")
-        nop = sorted(set(patients) - set(truth.index.astype(str)))
-        if nop: raise RNAFMError(f"{len(nop)} patient(s) have no measured expression (first: {first_items(nop)})")
-        truth = truth.set_axis(truth.index.astype(str))[genes]
-    chunks = _patient_chunks(slides, patients, cfg.batch_slides)
-    order = [i for c in chunks for i in c]
-    names = ['mean', 'sd'] + [_qname(q) for q in cfg.quantiles]
-    S, G, t0 = cfg.n_samples, len(genes), time.time()
-    acc_p, acc_s, crps_sum, cover, n_pat = PearsonAccumulator(), PearsonAccumulator(), np.zeros(G), {}, 0
-    with atomic_dir(out_dir) as tmp:
-        st, pt = _Tables(tmp/'slides', names, genes, cfg.formats), _Tables(tmp/'patients', names, genes, cfg.formats)
-        arr = None
-        if cfg.save_samples:
-            root = zarr.open_group(LocalStore(tmp/'samples.zarr'), mode='w')
-            arr = root.create_array('samples', shape=(S, len(slides), G), dtype=cfg.samples_dtype,
-                                    chunks=(S, 1, min(G, 8192)))
-            ids = root.create_array('slide_id', shape=(len(slides),), dtype=str)   # variable-length UTF-8
-            ids[:] = np.array([slides[i] for i in order], dtype=object)
-            root.attrs.update({'genes': genes, 'units': 'log2 expression', 'checkpoint': str(info.path), **cfg.to_dict()})
-        pos = 0
-        for chunk in progress(chunks, desc='predicting'):
-            ids = [slides[i] for i in chunk]
-            cond = _read_features(feats, ids, info).to(device)
-            x0 = torch.stack([torch.randn(S, G, generator=torch.Generator().manual_seed(_slide_seed(cfg.seed, s)))
-                              for s in ids], 1)
-            with autocast(cfg.amp, device):
-                z, _ = sample(model, cond, n_samples=S, solver=cfg.solver, steps=cfg.steps, guidance=cfg.guidance, x_0=x0.to(device))
-            x = norm.inverse_transform(z.double()).float().cpu().numpy()              # (S, b, G) log2 units
-            st.add(ids, _summaries(x, cfg.quantiles))
-            if arr is not None: arr[:, pos:pos + len(ids)] = x.astype(cfg.samples_dtype)
-            pos += len(ids)
-            pats = list(dict.fromkeys(patients[i] for i in chunk))
-            pooled = [x[:, [j for j, i in enumerate(chunk) if patients[i] == p]].reshape(-1, G) for p in pats]
-            pst = {n: np.stack([_summaries(v[:, None], cfg.quantiles)[n][0] for v in pooled]) for n in names}
-            pt.add(pats, pst)
-            if truth is not None:
-                y = truth.loc[pats].to_numpy(np.float64)
-                acc_p.update(pst['mean'], y)
-                acc_s.update(x.mean(0), truth.loc[[patients[i] for i in chunk]].to_numpy(np.float64))
-                for v, yy in zip(pooled, y):
-                    crps_sum += crps(v[:, None], yy[None])[0]
-                    for lv, c in interval_coverage(v[:, None], yy[None]).items(): cover[lv] = cover.get(lv, 0.0) + c
-                n_pat += len(pats)
-        st.close(); pt.close()
-        summary = {'slides': len(slides), 'patients': len(set(patients)), 'genes': G, 'checkpoint': str(info.path),
-                   'checkpoint_step': info.step, 'weights': used, 'encoder': info.encoder, 'config': cfg.to_dict(),
-                   'seconds': round(time.time() - t0, 2)}
-        if truth is not None:
-            r_p = acc_p.result() if n_pat > 1 else np.full(G, np.nan)
-            p_p = pearson_pvalue(r_p, n_pat)
-            gm = pd.DataFrame({'r_patient': r_p, 'p_value': p_p, 'q_value': bh_qvalues(p_p),
-                               'r_slide': acc_s.result() if len(slides) > 1 else np.nan, 'rmse': acc_p.rmse(),
-                               'crps': crps_sum / n_pat}, index=pd.Index(genes, name='gene'))
-            gm.to_csv(tmp/'gene_metrics.csv', float_format='%.6g')
-            summary['metrics'] = {'pcc_mean': float(np.nanmean(r_p)) if np.isfinite(r_p).any() else None,
-                                  **fdr_summary(r_p, gm.q_value.to_numpy(), gm.rmse.to_numpy()),
-                                  'crps_mean': float(gm.crps.mean()),
-                                  **{f'coverage_{int(lv * 100)}': c / n_pat for lv, c in cover.items()}}
-        (tmp/'prediction.json').write_text(json.dumps(summary, indent=1))
-    return summary
+    truth = check_truth(truth, genes, patients)
+    def draw(ids):
+        "(S, b, G) samples in log2 units of slides `ids`, each from its own noise."
+        cond = _read_features(feats, ids, info).to(device)
+        x0 = torch.stack([torch.randn(cfg.n_samples, len(genes), generator=torch.Generator().manual_seed(_slide_seed(cfg.seed, s)))
+                          for s in ids], 1)
+        with autocast(cfg.amp, device):
+            z, _ = sample(model, cond, n_samples=cfg.n_samples, solver=cfg.solver, steps=cfg.steps, guidance=cfg.guidance,
+                          x_0=x0.to(device))
+        return norm.inverse_transform(z.double()).float().cpu().numpy()
+    meta = {'model': 'rna-fm', 'checkpoint': str(info.path), 'checkpoint_step': info.step, 'weights': used, 'encoder': info.encoder}
+    return write_predictions(out_dir, slides, patients, genes, draw, cfg.n_samples, cfg, truth, meta)
 
 # %% ../nbs/10_predict.ipynb #d5195366
 def open_features(stores:str|None=None, # directory of slide stores
