@@ -19,7 +19,8 @@ from .aggregate import aggregate_slide
 from .cohort import ArrayFeatures, read_reference_table, make_splits
 from .pathways import hallmark_gene_sets
 from .model import ModelConfig
-from .train import TrainConfig, load_checkpoint
+from .train import TrainConfig, load_checkpoint, recipe_configs
+from .baselines import Baseline
 from .predict import PredictConfig, predict
 from .cv import run_cv
 from .metrics import adjusted_rand_index, pearson_per_gene
@@ -56,34 +57,39 @@ def model_pipeline(coh, out:Path, external:set, gmt_sets:dict, folds:int=3, step
     "Cross-validate on the cohort minus `external` patients, then predict the external ones; correlations by gene kind."
     ext = coh.slides.patient_id.isin(external).values
     ref = read_reference_table(coh.reference_table()[~ext])
-    feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features)
+    feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features, coh.cluster_sizes)
     splits = make_splits(ref, n_folds=folds, val_fraction=0.15, seed=0)
-    mcfg = ModelConfig(hidden=64, depth=2, heads=4, cond_mlp=128, graph_heads=2)
-    tcfg = TrainConfig(batch_size=32, max_steps=steps, eval_every=max(20, steps // 4), log_every=max(10, steps // 20),
-                       lr=1e-3, val_samples=4, val_steps=9, patience=0)
+    mcfg, tcfg = recipe_configs('fast', ModelConfig(hidden=64, depth=2, heads=4, cond_mlp=128, graph_heads=2),   # the CLI default
+                                TrainConfig(batch_size=32, max_steps=steps, eval_every=max(20, steps // 4),
+                                            log_every=max(10, steps // 20), val_samples=4, val_steps=9, patience=0))
     pcfg = PredictConfig(n_samples=n_samples)
     log(f'   cross-validation: {folds} folds, {steps} steps each')
     table = run_cv(ref, splits, feats, gmt_sets, out/'cv', mcfg, tcfg, pcfg, encoder='synthetic', overwrite=overwrite)
     log('   predicting the external cohort with fold 0\'s model, from its features alone')
     sheet = coh.sample_sheet[ext]
     predict(out/'cv'/'fold0'/'best', feats, sheet.slide_id.tolist(), out/'external', pcfg, sample_sheet=sheet)
-    return {'cv': table, **recovery_by_kind(coh, out/'cv', folds, out/'external')}
+    log('   the ridge baseline (size-weighted pooled features) on the same folds')
+    run_cv(ref, splits, feats, gmt_sets, out/'ridge', predict_cfg=pcfg, encoder='synthetic', overwrite=overwrite, baseline=Baseline('ridge'))
+    res = recovery_by_kind(coh, out/'cv', folds, out/'external')
+    res['by_kind'].insert(2, 'ridge_cv_test_r', recovery_by_kind(coh, out/'ridge', folds)['by_kind'].cv_test_r)
+    return {'cv': table, **res}
 
 def recovery_by_kind(coh, # the synthetic cohort, with its truth
                      cv_dir:Path, # a cross-validation run's directory (fold<i>/test_predictions/gene_metrics.csv)
                      folds:int, # its number of folds
-                     external_dir:Path, # a prediction of external patients (patients/mean.csv)
+                     external_dir:Path|None=None, # a prediction of external patients (patients/mean.csv)
                     ) -> dict:
     "Mean per-gene correlation by kind of gene, on the test folds and on the external cohort, beside the oracle ceiling."
     kind = coh.gene_truth.kind
     r_cv = pd.concat([pd.read_csv(Path(cv_dir)/f'fold{f}'/'test_predictions'/'gene_metrics.csv', index_col=0).r_patient
                       for f in range(folds)], axis=1).mean(axis=1)
+    by_kind = pd.DataFrame({'genes': kind.value_counts(), 'cv_test_r': r_cv.groupby(kind).mean()})
+    if external_dir is None: return {'by_kind': by_kind.round(3)}
     pred = pd.read_csv(Path(external_dir)/'patients'/'mean.csv', index_col=0)
     truth = coh.log_expression.loc[pred.index, pred.columns]
     r_ext = pd.Series(pearson_per_gene(pred.values, truth.values), index=pred.columns)
-    by_kind = pd.DataFrame({'genes': kind.value_counts(), 'cv_test_r': r_cv.groupby(kind).mean(),
-                            'external_r': r_ext.groupby(kind).mean(),
-                            'oracle_r': np.sqrt(coh.gene_truth.oracle_r2).groupby(kind).mean()}).round(3)
+    by_kind = by_kind.assign(**{'external_r': r_ext.groupby(kind).mean(),
+                                'oracle_r': np.sqrt(coh.gene_truth.oracle_r2).groupby(kind).mean()}).round(3)
     return {'by_kind': by_kind, 'r_external': r_ext, 'pred': pred, 'truth': truth}
 
 # %% ../nbs/14_demo.ipynb #970ced99
@@ -128,7 +134,7 @@ def run_demo(out:str|Path='demo_out', # output directory
     sets = {k: [g for g in v if g in chosen] for k, v in sets.items()}          # the gene sets as the cohort has them
     n_ext = max(4, n_patients // 5)
     log(f'0. synthetic cohort: {n_patients} + {n_ext} external patients, {len(genes)} genes, 50 Hallmark pathways')
-    coh = make_cohort(n_patients=n_patients + n_ext, genes=genes, pathways=sets, frac_two_slides=0.2, seed=seed)
+    coh = make_cohort(n_patients=n_patients + n_ext, genes=genes, pathways=sets, frac_two_slides=0.2, frac_prop=0.2, seed=seed)
     external = set(coh.patients.index[-n_ext:])
     summary = {'patients': n_patients, 'external_patients': n_ext, 'genes': len(genes),
                'genes_by_kind': coh.gene_truth.kind.value_counts().to_dict()}
@@ -150,7 +156,7 @@ def run_demo(out:str|Path='demo_out', # output directory
     return summary
 
 # %% ../nbs/14_demo.ipynb #acbe889e
-QUICK = dict(n_patients=60, n_genes=150, n_slides_drawn=1, slide_size=(3072, 2048), folds=2, steps=60, n_samples=4)
+QUICK = dict(n_patients=60, n_genes=150, n_slides_drawn=1, slide_size=(3072, 2048), folds=2, steps=120, n_samples=4)
 
 # %% ../nbs/14_demo.ipynb #30ea124c
 def demo_cmd(out:str='demo_out', # output directory
