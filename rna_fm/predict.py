@@ -13,7 +13,7 @@ import torch
 import zarr
 from zarr.storage import LocalStore
 from .core import JSONConfig, RNAFMError, atomic_dir, autocast, first_items, get_device, progress, sha256_file
-from .cohort import ArrayFeatures, StoreFeatures, read_sample_sheet
+from .cohort import ArrayFeatures, StoreFeatures, read_sample_sheet, cluster_shares
 from .flow import sample
 from .metrics import PearsonAccumulator, bh_qvalues, crps, fdr_summary, interval_coverage, pearson_pvalue
 from .train import CheckpointInfo, check_compatible, load_checkpoint, read_checkpoint
@@ -97,7 +97,7 @@ def _read_features(feats, # feature source: slide id -> (K, D)
                    ids:list, # slides of one group
                    info:CheckpointInfo, # the checkpoint they are fed to
                   ) -> torch.Tensor:
-    "(B, K, D) float32 features of slides `ids`, each checked against the checkpoint's (K, D) as it is read."
+    "(B, K, D) float32 features of slides `ids` (D + 1 columns with the cluster shares), each checked against the checkpoint's (K, D) as it is read."
     want, out = (info.k, info.feat_dim), []
     for s in ids:
         f = np.asarray(feats[s], np.float32)
@@ -106,7 +106,8 @@ def _read_features(feats, # feature source: slide id -> (K, D)
                              f"cluster features of shape {want} (K={info.k} clusters of D={info.feat_dim} features): "
                              f"aggregate the slide with K={info.k} from encoder {info.encoder!r} features, or leave it out")
         if not np.isfinite(f).all(): raise RNAFMError(f"slide {s!r}: its cluster features contain NaN or infinity; re-run its aggregation")
-        out.append(torch.from_numpy(f))
+        share = cluster_shares(feats, s)                                   # the cluster shares, when the source has them
+        out.append(torch.from_numpy(f if share is None else np.concatenate([f, share[:, None]], 1)))
     return torch.stack(out)
 
 def _patient_chunks(slides:list, patients:list, size:int) -> list:
