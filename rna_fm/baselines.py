@@ -250,7 +250,7 @@ def predict_fitted(fitted:FittedBaseline, # a fitted baseline
     meta = {'model': fitted.cfg.name, 'distribution': 'gaussian, per-gene sd from validation residuals', **fitted.info,
             **(meta or {})}
     meta.pop('val_mse_by_alpha', None)
-    return write_predictions(out_dir, slides, patients, fitted.genes, draw, S, cfg, truth, meta)
+    return write_predictions(out_dir, slides, patients, fitted.genes, draw, S, cfg, truth, meta, sample_sheet)
 
 # %% ../nbs/12_baselines.ipynb #a9ac445c
 class Baseline:

@@ -24,6 +24,8 @@ COMMANDS = {
     'train': 'rna_fm.cv:train_cmd',
     'baseline': 'rna_fm.baselines:baseline_cmd',
     'predict': 'rna_fm.predict:predict_cmd',
+    'evaluate': 'rna_fm.evaluate:evaluate_cmd',
+    'report': 'rna_fm.report:report_cmd',
     'demo': 'rna_fm.demo:demo_cmd',
 }
 

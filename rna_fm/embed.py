@@ -12,9 +12,11 @@ import torch
 import zarr
 from zarr.storage import LocalStore
 import rna_fm
-from .core import RNAFMError, get_device, is_temp_path, progress, sha256_file, shard_items
+import os, uuid
+from .core import (RNAFMError, failure_line, get_device, is_temp_path, path_lock, print_failures, progress, sha256_file,
+                         shard_items, sweep_temps)
 from .encoders import DEFAULT_ENCODER, Encoder, get_encoder
-from .store import check_name, create_store, features_name, open_store, read_coords, store_attrs, store_path
+from .store import check_name, create_store, features_name, open_store, read_coords, store_attrs, store_contents, store_path
 from .tiling import TileDataset
 
 # %% auto #0
@@ -49,15 +51,25 @@ def read_features(store, # a slide store
     a = open_store(store)[features_name(encoder)]
     return np.asarray(a[...], dtype=dtype), dict(a.attrs)
 
-def _new_features(store:Path, encoder:str, n:int, dim:int, dtype:str, chunk_tiles:int, attrs:dict) -> zarr.Array:
-    "Create an empty, incomplete feature array (replacing any), and drop the clusters made from older features."
-    g = _rw_group(store)
-    if 'features' not in g: g.create_group('features')
-    shutil.rmtree(Path(store)/'clusters'/encoder, ignore_errors=True)
-    a = g.create_array(features_name(encoder), shape=(n, dim), dtype=dtype, chunks=(max(1, min(chunk_tiles, n)), dim),
-                       fill_value=0, overwrite=True)
+def _new_features(store:Path, name:str, n:int, dim:int, dtype:str, chunk_tiles:int, attrs:dict) -> zarr.Array:
+    "Create an empty, incomplete feature array at group path `name` (replacing any there)."
+    g = _rw_group(store); top = name.split('/')[0]
+    if top not in g: g.create_group(top)
+    a = g.create_array(name, shape=(n, dim), dtype=dtype, chunks=(max(1, min(chunk_tiles, n)), dim), fill_value=0, overwrite=True)
     a.attrs.put({**attrs, 'complete': False, 'chunks_done': []})
     return a
+
+def _staging(encoder:str) -> str: return f'staging/{check_name(encoder, "encoder id")}'
+
+def _swap_in(store:Path, encoder:str):
+    "Put the complete staged features of `encoder` in place of its features, dropping the clusters made from the old ones."
+    root, g = Path(store), _rw_group(store)
+    if 'features' not in g: g.create_group('features')
+    shutil.rmtree(root/'clusters'/encoder, ignore_errors=True)    # derived from the features replaced: recomputable
+    new, final = root/'staging'/encoder, root/'features'/encoder
+    aside = final.with_name(f'.{encoder}.old-{uuid.uuid4().hex[:8]}.tmp-')   # `sweep_temps` restores it after a kill
+    if final.exists(): os.replace(final, aside)
+    os.replace(new, final); shutil.rmtree(aside, ignore_errors=True)
 
 def write_features(store, # a slide store
                    encoder:str, # encoder id
@@ -65,16 +77,18 @@ def write_features(store, # a slide store
                    attrs:dict, # what made them (at least the keys of `Encoder.attrs`)
                    dtype:str='float16', # 'float16' or 'float32'
                   ) -> str:
-    "Write complete features in one go (imports, tests); `embed_slide` writes them chunk by chunk."
+    "Write complete features in one go (imports, tests), beside the old ones, then swap; `embed_slide` writes them by chunks."
     n = store_attrs(store)['n_tiles']; features = np.asarray(features)
     if features.ndim != 2 or len(features) != n:
         raise RNAFMError(f"slide store '{store}' has {n} tiles; features of shape {features.shape} do not fit (need ({n}, D))")
     with np.errstate(over='ignore'): vals = features.astype(dtype)
     if not np.isfinite(vals).all(): raise RNAFMError(f"features for '{store}' hold NaN or infinite values (as {dtype})")
     full = {**attrs, 'dtype': dtype, 'n_tiles': n, 'chunk_tiles': max(1, n)}
-    a = _new_features(Path(store), encoder, n, features.shape[1], dtype, max(1, n), full)
-    if n: a[...] = vals
-    a.attrs.put({**full, 'complete': True})
+    with path_lock(store, what=f'slide store {store}'):
+        a = _new_features(Path(store), _staging(encoder), n, features.shape[1], dtype, max(1, n), full)
+        if n: a[...] = vals
+        a.attrs.put({**full, 'complete': True})
+        _swap_in(Path(store), encoder)
     return features_name(encoder)
 
 # %% ../nbs/03_embed.ipynb #9ef33122
@@ -123,27 +137,44 @@ def embed_slide(store, # a slide store made by `rna-fm tile`
                 overwrite:bool=False, # recompute complete features
                 restart:bool=False, # start partial features afresh instead of resuming them (complete ones are kept)
                 show_progress:bool|None=None, # a progress bar over the tiles (None: unless under test)
+                wait:bool=False, # wait for another run writing this store instead of raising `LockedError`
                ) -> dict:
     "Compute the features of every tile of `store` with `encoder` and write them into the store; returns what was done."
+    _check_embed_args(batch_size, chunk_tiles, num_workers, dtype)
     store = Path(store); sa = store_attrs(store); n = int(sa['n_tiles']); sid = sa.get('slide_id', store.stem)
+    enc = get_encoder(encoder, weights)
+    with path_lock(store, wait=wait, what=f'slide store {store}'):
+        sweep_temps(store/'features')                 # a swap killed half-way: the old features come back
+        return _embed_locked(store, sa, n, sid, enc, slide, batch_size, num_workers, device, dtype, chunk_tiles,
+                             overwrite, restart, show_progress)
+
+def _check_embed_args(batch_size, chunk_tiles, num_workers, dtype):
+    "Refuse bad settings before any store is touched."
     if dtype not in ('float16', 'float32'): raise RNAFMError(f"dtype {dtype!r}: use 'float16' or 'float32'")
     if batch_size < 1 or chunk_tiles < 1: raise RNAFMError("batch_size and chunk_tiles must be at least 1")
-    enc = get_encoder(encoder, weights)
+    if num_workers < 0: raise RNAFMError(f"--workers {num_workers}: give 0 (read tiles in the main process) or more worker processes")
+
+def _embed_locked(store, sa, n, sid, enc, slide, batch_size, num_workers, device, dtype, chunk_tiles, overwrite, restart, show_progress):
+    "`embed_slide` once its store is locked: new features go beside complete ones and replace them only when complete."
     settings = {**enc.attrs(), 'dtype': dtype, 'n_tiles': n, 'chunk_tiles': int(chunk_tiles)}
+    matches = lambda a, arr: all(a.get(k) == v for k, v in settings.items() if k != 'chunk_tiles') and arr.shape == (n, enc.dim)
     g, name, done = open_store(store), features_name(enc.name), set()
-    old = dict(g[name].attrs) if name in g and not overwrite else None
-    same = (old is not None and all(old.get(k) == v for k, v in settings.items() if k != 'chunk_tiles')
-            and g[name].shape == (n, enc.dim))
-    if same and old.get('complete'): return {'slide_id': sid, 'status': 'up to date', 'n_tiles': n}
+    has_old = name in g and g[name].attrs.get('complete') and g[name].attrs.get('n_tiles') == n
+    if has_old and not overwrite and matches(dict(g[name].attrs), g[name]): return {'slide_id': sid, 'status': 'up to date', 'n_tiles': n}
+    tgt = _staging(enc.name) if has_old else name        # never empty complete features before their successor is complete
+    old = dict(g[tgt].attrs) if tgt in g and (tgt != name or not overwrite) else None
+    same = old is not None and matches(old, g[tgt])
     dev = get_device(device); run = _run_settings(dev, batch_size)
-    if same and old.get('chunks_done') and not restart:   # resume, in the chunks the array was made with
-        _check_resume(sid, enc.name, old, run, n)
-        done, chunk_tiles = set(old['chunks_done']), int(old['chunk_tiles'])
-    n_chunks = math.ceil(n / chunk_tiles)
-    arr = (_rw_group(store)[name] if done else
-           _new_features(store, enc.name, n, enc.dim, dtype, chunk_tiles, {**settings, **run, 'tool_version': rna_fm.__version__}))
+    if same and old.get('complete'): todo, arr = [], _rw_group(store)[tgt]   # staged by a run killed before its swap
+    else:
+        if same and old.get('chunks_done') and not restart:   # resume, in the chunks the array was made with
+            _check_resume(sid, enc.name, old, run, n)
+            done, chunk_tiles = set(old['chunks_done']), int(old['chunk_tiles'])
+        if not done and tgt == name: shutil.rmtree(Path(store)/'clusters'/enc.name, ignore_errors=True)   # made from other features
+        arr = (_rw_group(store)[tgt] if done else
+               _new_features(store, tgt, n, enc.dim, dtype, chunk_tiles, {**settings, **run, 'tool_version': rna_fm.__version__}))
+        todo = [c for c in range(math.ceil(n / chunk_tiles)) if c not in done]
     status = 'resumed' if done else 'embedded'
-    todo = [c for c in range(n_chunks) if c not in done]
     if todo:
         if 'level' not in sa:
             raise RNAFMError(f"slide store '{store}' holds no tiling geometry (it was imported from HDF5 without its slide), "
@@ -151,6 +182,7 @@ def embed_slide(store, # a slide store made by `rna-fm tile`
         _encode_chunks(arr, TileDataset(store, slide=slide, transform=enc.transform), enc, todo, done, n, chunk_tiles,
                        batch_size, num_workers, dev, dtype, sid, show_progress)
     arr.attrs.put({**dict(arr.attrs), 'chunks_done': [], 'complete': True})
+    if tgt != name: _swap_in(store, enc.name)
     return {'slide_id': sid, 'status': status, 'n_tiles': n}
 
 # %% ../nbs/03_embed.ipynb #7d5fa2a4
@@ -211,27 +243,31 @@ def import_features_h5(path, # a CLAM/TRIDENT features file
                        slide_id:str|None=None, # default: the file name without '.h5'
                        slide=None, # the slide file, to make a full store when there is none yet
                        dtype:str|None=None, # stored dtype (default: float16 for float16 input, else float32)
-                       overwrite:bool=False, # replace a store whose tiles differ from the file's
+                       overwrite:bool=False, # replace a store whose tiles differ from the file's (all its features and clusters)
+                       wait:bool=False, # wait for another run writing the store instead of raising `LockedError`
                       ) -> Path:
     "Import a slide's patch features (and coordinates) from a CLAM/TRIDENT HDF5 file into its store; returns the store."
     path = Path(path); feats, coords, h5a = read_h5_features(path)
     slide_id = check_name(slide_id or path.name.removesuffix('.h5').removesuffix('.hdf5'))
     sp = store_path(out, slide_id)
-    if (sp/'zarr.json').exists() and not overwrite:
-        old = read_coords(sp)
-        if not np.array_equal(old, coords):
+    with path_lock(sp, wait=wait, what=f'slide store {sp}'):
+        try: old = read_coords(sp)
+        except RNAFMError: old = None                     # no store yet (or not a complete one)
+        if old is not None and np.array_equal(old, coords): pass   # same tiles: only this encoder's features are replaced
+        elif old is not None and not overwrite:
+            held = store_contents(sp)
             raise RNAFMError(f"slide store '{sp}' holds other tiles ({len(old)}) than '{path}' ({len(coords)}): the features "
-                             "belong to other tiles. Pass overwrite=True (--overwrite) to replace the store, features and "
-                             "clusters included")
-    elif slide is not None:
-        from rna_fm.tiling import import_h5
-        import_h5(path, slide, out, slide_id=slide_id)
-    else:
-        create_store(sp, coords, {'slide_id': slide_id, 'imported_from': {'path': str(path.resolve()), 'attrs': h5a},
-                                  'tool': 'rna_fm', 'tool_version': rna_fm.__version__})
-    attrs = {'encoder': encoder, 'weights_id': f'imported:{path.name} sha256:{sha256_file(path)[:16]}', 'dim': int(feats.shape[1]),
-             'input_size': None, 'mean': None, 'std': None, 'source': str(path.resolve())}
-    write_features(sp, encoder, feats, attrs, dtype or ('float16' if feats.dtype == np.float16 else 'float32'))
+                             "belong to other tiles. Pass overwrite=True (--overwrite) to replace the store: its tiles"
+                             + (f" and {', '.join(held)}" if held else '') + " would be deleted")
+        elif slide is not None:
+            from rna_fm.tiling import import_h5
+            import_h5(path, slide, out, slide_id=slide_id)
+        else:
+            create_store(sp, coords, {'slide_id': slide_id, 'imported_from': {'path': str(path.resolve()), 'attrs': h5a},
+                                      'tool': 'rna_fm', 'tool_version': rna_fm.__version__})
+        attrs = {'encoder': encoder, 'weights_id': f'imported:{path.name} sha256:{sha256_file(path)[:16]}', 'dim': int(feats.shape[1]),
+                 'input_size': None, 'mean': None, 'std': None, 'source': str(path.resolve())}
+        write_features(sp, encoder, feats, attrs, dtype or ('float16' if feats.dtype == np.float16 else 'float32'))
     return sp
 
 # %% ../nbs/03_embed.ipynb #80ac3fbd
@@ -263,24 +299,32 @@ def embed_cmd(stores:str, # directory of the slide stores (the --out of `rna-fm 
               dtype:str='float16', # stored dtype: float16 or float32
               chunk_tiles:int=2048, # rows written at once: the unit of resuming an interrupted run
               shard:str=None, # 'i/n': only every n-th slide store, starting at i (counted from 0)
-              overwrite:bool=False, # recompute complete features (with --from_h5: replace stores of other tiles)
+              overwrite:bool=False, # recompute complete features, replacing them once the new ones are complete (with --from_h5: replace stores of other tiles)
               restart:bool=False, # start partial features afresh instead of resuming them (needed after changing --batch_size or --device)
               from_h5:str=None, # import CLAM/TRIDENT features files (directory, quoted glob or file) under --encoder instead
+              wait:bool=False, # wait for another run writing a store instead of skipping that store
              ) -> int:
     "Encode the tiles of slide stores into features (or import CLAM/TRIDENT features)."
+    failures = []
     if from_h5 is not None:
         if encoder is None: raise RNAFMError("with --from_h5, name the encoder that made the features with --encoder (e.g. uni)")
+        check_name(encoder, 'encoder id')
         files = shard_items(_h5_files(from_h5), shard)
-        for f in progress(files, desc='files'): print(f"{f.name}: imported -> {import_features_h5(f, stores, encoder, overwrite=overwrite)}")
-        print(f"{len(files)} feature files imported as encoder {encoder!r} into {stores}"); return 0
+        for f in progress(files, desc='files'):
+            try: print(f"{f.name}: imported -> {import_features_h5(f, stores, encoder, overwrite=overwrite, wait=wait)}")
+            except Exception as e: failures.append((f.name, failure_line(e)))
+        print(f"{len(files)} feature files: {len(files) - len(failures)} imported as encoder {encoder!r} into {stores}, "
+              f"{len(failures)} failed")
+        return print_failures('feature files', failures)
+    _check_embed_args(batch_size, chunk_tiles, workers, dtype); get_device(device)
     items = shard_items(find_stores(stores), shard)
     enc = get_encoder(encoder or DEFAULT_ENCODER, weights)
-    failed, t0 = 0, time.time()
+    t0 = time.time()
     for sp in progress(items, desc='slides', unit='slide'):
         try: r = embed_slide(sp, enc, batch_size=batch_size, num_workers=workers, device=device, dtype=dtype,
-                             chunk_tiles=chunk_tiles, overwrite=overwrite, restart=restart)
-        except RNAFMError as e:
-            failed += 1; print(f"rna-fm embed: slide store {sp.name} failed: {e}", file=sys.stderr); continue
+                             chunk_tiles=chunk_tiles, overwrite=overwrite, restart=restart, wait=wait)
+        except Exception as e:     # one slide's failure, whatever it is, fails that slide only
+            failures.append((sp.name, failure_line(e))); print(f"rna-fm embed: slide store {sp.name} failed: {failure_line(e)}", file=sys.stderr); continue
         print(f"{r['slide_id']}: {r['status']}, {r['n_tiles']} tiles")
-    print(f"{len(items)} slides with encoder {enc.name!r} ({failed} failed) in {time.time() - t0:.0f} s")
-    return int(failed > 0)
+    print(f"{len(items)} slides with encoder {enc.name!r} ({len(failures)} failed) in {time.time() - t0:.0f} s")
+    return print_failures('slide stores', failures)
