@@ -685,7 +685,7 @@ def import_h5(path, # CLAM/TRIDENT HDF5 file with `coords`
              'mpp': mpp0, 'mpp_source': source, 'target_mpp': cfg.target_mpp, **geo, 'downsample': geo['tile_px_level0'] / tile_px,
              'tissue': None, 'config': cfg.to_dict(), 'imported_from': {'path': str(path.resolve()), 'flavour': flavour, 'attrs': h5a},
              'coords_sha256': _digest(coords), 'tool': 'rna_fm', 'tool_version': rna_fm.__version__}
-    return create_store(store_path(out, slide_id), coords, attrs)
+    with path_lock(sp := store_path(out, slide_id), what=f'slide store {sp}'): return create_store(sp, coords, attrs)
 
 # %% ../nbs/02_tiling.ipynb #9d253b5b
 def export_h5_cmd(stores:str, # a slide store (<slide_id>.zarr), or a directory of them

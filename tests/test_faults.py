@@ -135,6 +135,9 @@ def test_a_second_writer_skips_a_locked_store(work, capsys):
         assert code == 1 and f'pid {p.pid}' in err
         code, out, err = run(capsys, 'aggregate', st, '--encoder', 'texture_stats', '--k', '3', '--overwrite')
         assert code == 1 and f'pid {p.pid}' in err
+        assert run(capsys, 'export-h5', st/'A.zarr', st.parent/'h5')[0] == 0
+        code, out, err = run(capsys, 'import-h5', st.parent/'h5'/'A.h5', sl/'A.svs', st)
+        assert code == 2 and f'pid {p.pid}' in err
         assert {k: v for k, v in hashes(st).items() if k.startswith('A.zarr')} == {k: v for k, v in before.items() if k.startswith('A.zarr')}
     finally: os.kill(p.pid, signal.SIGKILL); p.join()
     assert run(capsys, 'tile', sl, st, *TILE)[0] == 0                          # the lock died with its holder
