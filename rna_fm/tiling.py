@@ -817,6 +817,8 @@ def tile_cmd(slides:str, # a slide file, a directory of slides, a quoted glob pa
     "Find the tissue of whole-slide images and store a grid of tiles at a fixed resolution for each."
     cfg = TilingConfig(target_mpp=target_mpp, tile_px=tile_px, min_tissue=min_tissue, max_tiles=max_tiles, seed=seed,
                        mpp=mpp, edge_tiles=edge_tiles, tissue=TissueConfig(mask_mpp=mask_mpp))
+    if mpp is not None: slide_mpp({}, mpp, name='rna-fm tile')    # a bad value is reported once, not once per slide
+    if workers < 1: raise RNAFMError(f"--workers {workers}: give 1 (tile in this process) or more worker processes")
     items = shard_items(find_slides(slides), shard)
     jobs = [(i, p, str(out), cfg.to_dict(), overwrite, not no_pictures, wait) for i, p in items]
     import rna_fm.tiling as mod          # worker processes run the installed module's function, also from a notebook
