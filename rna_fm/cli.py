@@ -23,6 +23,7 @@ COMMANDS = {
     'pathways': 'rna_fm.pathways:pathways_cmd',
     'train': 'rna_fm.cv:train_cmd',
     'predict': 'rna_fm.predict:predict_cmd',
+    'map': 'rna_fm.spatial:map_cmd',
     'demo': 'rna_fm.demo:demo_cmd',
 }
 
