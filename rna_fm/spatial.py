@@ -371,7 +371,8 @@ def plot_tiles(ax, # a matplotlib Axes
     pad = tile_px
     ax.set_xlim(ext[0] - pad, ext[1] + pad); ax.set_ylim(ext[2] + pad, ext[3] - pad)
     ax.set_xticks([]); ax.set_yticks([]); ax.set_title(title, fontsize=8)
-    cb = ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.02); cb.set_label(label, fontsize=7); cb.ax.tick_params(labelsize=6)
+    cb = ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.02, format=matplotlib.ticker.ScalarFormatter(useOffset=False))
+    cb.set_label(label, fontsize=7); cb.ax.tick_params(labelsize=6)
     if mpp:
         width_um = (ext[1] - ext[0]) * mpp
         L = _nice(width_um / 4); Lp = L / mpp
@@ -459,6 +460,7 @@ def map_cmd(stores:str, # a slide store (<slide_id>.zarr) or a directory of them
             seed:int=MapConfig.seed, # noise seed
             name:str='map', # the map's group in the store: spatial/<name>
             no_importance:bool=False, # skip cluster importance
+            dpi:int=110, # resolution of the PNGs
             weights:str=MapConfig.weights, # checkpoint weights: 'selected', 'ema' or 'raw'
             device:str=MapConfig.device, # 'cpu', 'cuda' or 'auto'
            ):
@@ -479,7 +481,7 @@ def map_cmd(stores:str, # a slide store (<slide_id>.zarr) or a directory of them
         sm = map_slide(p, (model, info), split(genes), split(pathways), cfg, importance=not no_importance)
         write_map(sm, p, name)
         gj = write_geojson(sm, Path(out)/f'{sm.slide.slide_id}.geojson')
-        pngs = save_pictures(sm, out)
+        pngs = save_pictures(sm, out, dpi=dpi)
         print(f"{sm.slide.slide_id}: {len(sm.table)} tiles, {len(sm.windows.positions)} windows in {time.time() - t0:.1f} s -> "
               f"{p}/spatial/{name}, {gj.name}, {len(pngs)} PNGs")
     return 0
