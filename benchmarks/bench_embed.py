@@ -54,7 +54,8 @@ def phase_embed(a) -> dict:
     import torch
     from rna_fm.synth import make_slide
     from rna_fm.tiling import tile_slide, TileDataset
-    from rna_fm.embed import get_encoder, embed_slide
+    from rna_fm.embed import embed_slide
+    from rna_fm.encoders import get_encoder
     from rna_fm.store import store_attrs
     tmp = Path(tempfile.mkdtemp())
     try:

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import rna_fm
-from .core import RNAFMError, get_device, progress, shard_items
+from .core import RNAFMError, failure_line, get_device, path_lock, print_failures, progress, shard_items
 from .store import clusters_name, read_group, store_attrs, write_group
-from .embed import DEFAULT_ENCODER, find_stores, read_features
+from .embed import find_stores, read_features
+from .encoders import DEFAULT_ENCODER
 
 # %% auto #0
 __all__ = ['ORDER_RULE', 'PADDING_RULE', 'kmeans_pp', 'KMeansResult', 'kmeans', 'order_clusters', 'cluster_features',
@@ -212,9 +213,15 @@ def aggregate_slide(store, # a slide store with features of `encoder`
                     seed:int=0, max_iter:int=300, tol:float=1e-4, n_init:int=1, # k-means settings
                     device:str='auto', # 'auto' (CUDA when present), 'cpu', 'cuda'
                     overwrite:bool=False, # recompute up-to-date cluster features
+                    wait:bool=False, # wait for another run writing this store instead of raising `LockedError`
                    ) -> dict:
     "Cluster the tile features of `store` into K ordered cluster features and write them to the store; returns what was done."
     store = Path(store); sid = store_attrs(store).get('slide_id', store.stem)
+    with path_lock(store, wait=wait, what=f'slide store {store}'):
+        return _aggregate_locked(store, sid, encoder, k, seed, max_iter, tol, n_init, device, overwrite)
+
+def _aggregate_locked(store, sid, encoder, k, seed, max_iter, tol, n_init, device, overwrite) -> dict:
+    "`aggregate_slide` once its store is locked."
     feats, fa = read_features(store, encoder)
     if len(feats) == 0:
         raise RNAFMError(f"slide {sid}: its store has no tiles, so there is nothing to cluster; leave the slide out "
@@ -242,16 +249,21 @@ def aggregate_cmd(stores:str, # directory of the slide stores (the --out of `rna
                   device:str='auto', # 'auto' (CUDA when present), 'cpu' or 'cuda'
                   shard:str=None, # 'i/n': only every n-th slide store, starting at i (counted from 0)
                   overwrite:bool=False, # recompute up-to-date cluster features
+                  wait:bool=False, # wait for another run writing a store instead of skipping that store
                  ) -> int:
     "Cluster each slide's tile features with k-means into K ordered cluster features."
+    if min(k, max_iter, n_init) < 1: raise RNAFMError(f"--k ({k}), --max_iter ({max_iter}) and --n_init ({n_init}) must be at least 1")
+    if not (math.isfinite(tol) and tol >= 0): raise RNAFMError(f"--tol {tol}: give a finite tolerance >= 0, e.g. 1e-4")
+    get_device(device)
     items = shard_items(find_stores(stores), shard)
-    failed, t0 = 0, time.time()
+    failed, t0 = [], time.time()
     for sp in progress(items, desc='slides', unit='slide'):
         try: r = aggregate_slide(sp, encoder, k, seed=seed, max_iter=max_iter, tol=tol, n_init=n_init, device=device,
-                                 overwrite=overwrite)
-        except RNAFMError as e:
-            failed += 1; print(f"rna-fm aggregate: slide store {sp.name} failed: {e}", file=sys.stderr); continue
+                                 overwrite=overwrite, wait=wait)
+        except Exception as e:     # one slide's failure, whatever it is, fails that slide only
+            failed.append((sp.name, failure_line(e)))
+            print(f"rna-fm aggregate: slide store {sp.name} failed: {failure_line(e)}", file=sys.stderr); continue
         pad = f" (only {r['k_effective']} distinct clusters, repeated to fill K={k})" if r['k_effective'] and r['k_effective'] < k else ''
         print(f"{r['slide_id']}: {r['status']}, {r['n_tiles']} tiles{pad}")
-    print(f"{len(items)} slides, encoder {encoder!r}, K={k} ({failed} failed) in {time.time() - t0:.0f} s")
-    return int(failed > 0)
+    print(f"{len(items)} slides, encoder {encoder!r}, K={k} ({len(failed)} failed) in {time.time() - t0:.0f} s")
+    return print_failures('slide stores', failed)

@@ -22,7 +22,10 @@ COMMANDS = {
     'splits': 'rna_fm.cohort:splits_cmd',
     'pathways': 'rna_fm.pathways:pathways_cmd',
     'train': 'rna_fm.cv:train_cmd',
+    'baseline': 'rna_fm.baselines:baseline_cmd',
     'predict': 'rna_fm.predict:predict_cmd',
+    'evaluate': 'rna_fm.evaluate:evaluate_cmd',
+    'report': 'rna_fm.report:report_cmd',
     'map': 'rna_fm.spatial:map_cmd',
     'demo': 'rna_fm.demo:demo_cmd',
 }

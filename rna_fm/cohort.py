@@ -20,7 +20,8 @@ from .store import clusters_name, open_store, store_path
 # %% auto #0
 __all__ = ['ID_COLUMNS', 'ZERO_STD', 'ROLES', 'read_table', 'read_sample_sheet', 'Cohort', 'load_cohort', 'read_reference_table',
            'select_genes', 'patients_digest', 'Normaliser', 'fit_normaliser', 'Fold', 'Splits', 'make_splits',
-           'StoreFeatures', 'ArrayFeatures', 'SlideDataset', 'collate_slides', 'patient_labels', 'splits_cmd']
+           'make_holdout', 'StoreFeatures', 'ArrayFeatures', 'cluster_shares', 'slide_condition', 'SlideDataset',
+           'collate_slides', 'patient_labels', 'splits_cmd']
 
 # %% ../nbs/05_cohort.ipynb #ae0e0f2c
 ID_COLUMNS = ('slide_id', 'patient_id', 'sample_id', 'wsi_file_name', 'slide_path', 'store_path')
@@ -545,7 +546,7 @@ class Fold:
 # %% ../nbs/05_cohort.ipynb #d020846d
 @dataclass
 class Splits:
-    "Patient-level cross-validation folds."
+    "Patient-level cross-validation folds; a single fold is a fixed train/val/test (hold-out) split."
     folds: list[Fold]
 
     def __len__(self): return len(self.folds)
@@ -556,7 +557,7 @@ class Splits:
 
     def check(self, patients=None, # when given, the splits must cover exactly these patients
              ) -> Splits:
-        "Check the invariants (disjoint roles, same patients in every fold, each tested once); return self."
+        "Check the invariants (disjoint roles, same patients in every fold, each tested once, unless a single hold-out split); return self."
         if not self.folds: raise RNAFMError("splits have no fold")
         every = set(self.folds[0].patients)
         tested = {}
@@ -578,7 +579,7 @@ class Splits:
             p = sorted(twice)[0]
             raise RNAFMError(f"{len(twice)} patient(s) are tested in more than one fold (first: {p!r} in folds {twice[p]})")
         never = sorted(every - set(tested))
-        if never: raise RNAFMError(f"{len(never)} patient(s) are never tested (first: {first_items(never)}); each must be in exactly one test fold")
+        if never and len(self.folds) > 1: raise RNAFMError(f"{len(never)} patient(s) are never tested (first: {first_items(never)}); each must be in exactly one test fold, or make one fixed train/val/test split (a single fold), which may leave patients untested")
         if patients is not None:
             want = set(map(str, patients))
             if want != every:
@@ -604,6 +605,10 @@ def _labels(stratify, ids:np.ndarray, n_folds:int) -> np.ndarray|None:
                                  "some test folds have none of them")
     return pd.factorize(lab.astype(str), sort=True)[0]
 
+def _spread(n:int, m:int, rng) -> np.ndarray:
+    "m positions spread evenly over 0..n-1 from one random offset (on a label-sorted pool: a stratified pick)."
+    return np.floor((np.arange(m) + rng.random()) * n / max(m, 1)).astype(int)
+
 def make_splits(patients, # patient ids (repeats are fine, e.g. a sample sheet's patient_id column), or a Cohort
                 n_folds:int=5, # number of folds; each patient is tested in exactly one
                 val_fraction:float=0.1, # fraction of each fold's non-test patients held out for validation
@@ -628,11 +633,36 @@ def make_splits(patients, # patient ids (repeats are fine, e.g. a sample sheet's
     for k in range(n_folds):
         pool = deal(np.flatnonzero(fold_of != k))
         n_val = min(max(int(round(val_fraction * len(pool))), 1 if val_fraction > 0 else 0), len(pool) - 1)
-        picks = np.floor((np.arange(n_val) + rng.random()) * len(pool) / max(n_val, 1)).astype(int)
-        val = np.zeros(n, bool); val[pool[picks]] = True
+        val = np.zeros(n, bool); val[pool[_spread(len(pool), n_val, rng)]] = True
         test = fold_of == k
         folds.append(Fold(ids[~test & ~val].tolist(), ids[val].tolist(), ids[test].tolist()))
     return Splits(folds).check(ids)
+
+def make_holdout(patients, # patient ids (repeats are fine), or a Cohort
+                 test_fraction:float=0.2, # share of the patients held out for testing
+                 val_fraction:float=0.1, # share of the remaining patients used for validation
+                 stratify=None, # Series or dict patient -> label, spread evenly over the roles (None: no stratification)
+                 seed:int=0, # random seed
+                ) -> Splits:
+    "One fixed patient-level train/val/test split (a single fold): the test patients are tested once, the others never."
+    if isinstance(patients, Cohort): patients = patients.patients
+    ids = np.array(sorted(set(map(str, patients))), dtype=object)
+    n = len(ids)
+    if not 0 < test_fraction < 1: raise RNAFMError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    if not 0 <= val_fraction < 1: raise RNAFMError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    n_test = max(int(round(test_fraction * n)), 1)
+    if n_test >= n: raise RNAFMError(f"{n} patient(s) cannot give {n_test} test patient(s) and keep some for training")
+    codes = _labels(stratify, ids, 1)
+    rng = np.random.default_rng(seed)
+    def deal(idx):
+        idx = rng.permutation(idx)
+        return idx if codes is None else idx[np.argsort(codes[idx], kind='stable')]
+    order = deal(np.arange(n))
+    test = np.zeros(n, bool); test[order[_spread(n, n_test, rng)]] = True
+    pool = deal(np.flatnonzero(~test))
+    n_val = min(max(int(round(val_fraction * len(pool))), 1 if val_fraction > 0 else 0), len(pool) - 1)
+    val = np.zeros(n, bool); val[pool[_spread(len(pool), n_val, rng)]] = True
+    return Splits([Fold(ids[~test & ~val].tolist(), ids[val].tolist(), ids[test].tolist())]).check(ids)
 
 # %% ../nbs/05_cohort.ipynb #c08d7eaa
 @patch
@@ -651,9 +681,12 @@ def save(self:Splits, path, # .csv (patient_id,fold,role) or .json ({"folds": [{
     return atomic_write_text(path, self.to_frame().to_csv(index=False))
 
 def _splits_from_frame(df:pd.DataFrame, path) -> Splits:
-    "Splits from a long patient_id, fold, role table."
+    "Splits from a long patient_id, fold, role table (without a fold column: one hold-out split, patient_id, role)."
+    if {'patient_id', 'role'} <= set(df.columns) and 'fold' not in df.columns: df = df.assign(fold=0)
     if not {'patient_id', 'fold', 'role'} <= set(df.columns):
-        raise RNAFMError(f"splits file '{path}' needs columns patient_id, fold, role (found {list(df.columns)})")
+        raise RNAFMError(f"splits file '{path}' needs columns patient_id, fold, role (or patient_id, role for one fixed "
+                         f"split) (found {list(df.columns)})")
+    df = df.assign(role=df.role.astype(str).str.strip().str.lower())
     bad = sorted(set(df.role) - set(ROLES))
     if bad: raise RNAFMError(f"splits file '{path}': unknown role(s) {bad}; use {list(ROLES)}")
     try: fold = df.fold.astype(int)
@@ -698,8 +731,8 @@ class StoreFeatures:
 
     def __contains__(self, slide_id:str) -> bool: return not self.missing([slide_id])
 
-    def __getitem__(self, slide_id:str) -> np.ndarray:
-        "The slide's (K, D) centroids, reading that one array of its cluster group (not the (N,) tile assignments)."
+    def _group(self, slide_id:str):
+        "The slide's complete cluster group (a clear error when the store or the group is missing)."
         p = self.path(slide_id)
         if not (p/'zarr.json').exists():
             raise RNAFMError(f"slide {slide_id!r}: no slide store at '{p}'; run `rna-fm tile`, `embed` and `aggregate` for it, "
@@ -709,17 +742,33 @@ class StoreFeatures:
         if sub is None or not sub.attrs.get('complete') or sub.attrs.get('n_tiles') != g.attrs['n_tiles']:
             raise RNAFMError(f"slide {slide_id!r}: the store '{p}' has no complete cluster features '{self.group}' "
                              f"(encoder {self.encoder!r}, K={self.k}); run the aggregation step with this encoder and K")
+        return sub
+
+    def __getitem__(self, slide_id:str) -> np.ndarray:
+        "The slide's (K, D) centroids, reading that one array of its cluster group (not the (N,) tile assignments)."
+        p, sub = self.path(slide_id), self._group(slide_id)
         a = sub['centroids'] if 'centroids' in sub else None
         if a is None or len(a.shape) != 2 or a.shape[0] != self.k:
             raise RNAFMError(f"slide {slide_id!r}: '{self.group}/centroids' in '{p}' has shape {None if a is None else a.shape}, "
                              f"expected ({self.k}, D); re-run the aggregation step")
         return np.asarray(a[...], np.float32)
 
+    def sizes(self, slide_id:str) -> np.ndarray|None:
+        "The slide's (K,) cluster sizes (tiles per cluster, in the centroids' order); None when its store has none."
+        sub = self._group(slide_id)
+        if 'sizes' not in sub: return None
+        a = np.asarray(sub['sizes'][...], np.float64)
+        if a.shape != (self.k,):
+            raise RNAFMError(f"slide {slide_id!r}: '{self.group}/sizes' in '{self.path(slide_id)}' has shape {a.shape}, "
+                             f"expected ({self.k},); re-run the aggregation step")
+        return a
+
     def __repr__(self): return f"StoreFeatures('{self.root}', encoder={self.encoder!r}, k={self.k})"
 
 class ArrayFeatures:
     "Cluster features held in memory: slide id -> (K, D) float32 array."
     def __init__(self, features:Mapping, # slide id -> (K, D) array
+                 sizes:Mapping|None=None, # slide id -> (K,) tiles (or share of tiles) per cluster, for every slide
                 ):
         self.features = {str(s): np.asarray(f, np.float32) for s, f in features.items()}
         shapes = {s: f.shape for s, f in self.features.items()}
@@ -730,26 +779,38 @@ class ArrayFeatures:
                              f"differ(s) from {ref}")
         bad = [s for s, f in self.features.items() if not np.isfinite(f).all()]
         if bad: raise RNAFMError(f"cluster features of {len(bad)} slide(s) contain NaN or infinity (first: {first_items(bad)})")
+        self.cluster_sizes = None if sizes is None else {str(s): np.asarray(v, np.float64) for s, v in sizes.items()}
+        if sizes is not None:
+            miss = [s for s in self.features if s not in self.cluster_sizes]
+            if miss: raise RNAFMError(f"{len(miss)} slide(s) have features but no cluster sizes (first: {first_items(miss)})")
+            odd = [s for s in self.features if self.cluster_sizes[s].shape != ref[:1] or not np.isfinite(self.cluster_sizes[s]).all()
+                   or (self.cluster_sizes[s] < 0).any() or self.cluster_sizes[s].sum() <= 0]
+            if odd: raise RNAFMError(f"cluster sizes of {len(odd)} slide(s) are not {ref[:1]} arrays of non-negative counts with "
+                                     f"a positive total (first: {first_items(odd)})")
 
     @classmethod
     def from_arrays(cls, slide_ids, # (S,) slide ids
                     features:np.ndarray, # (S, K, D) features in the same order
+                    sizes:np.ndarray|None=None, # (S, K) cluster sizes in the same order, e.g. `make_cohort(...).cluster_sizes`
                    ) -> ArrayFeatures:
         "Features from a stacked array, e.g. `make_cohort(...).features` with `.slides.slide_id`."
         slide_ids = [str(s) for s in slide_ids]
         if len(slide_ids) != len(features): raise RNAFMError(f"{len(slide_ids)} slide ids but {len(features)} feature arrays")
         if len(set(slide_ids)) != len(slide_ids): raise RNAFMError("slide ids must be unique")
-        return cls(dict(zip(slide_ids, features)))
+        return cls(dict(zip(slide_ids, features)), None if sizes is None else dict(zip(slide_ids, sizes)))
 
     @classmethod
     def load(cls, path) -> ArrayFeatures:
-        "Features from an .npz file holding one (K, D) array per slide id."
+        "Features from an .npz file holding one (K, D) array per slide id (and, optionally, (K,) sizes as `sizes/<slide id>`)."
         if not Path(path).exists(): raise RNAFMError(f"features file '{path}' does not exist")
-        with np.load(path, allow_pickle=False) as z: return cls({k: z[k] for k in z.files})
+        with np.load(path, allow_pickle=False) as z:
+            sizes = {k[6:]: z[k] for k in z.files if k.startswith('sizes/')}
+            return cls({k: z[k] for k in z.files if not k.startswith('sizes/')}, sizes or None)
 
     def save(self, path) -> Path:
         "Write the features to an .npz file atomically."
-        with atomic_write(path, 'wb') as f: np.savez(f, **self.features)
+        sizes = {f'sizes/{k}': v for k, v in (self.cluster_sizes or {}).items()}
+        with atomic_write(path, 'wb') as f: np.savez(f, **self.features, **sizes)
         return Path(path)
 
     @property
@@ -760,7 +821,37 @@ class ArrayFeatures:
         try: return self.features[slide_id]
         except KeyError: raise RNAFMError(f"slide {slide_id!r} has no cluster features in this feature set") from None
     def missing(self, slide_ids) -> list[str]: return [s for s in slide_ids if s not in self.features]
+    def sizes(self, slide_id:str) -> np.ndarray|None:
+        "The slide's (K,) cluster sizes; None when these features were given without them."
+        self[slide_id]
+        return None if self.cluster_sizes is None else self.cluster_sizes[slide_id]
     def __repr__(self): return f"ArrayFeatures({len(self)} slides, shape {self.shape})"
+
+# %% ../nbs/05_cohort.ipynb #a16d0002
+def cluster_shares(features, # feature source; its `sizes(slide_id)` (when it has one) gives tiles per cluster
+                   slide_id:str,
+                  ) -> np.ndarray|None:
+    "Each cluster's share of the slide's tiles, (K,) float32 summing to 1; None when the source has no cluster sizes."
+    get = getattr(features, 'sizes', None)
+    s = get(slide_id) if callable(get) else None
+    if s is None: return None
+    s = np.asarray(s, np.float64)
+    if s.ndim != 1 or not np.isfinite(s).all() or (s < 0).any() or not s.sum() > 0:
+        raise RNAFMError(f"slide {slide_id!r}: cluster sizes {first_items(list(s.ravel()))} are not K non-negative counts "
+                         "with a positive total; re-run the aggregation step")
+    return (s / s.sum()).astype(np.float32)
+
+def slide_condition(features, # feature source: slide id -> (K, D), optionally with `sizes(slide_id)`
+                    slide_id:str,
+                   ) -> np.ndarray:
+    "What the model is conditioned on: the (K, D) cluster features, with the (K,) shares as a last column when known."
+    f = np.asarray(features[slide_id], np.float32)
+    s = cluster_shares(features, slide_id)
+    if s is None: return f
+    if f.ndim != 2 or len(s) != len(f):
+        raise RNAFMError(f"slide {slide_id!r}: {len(s)} cluster sizes for cluster features of shape {f.shape}; re-run the aggregation step")
+    return np.concatenate([f, s[:, None]], 1)
+
 
 # %% ../nbs/05_cohort.ipynb #b071474c
 def _patient_map(sample_sheet) -> pd.Series:
@@ -809,7 +900,7 @@ class SlideDataset(Dataset):
 
     def __getitem__(self, i:int) -> dict:
         sid, pid = self.slide_ids[i], self.patient_ids[i]
-        cond = np.asarray(self.features[sid], np.float32)
+        cond = slide_condition(self.features, sid)
         if self._shape is None: self._shape = cond.shape
         elif cond.shape != self._shape:
             raise RNAFMError(f"slide {sid!r}: cluster features of shape {cond.shape}, but other slides have {self._shape}")
@@ -821,7 +912,7 @@ class SlideDataset(Dataset):
         return f"SlideDataset({len(self)} slides, {len(set(self.patient_ids))} patients, {'no expression' if self.x1 is None else f'{len(self.genes)} genes'})"
 
 def collate_slides(batch:list[dict]) -> dict:
-    "Stack `cond` (B, K, D) and `x1` (B, G) of a batch; keep slide and patient ids as lists."
+    "Stack `cond` (B, K, D) -- or (B, K, D + 1) with the cluster shares -- and `x1` (B, G) of a batch; keep slide and patient ids as lists."
     out = {'cond': torch.stack([b['cond'] for b in batch]), 'slide_id': [b['slide_id'] for b in batch],
            'patient_id': [b['patient_id'] for b in batch]}
     if 'x1' in batch[0]: out['x1'] = torch.stack([b['x1'] for b in batch])
@@ -864,14 +955,20 @@ def splits_cmd(sample_sheet:str, # CSV/TSV with slide_id (or wsi_file_name) and 
                seed:int=0, # random seed
                max_patient_missing:float=0.5, # as when loading the cohort: a patient missing more of the genes is left out
                max_genes_dropped:float=0.01, # as when loading the cohort: more genes with missing values is an error
+               test_fraction:float=None, # instead of folds: one fixed train/val/test split holding out this share for testing
+               assignment:str=None, # instead of folds: your own fixed split, a table patient_id,role (train/val/test)
               ):
-    "Make patient-level cross-validation folds from a sample sheet and save them."
+    "Make patient-level cross-validation folds (or one fixed train/val/test split) from a sample sheet and save them."
+    if test_fraction is not None and assignment is not None: raise RNAFMError("give --test_fraction or --assignment, not both")
     table = read_table(sample_sheet) if isinstance(sample_sheet, (str, Path)) else sample_sheet
     everyone = read_sample_sheet(table[[c for c in table.columns if c in ('slide_id', 'wsi_file_name', 'patient_id')]])
     cohort = _training_cohort(table, expression, logged, max_patient_missing=max_patient_missing, max_genes_dropped=max_genes_dropped)
     sheet = read_sample_sheet(table) if cohort is None else cohort.sample_sheet
     labels = patient_labels(sheet, stratify) if stratify else None
-    splits = make_splits(sheet.patient_id, n_folds=n_folds, val_fraction=val_fraction, stratify=labels, seed=seed)
+    if assignment is not None: splits = Splits.load(assignment, patients=sheet.patient_id.unique())
+    elif test_fraction is not None:
+        splits = make_holdout(sheet.patient_id, test_fraction=test_fraction, val_fraction=val_fraction, stratify=labels, seed=seed)
+    else: splits = make_splits(sheet.patient_id, n_folds=n_folds, val_fraction=val_fraction, stratify=labels, seed=seed)
     splits.save(out)
     sizes = pd.DataFrame({r: [len(f.role(r)) for f in splits] for r in ROLES}).rename_axis('fold')
     print(f"{len(splits.patients)} patients, {len(sheet)} slides -> {out}\n{sizes.to_string()}")

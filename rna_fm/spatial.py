@@ -102,6 +102,7 @@ def _sort_desc(v:torch.Tensor) -> torch.Tensor:
 
 def condition_from_counts(sums:torch.Tensor, # (B, K, D) per window and cluster: sum of the tile features
                           counts:torch.Tensor, # (B, K) per window and cluster: number of tiles
+                          copies:bool=True, # spread the free slots over the present clusters (False: absent clusters get share 0)
                          ) -> tuple[torch.Tensor, torch.Tensor]:
     "The condition of a slide made of each window: K slot features (B, K, D) and the share each slot carries (B, K)."
     B, K, D = sums.shape
@@ -109,6 +110,10 @@ def condition_from_counts(sums:torch.Tensor, # (B, K, D) per window and cluster:
     n = counts.sum(1, keepdim=True)
     if (n <= 0).any(): raise RNAFMError("a window without tiles has no condition")
     share, present = counts / n, counts > 0
+    means = sums / counts.clamp_min(1)[..., None]
+    if not copies:
+        order = _sort_desc(share)
+        return means.gather(1, order[..., None].expand(B, K, D)), share.gather(1, order)
     rest = K - present.sum(1, keepdim=True)                                         # slots left after one per cluster
     raw = share * rest
     copies = present.long() + raw.floor().long()
@@ -123,7 +128,6 @@ def condition_from_counts(sums:torch.Tensor, # (B, K, D) per window and cluster:
     cum = copies.gather(1, order).cumsum(1)
     slot = torch.searchsorted(cum, torch.arange(K).expand(B, K).contiguous(), right=True)
     cluster = order.gather(1, slot)                                                # (B, K) cluster of each slot
-    means = sums / counts.clamp_min(1)[..., None]
     return means.gather(1, cluster[..., None].expand(B, K, D)), per_slot.gather(1, cluster)
 
 # %% ../nbs/16_spatial.ipynb #sp000020
@@ -206,11 +210,12 @@ def _noise(cfg:MapConfig, n_genes:int) -> torch.Tensor:
 
 @torch.no_grad()
 def _sample_values(model, readout:Readout, sums:torch.Tensor, counts:torch.Tensor, x0:torch.Tensor, cfg:MapConfig) -> torch.Tensor:
-    "Samples (S, B, C) of the readout's columns for the conditions made from `sums`, `counts` (see `condition_from_counts`)."
-    feats, _ = condition_from_counts(sums, counts)
+    "Samples (S, B, C) of the readout's columns for the conditions made from `sums`, `counts` (see `condition_from_counts`): with copies for a model of the published condition, shares masked for a composition model."
+    feats, shares = condition_from_counts(sums, counts, copies=getattr(model.cfg, 'condition', 'published') != 'composition')
+    cond = torch.cat([feats, shares[..., None]], -1)                              # (B, K, D + 1): shares last, as slide_condition
     dev = next(model.parameters()).device
     S, B = x0.shape[0], len(feats)
-    z, _ = sample(model, feats.to(dev), n_samples=S, solver=cfg.solver, steps=cfg.steps, guidance=cfg.guidance,
+    z, _ = sample(model, cond.to(dev), n_samples=S, solver=cfg.solver, steps=cfg.steps, guidance=cfg.guidance,
                   x_0=x0[:, None].expand(S, B, x0.shape[1]).to(dev))
     return readout(z.cpu())
 

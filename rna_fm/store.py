@@ -13,7 +13,7 @@ from .core import RNAFMError, atomic_dir, is_temp_path
 
 # %% auto #0
 __all__ = ['STORE_VERSION', 'check_name', 'store_path', 'create_store', 'open_store', 'read_coords', 'store_attrs', 'write_group',
-           'read_group', 'features_name', 'clusters_name']
+           'read_group', 'features_name', 'clusters_name', 'store_contents', 'update_store_attrs']
 
 # %% ../nbs/01a_store.ipynb #02eedc45
 STORE_VERSION = 1
@@ -22,8 +22,10 @@ _NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
 def check_name(name:str, what:str='slide id') -> str:
     "`name` if it is safe as a file or group name (letters, digits, '.', '_', '-'), else a clear error."
     if not isinstance(name, str) or not _NAME_RE.match(name) or name.endswith('.zarr'):
+        fix = (": give each slide a valid id in a slide_id column of a CSV list of the slides (columns slide_id, path)"
+               if what == 'slide id' else '')
         raise RNAFMError(f"{what} {name!r} cannot name a file: use letters, digits, '.', '_' and '-' only, "
-                         "starting with a letter or digit")
+                         f"starting with a letter or digit{fix}")
     return name
 
 def store_path(root, # directory holding the slide stores
@@ -116,3 +118,23 @@ def features_name(encoder:str) -> str:
 def clusters_name(encoder:str, k:int) -> str:
     "Group path of the K cluster features made from `encoder`'s tile features."
     return f'clusters/{check_name(encoder, "encoder id")}/k{int(k)}'
+
+# %% ../nbs/01a_store.ipynb #da27eee0
+def store_contents(path, # a slide store
+                  ) -> list[str]:
+    "The groups of features and clusters in the store at `path`, e.g. ['features/uni', 'clusters/uni/k100']."
+    g, out = open_store(path), []
+    for top, depth in (('features', 1), ('clusters', 2)):
+        if top not in g: continue
+        names = [top]
+        for _ in range(depth): names = [f'{n}/{k}' for n in names for k, _ in g[n].members() if not k.startswith('.')]
+        out += sorted(names)
+    return out
+
+def update_store_attrs(path, # a slide store
+                       **attrs, # attributes to set
+                      ) -> dict:
+    "Set `attrs` on the store at `path` (its arrays untouched); the caller holds its lock."
+    open_store(path)
+    g = _group(Path(path), 'r+'); g.attrs.update(json.loads(json.dumps(attrs)))
+    return dict(g.attrs)

@@ -18,9 +18,10 @@ from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 import tifffile
 import rna_fm
-from .core import JSONConfig, RNAFMError, atomic_write, file_fingerprint, is_temp_path, progress, shard_items, sweep_temps
+from .core import (JSONConfig, RNAFMError, atomic_write, file_fingerprint, is_temp_path, path_lock, progress, same_content,
+                   shard_items, sweep_temps)
 from .slide import is_slide_file, slide_id_of
-from .store import check_name, create_store, read_coords, store_attrs, store_path
+from .store import check_name, create_store, read_coords, store_attrs, store_contents, store_path, update_store_attrs
 
 # %% auto #0
 __all__ = ['MPP_RANGE', 'LEVEL_TOLERANCE', 'PICTURE_PX', 'WORKER_DIED', 'open_slide', 'slide_mpp', 'best_level', 'lowres_level',
@@ -433,38 +434,66 @@ def save_picture(plan:TilePlan, path) -> Path:
     return Path(path)
 
 # %% ../nbs/02_tiling.ipynb #94bb25d3
+def _intact(store) -> dict|None:
+    "The attributes of `store` if it is a complete store whose coordinates match their checksum, else None."
+    try: a = store_attrs(store); coords = read_coords(store)
+    except Exception: return None     # missing, half-written or damaged: not to be trusted
+    return a if a.get('coords_sha256') == _digest(coords) else None
+
 def store_is_current(store, # a slide store's path
-                     slide, # the slide file
+                     slide, # the slide file (at its recorded path or moved: judged by content)
                      cfg:TilingConfig, # the settings of this run
                     ) -> bool:
-    "Whether `store` is complete, intact and was made from this very `slide` file with these settings."
-    try:
-        a = store_attrs(store); coords = read_coords(store)
-    except Exception: return False     # missing, half-written or damaged: not to be trusted
-    fp, old = file_fingerprint(slide), a.get('file_fingerprint') or {}
-    return ((old.get('size'), old.get('mtime_ns')) == (fp['size'], fp['mtime_ns']) and a.get('config') == cfg.to_dict()
-            and a.get('coords_sha256') == _digest(coords))
+    "Whether `store` is complete, intact and was made from a slide of this content with these settings."
+    a = _intact(store)
+    return a is not None and a.get('config') == cfg.to_dict() and same_content(a.get('file_fingerprint'), slide)
+
+def _changes(a:dict, cfg:TilingConfig) -> str:
+    "What differs between the settings a store was tiled with and `cfg`, in words."
+    flat = lambda d, pre='': {k2: v2 for k, v in d.items()
+                              for k2, v2 in (flat(v, f'{pre}{k}.').items() if isinstance(v, dict) else [(f'{pre}{k}', v)])}
+    old, new = flat(a.get('config') or {}), flat(cfg.to_dict())
+    return ', '.join(f'{k} {old.get(k)} -> {new.get(k)}' for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
+
+def _why_retile(sp:Path, path:Path, cfg:TilingConfig) -> str|None:
+    "Why the complete store `sp` cannot be kept for slide `path` under `cfg` (None: it can)."
+    a = _intact(sp)
+    if a is None: return None
+    why = [] if same_content(a.get('file_fingerprint'), path) else [f"slide '{path}' is not the file it was tiled from (its content differs)"]
+    if a.get('config') != cfg.to_dict(): why.append(f'the tiling settings changed ({_changes(a, cfg)})')
+    return ' and '.join(why) or None
 
 def tile_slide(path, # the slide file
                out, # directory of the stores: <out>/<slide_id>.zarr, and pictures <out>/<slide_id>.png
                cfg:TilingConfig|None=None, # settings; keyword arguments override its fields
                slide_id:str|None=None, # the slide's id (default: from the file name)
-               overwrite:bool=False, # tile again even when the store is up to date
+               overwrite:bool=False, # tile again even when the store is up to date, deleting its features and clusters
                picture:bool=True, # save the overlay picture
+               wait:bool=False, # wait for another run writing this store instead of skipping it
                **kwargs) -> dict:
     "Tile one slide into its store, unless the store is up to date; returns what was done."
     cfg = (cfg or TilingConfig()).replace(**kwargs)
     path = Path(path); slide_id = check_name(slide_id or slide_id_of(path))
     sp, pic = store_path(out, slide_id), Path(out)/f'{slide_id}.png'
-    for p in (sp, pic): sweep_temps(p.parent, name=p.name)   # left by a killed run: a slide's files have one writer at a time
-    if not overwrite and path.exists() and store_is_current(sp, path, cfg) and (pic.exists() or not picture):
-        return {'slide_id': slide_id, 'status': 'up to date', 'n_tiles': store_attrs(sp)['n_tiles'], 'store': str(sp)}
-    plan = plan_tiles(path, cfg, slide_id=slide_id)
-    create_store(sp, plan.coords, plan.attrs)
-    try:                                       # the picture only once its store is in place, and never an older one beside it
-        if picture: save_picture(plan, pic)
-        else: pic.unlink(missing_ok=True)
-    except BaseException: pic.unlink(missing_ok=True); raise
+    with path_lock(sp, wait=wait, what=f'slide store {sp}'):
+        for p in (sp, pic): sweep_temps(p.parent, name=p.name)   # left by a killed run: the lock makes us its only writer
+        if not overwrite and path.exists() and store_is_current(sp, path, cfg) and (pic.exists() or not picture):
+            a = store_attrs(sp); r = {'slide_id': slide_id, 'status': 'up to date', 'n_tiles': a['n_tiles'], 'store': str(sp)}
+            if a.get('source_path') != str(path.resolve()):          # the same slide at a new place: record where it is now
+                update_store_attrs(sp, source_path=str(path.resolve()), file_fingerprint=file_fingerprint(path))
+                r.update(status='moved', note=f"slide moved from '{a.get('source_path')}'; the store now records '{path.resolve()}'")
+            return r
+        why = None if overwrite or not path.exists() else _why_retile(sp, path, cfg)
+        kept = store_contents(sp) if why else []
+        if kept:
+            raise RNAFMError(f"slide {slide_id}: {why}; tiling it again would delete {', '.join(kept)} in '{sp}'. Pass --overwrite "
+                             "(overwrite=True) to do so, or give another --out")
+        plan = plan_tiles(path, cfg, slide_id=slide_id)
+        create_store(sp, plan.coords, plan.attrs)
+        try:                                       # the picture only once its store is in place, and never an older one beside it
+            if picture: save_picture(plan, pic)
+            else: pic.unlink(missing_ok=True)
+        except BaseException: pic.unlink(missing_ok=True); raise
     return {'slide_id': slide_id, 'status': 'tiled', 'n_tiles': len(plan.coords), 'store': str(sp),
             'picture': str(pic) if picture else None, 'warning': plan.attrs.get('warning')}
 
@@ -542,7 +571,9 @@ class TileDataset(torch.utils.data.Dataset):
             raise RNAFMError(f"slide store '{store}' is damaged (its coordinates do not match their checksum); re-run `rna-fm tile`")
         self.store, self.path, self.transform = Path(store), Path(slide or a['source_path']), transform
         if not self.path.exists():
-            raise RNAFMError(f"slide '{self.path}' of store '{store}' not found; give its new location (slide=...)")
+            raise RNAFMError(f"slide '{self.path}' of store '{store}' not found. If it moved, run `rna-fm tile` on its new "
+                             f"location with --out {Path(store).parent} and the same settings: the slide is recognised by its "
+                             "content and its store records the new path (in Python: slide=NEW_PATH)")
         with open_slide(self.path) as o:
             if list(o.dimensions) != list(a['level0_dimensions']):
                 raise RNAFMError(f"slide '{self.path}' ({o.dimensions[0]}x{o.dimensions[1]}) is not the slide store '{store}' was "
@@ -731,11 +762,12 @@ def _failed(job:tuple, error:str) -> dict: return {'slide_id': job[0], 'path': s
 
 def _tile_job(job:tuple) -> dict:
     "Tile one slide for `tile_cmd`; any failure becomes a 'failed' result naming the exception and its message."
-    slide_id, path, out, cfg, overwrite, picture = job
+    slide_id, path, out, cfg, overwrite, picture, *wait = job
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', NoTissueWarning)   # tile_cmd reports it from the result
-            return tile_slide(path, out, TilingConfig.from_dict(cfg), slide_id=slide_id, overwrite=overwrite, picture=picture)
+            return tile_slide(path, out, TilingConfig.from_dict(cfg), slide_id=slide_id, overwrite=overwrite, picture=picture,
+                              wait=bool(wait and wait[0]))
     except Exception as e: return _failed(job, f'{type(e).__name__}: {e}')
 
 WORKER_DIED = ('its worker process died, even when tiling it alone (killed by the system, e.g. out of memory, or a crash '
@@ -776,7 +808,8 @@ def tile_cmd(slides:str, # a slide file, a directory of slides, a quoted glob pa
              mask_mpp:float=8.0, # resolution of the tissue mask (um/px)
              shard:str=None, # 'i/n': tile only every n-th slide, starting at i (counted from 0)
              workers:int=1, # slides tiled at once, in separate processes
-             overwrite:bool=False, # tile again slides whose store is already complete and up to date
+             overwrite:bool=False, # tile again slides whose store is up to date or holds features of other tiling settings, deleting those features and clusters
+             wait:bool=False, # wait for another run writing a slide's store instead of skipping that slide
              no_pictures:bool=False, # do not save the picture of each slide's tissue and tiles
              edge_tiles:bool=False, # also keep partial tiles over the right and bottom edges, the part beyond the slide read as background
             ) -> int:
@@ -784,14 +817,16 @@ def tile_cmd(slides:str, # a slide file, a directory of slides, a quoted glob pa
     cfg = TilingConfig(target_mpp=target_mpp, tile_px=tile_px, min_tissue=min_tissue, max_tiles=max_tiles, seed=seed,
                        mpp=mpp, edge_tiles=edge_tiles, tissue=TissueConfig(mask_mpp=mask_mpp))
     items = shard_items(find_slides(slides), shard)
-    jobs = [(i, p, str(out), cfg.to_dict(), overwrite, not no_pictures) for i, p in items]
+    jobs = [(i, p, str(out), cfg.to_dict(), overwrite, not no_pictures, wait) for i, p in items]
     import rna_fm.tiling as mod          # worker processes run the installed module's function, also from a notebook
     results = run_jobs(mod._tile_job if workers > 1 else _tile_job, jobs, workers)
     for r in results:
         if r['status'] == 'failed': print(f"rna-fm tile: slide {r['slide_id']} ({r['path']}) failed: {r['error']}", file=sys.stderr)
         else:
-            note = f" (warning: {r['warning']})" if r.get('warning') else ''
+            note = f" (warning: {r['warning']})" if r.get('warning') else f" ({r['note']})" if r.get('note') else ''
             print(f"{r['slide_id']}: {r['status']}, {r['n_tiles']} tiles -> {r['store']}{note}")
     n = collections.Counter(r['status'] for r in results)
-    print(f"{len(results)} slides: {n['tiled']} tiled, {n['up to date']} up to date, {n['failed']} failed; stores in {out}")
+    print(f"{len(results)} slides: {n['tiled']} tiled, {n['up to date']} up to date, " + (f"{n['moved']} moved, " if n['moved'] else '')
+          + f"{n['failed']} failed; stores in {out}")
+    for r in (r for r in results if r['status'] == 'failed'): print(f"  failed: {r['slide_id']}: {r['error']}", file=sys.stderr)
     return 1 if n['failed'] else 0

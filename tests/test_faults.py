@@ -1,0 +1,145 @@
+"""Faults a demanding user meets (issue 14), each reproduced through the CLI on tiny synthetic inputs: a touched,
+copied or moved slide, imports and overwrites, a failure in one slide, two writers at once, bad options and files.
+Each test asserts a clear one-line error or a per-slide failure summary, a non-zero exit where something failed, and
+that every store, feature array and cluster set that existed before is byte-identical afterwards (hashed)."""
+import hashlib, multiprocessing, os, shutil, signal, time
+from pathlib import Path
+import h5py
+import numpy as np
+import pytest
+os.environ.setdefault('RNA_FM_PROGRESS', '0')
+from rna_fm.cli import main
+from rna_fm.store import read_coords, store_attrs
+from rna_fm.synth import make_slide
+
+TILE = ['--target_mpp', '2', '--tile_px', '32', '--no_pictures']
+
+def hashes(root, skip=()) -> dict:
+    "SHA-256 of every file under `root` (relative path -> digest), leaving out lock files and the paths in `skip`."
+    root = Path(root)
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob('*'))
+            if p.is_file() and not p.name.endswith('.lock') and str(p.relative_to(root)) not in skip}
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    "`rna-fm argv` in this process: (exit code, stdout, stderr)."
+    code = main([str(a) for a in argv]); out, err = capsys.readouterr()
+    return code, out, err
+
+@pytest.fixture(scope='module')
+def slides(tmp_path_factory):
+    "Two small synthetic slides (A, B), made once for the module."
+    d = tmp_path_factory.mktemp('slides')
+    for i, name in enumerate('AB'): make_slide(d/f'{name}.svs', width=1024, height=768, downsamples=(1, 4), seed=i)
+    return d
+
+@pytest.fixture
+def work(slides, tmp_path, capsys):
+    "A copy of the slides and their stores, tiled, embedded with texture_stats and clustered (k=3)."
+    sl = tmp_path/'slides'; shutil.copytree(slides, sl)
+    st = tmp_path/'stores'
+    assert run(capsys, 'tile', sl, st, *TILE)[0] == 0
+    assert run(capsys, 'embed', st, '--encoder', 'texture_stats', '--workers', '0')[0] == 0
+    assert run(capsys, 'aggregate', st, '--encoder', 'texture_stats', '--k', '3')[0] == 0
+    return sl, st
+
+def one_line(err:str, *words):
+    "The error is one line `rna-fm CMD: error: ...` holding `words`."
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1 and ': error: ' in lines[0], err
+    for w in words: assert w in lines[0], (w, lines[0])
+
+def test_touched_or_copied_slide_keeps_its_work(work, capsys):
+    sl, st = work; before = hashes(st)
+    os.utime(sl/'A.svs', ns=(1, 1))                                        # touched
+    shutil.copyfile(sl/'B.svs', sl/'B2'); os.replace(sl/'B2', sl/'B.svs')    # copied without its times
+    code, out, _ = run(capsys, 'tile', sl, st, *TILE)
+    assert code == 0 and '2 up to date' in out, out
+    assert hashes(st) == before
+
+def test_new_tiling_settings_need_overwrite_and_say_what_goes(work, capsys):
+    sl, st = work; before = hashes(st)
+    code, out, err = run(capsys, 'tile', sl, st, '--target_mpp', '2', '--tile_px', '48', '--no_pictures')
+    assert code == 1 and 'tile_px 32 -> 48' in err and 'features/texture_stats' in err and 'clusters/texture_stats/k3' in err
+    assert '--overwrite' in err
+    assert hashes(st) == before
+    code, out, _ = run(capsys, 'tile', sl, st, '--target_mpp', '2', '--tile_px', '48', '--no_pictures', '--overwrite')
+    assert code == 0 and '2 tiled' in out and store_attrs(st/'A.zarr')['tile_px'] == 48
+
+def test_moved_slides_are_recognised_and_relocated(work, capsys):
+    sl, st = work; before = hashes(st, skip=('A.zarr/zarr.json', 'B.zarr/zarr.json'))
+    new = sl.parent/'moved'; os.replace(sl, new)
+    code, out, _ = run(capsys, 'tile', new, st, *TILE)
+    assert code == 0 and '2 moved' in out, out
+    assert store_attrs(st/'A.zarr')['source_path'] == str((new/'A.svs').resolve())
+    assert hashes(st, skip=('A.zarr/zarr.json', 'B.zarr/zarr.json')) == before      # features, clusters, coords untouched
+    code, out, _ = run(capsys, 'embed', st, '--encoder', 'texture_stats', '--workers', '0', '--overwrite')
+    assert code == 0, out                                                    # the tiles are read from the new place
+
+def test_from_h5_overwrite_replaces_only_its_features(work, tmp_path, capsys):
+    sl, st = work
+    keep = {k: v for k, v in hashes(st).items() if '/features/texture_stats/' in k or '/clusters/' in k or '/coords/' in k}
+    h5 = tmp_path/'h5'; h5.mkdir()
+    for s in 'AB':
+        c = read_coords(st/f'{s}.zarr')
+        with h5py.File(h5/f'{s}.h5', 'w') as f: f['coords'] = c; f['features'] = np.random.default_rng(0).normal(size=(len(c), 8))
+    code, out, err = run(capsys, 'embed', st, '--from_h5', h5, '--encoder', 'imported', '--overwrite')
+    assert code == 0, err
+    after = hashes(st)
+    assert {k: after.get(k) for k in keep} == keep                          # other encoders, clusters and tiles kept
+    assert 'level' in store_attrs(st/'A.zarr')                                # and the tiling geometry
+    assert any('/features/imported/' in k for k in after)
+    assert run(capsys, 'embed', st, '--encoder', 'texture_stats', '--workers', '0')[0] == 0   # a later embed still works
+
+def test_a_bad_h5_file_does_not_stop_the_others(work, tmp_path, capsys):
+    sl, st = work; before = hashes(st)
+    h5 = tmp_path/'h5'; h5.mkdir(); (h5/'A.h5').write_bytes(b'not hdf5')
+    c = read_coords(st/'B.zarr')
+    with h5py.File(h5/'B.h5', 'w') as f: f['coords'] = c; f['features'] = np.ones((len(c), 4))
+    code, out, err = run(capsys, 'embed', st, '--from_h5', h5, '--encoder', 'imp')
+    assert code == 1 and 'A.h5' in err and '1 imported' in out.replace('1 imported as', '1 imported'), (out, err)
+    assert 'features/imp/zarr.json' in ''.join(k for k in hashes(st) if k.startswith('B.zarr'))
+    assert {k: v for k, v in hashes(st).items() if k in before} == before
+
+def test_bad_embed_option_touches_nothing(work, capsys):
+    sl, st = work; before = hashes(st)
+    code, out, err = run(capsys, 'embed', st, '--encoder', 'texture_stats', '--workers', '-1', '--overwrite')
+    assert code == 2; one_line(err, '--workers -1')
+    assert hashes(st) == before
+
+def test_one_failing_slide_fails_alone(work, capsys, monkeypatch):
+    sl, st = work; before = hashes(st)
+    import rna_fm.embed as E
+    real = E._encode_chunks
+    def boom(arr, ds, enc, todo, done, n, chunk_tiles, *a):
+        if Path(ds.store).name == 'B.zarr': raise ValueError('an unexpected bug')
+        return real(arr, ds, enc, todo, done, n, chunk_tiles, *a)
+    monkeypatch.setattr(E, '_encode_chunks', boom)
+    code, out, err = run(capsys, 'embed', st, '--encoder', 'texture_stats', '--workers', '0', '--overwrite')
+    assert code == 1 and 'A: embedded' in out
+    assert '1 slide stores failed' in err and 'B.zarr' in err and 'ValueError: an unexpected bug' in err
+    after = hashes(st)
+    assert {k: after.get(k) for k in before if k.startswith('B.zarr/')} == {k: v for k, v in before.items() if k.startswith('B.zarr/')}
+
+def _hold(path, ready):
+    from rna_fm.core import path_lock
+    with path_lock(path): ready.set(); time.sleep(120)
+
+def test_a_second_writer_skips_a_locked_store(work, capsys):
+    sl, st = work; before = hashes(st)
+    ctx = multiprocessing.get_context('fork'); ready = ctx.Event()
+    p = ctx.Process(target=_hold, args=(st/'A.zarr', ready)); p.start(); assert ready.wait(20)
+    try:
+        code, out, err = run(capsys, 'tile', sl, st, *TILE, '--overwrite')
+        assert code == 1 and f'pid {p.pid}' in err and '--wait' in err and 'B: tiled' in out
+        code, out, err = run(capsys, 'embed', st, '--encoder', 'texture_stats', '--workers', '0', '--overwrite')
+        assert code == 1 and f'pid {p.pid}' in err
+        code, out, err = run(capsys, 'aggregate', st, '--encoder', 'texture_stats', '--k', '3', '--overwrite')
+        assert code == 1 and f'pid {p.pid}' in err
+        assert {k: v for k, v in hashes(st).items() if k.startswith('A.zarr')} == {k: v for k, v in before.items() if k.startswith('A.zarr')}
+    finally: os.kill(p.pid, signal.SIGKILL); p.join()
+    assert run(capsys, 'tile', sl, st, *TILE)[0] == 0                          # the lock died with its holder
+
+def test_a_slide_name_with_spaces_says_the_fix(slides, tmp_path, capsys):
+    d = tmp_path/'s'; d.mkdir(); shutil.copy(slides/'A.svs', d/'my slide.svs')
+    code, out, err = run(capsys, 'tile', d, tmp_path/'st', *TILE)
+    assert code != 0 and 'slide_id column' in err, err
