@@ -169,14 +169,41 @@ def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:
     print(f"saved {path}; total {out_d['total_seconds']:.0f} s")
     return out_d
 
+def collect(runs:dict, # model name -> run directory (val_predictions/, test_predictions/) of an earlier or interrupted run
+            guidance_dirs:dict|None=None, # guidance scale -> {'val': dir, 'test': dir} of the new default's predictions
+            patients:int=360, seed:int=0, out:str=None, note:str=''):
+    "Tables, targets and JSON from finished run directories (when one process could not do everything in time)."
+    coh, sets = make_benchmark_cohort(patients, seed=seed)
+    tables = {n: group_table(coh, Path(d)/'test_predictions') for n, d in runs.items()}
+    tops = {n: topk(Path(d)) for n, d in runs.items()}
+    calib = {}
+    for g, dirs in (guidance_dirs or {}).items():
+        row = {}
+        for role, d in dirs.items():
+            t = group_table(coh, Path(d))
+            row.update({f'{role}_r_all': t.loc['all', 'r'], f'{role}_r_morph_prop': t.loc[['morph', 'prop'], 'r'].mean(),
+                        f'{role}_coverage_90': t.loc['all', 'coverage_90'], f'{role}_crps': t.loc['all', 'crps']})
+        calib[g] = row
+    calib = pd.DataFrame(calib).T.rename_axis('guidance').sort_index()
+    d = {'tables': {n: t.round(4).to_dict() for n, t in tables.items()}, 'top200': tops, 'timings': {}, 'note': note,
+         'calibration': calib.round(4).to_dict(), 'budget_cpu_seconds': float('nan'), 'patients': patients, 'slides': len(coh.slides),
+         'genes': len(coh.genes), 'pathways': len(sets), 'kinds': coh.gene_truth.kind.value_counts().to_dict(),
+         'split': 'see the runs', 'runs': {n: str(v) for n, v in runs.items()}}
+    report(d, tables, tops, calib)
+    path = Path(out) if out else ROOT/'benchmarks'/'out'/'accuracy.json'
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(d, indent=1, default=float))
+    print(f"saved {path}")
+    return d
+
 def report(d, tables, tops, calib):
     "Print the tables and the targets of issue 16."
     print(f"\ncohort: {d['patients']} patients, {d['slides']} slides, {d['genes']} genes ({d['kinds']}), {d['pathways']} GO BP sets; "
-          f"split {d['split']}; budget {d['budget_cpu_seconds']:.0f} CPU s of training per flow model")
+          f"split {d['split']}; budget {d['budget_cpu_seconds']} CPU s of training per flow model")
     long = pd.concat({n: t for n, t in tables.items()}, names=['model', 'group'])
     print(long[['genes', 'r', 'oracle_r', 'r_share_of_oracle', 'crps', 'coverage_90']].round(3).to_string())
     print('\n' + pd.DataFrame(tops).T.round(3).to_string())
-    print('\n' + pd.DataFrame(d['timings']).T.to_string())
+    if d['timings']: print('\n' + pd.DataFrame(d['timings']).T.to_string())
     print('\nnew default, guidance scale (validation chooses; test shown for the record):\n' + calib.round(3).to_string())
     if 'new default' not in tables: return
     nd, rg = tables['new default'], tables['ridge']
