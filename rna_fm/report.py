@@ -162,7 +162,7 @@ def report(runs, # evaluated runs (see `read_evaluations`)
            out_dir, # where report.html, report.md and the CSV tables go
            title:str='rna_fm evaluation report',
           ) -> Path:
-    "Write the comparison page of evaluated runs; the path of report.html."
+    "Write the comparison page of evaluated runs (report.html, report.md, report_files/ with the CSV tables and PNGs); its path."
     evs = read_evaluations(runs)
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     tables = {lv: comparison_table(evs, lv) for lv in ('patient', 'slide')}
@@ -170,8 +170,9 @@ def report(runs, # evaluated runs (see `read_evaluations`)
             'Calibration and PIT (patient level)': fig_calibration(evs), 'CRPS and sharpness (patient level)': fig_crps(tables['patient']),
             'Pathway panel (patient level)': fig_pathways(evs)}
     figs = {k: v for k, v in figs.items() if v is not None}
-    for lv, t in tables.items(): t.to_csv(out/f'comparison_{lv}.csv', float_format='%.6g')
-    for lv in tables: _folds_table(evs, lv).to_csv(out/f'folds_{lv}.csv', index=False, float_format='%.6g')
+    files = out/'report_files'; files.mkdir(exist_ok=True)
+    for lv, t in tables.items(): t.to_csv(files/f'comparison_{lv}.csv', float_format='%.6g')
+    for lv in tables: _folds_table(evs, lv).to_csv(files/f'folds_{lv}.csv', index=False, float_format='%.6g')
     words = verdicts(tables['patient'])
     conv = ("<p class=note>Top-k columns: <b>_test_ranked</b>: the k genes best correlated on the evaluated data itself (as "
             "published; optimistic). <b>_val_ranked</b>: the k genes chosen on validation predictions only (honest). Pooled: all "
@@ -193,7 +194,7 @@ def report(runs, # evaluated runs (see `read_evaluations`)
     md = [f"# {title}", '', *[f"- {w}" for w in words], '']
     for lv, t in tables.items(): md += [f"## Model comparison ({lv} level)", '', md_table(t), '']
     for i, (k, v) in enumerate(figs.items()):
-        f = out/f'figure_{i}.png'; f.write_bytes(base64.b64decode(v.split(',', 1)[1])); md += [f"## {k}", '', f"![{k}]({f.name})", '']
+        f = files/f'figure_{i}.png'; f.write_bytes(base64.b64decode(v.split(',', 1)[1])); md += [f"## {k}", '', f"![{k}](report_files/{f.name})", '']
     atomic_write_text(out/'report.md', '\n'.join(md))
     return page
 
