@@ -25,7 +25,9 @@ def read_evaluations(paths, # evaluated runs: directories holding evaluation.jso
     for p in ([paths] if isinstance(paths, (str, Path)) else paths):
         p = Path(p)
         if (p/'evaluation.json').exists(): found.append(p)
-        elif p.is_dir() and (sub := sorted(d for d in p.iterdir() if (d/'evaluation.json').exists())): found += sub
+        elif p.is_dir() and (sub := sorted(d for d in p.iterdir() if (d/'evaluation.json').exists())):
+            order = list(pd.read_csv(p/'summary.csv').run.astype(str).unique()) if (p/'summary.csv').exists() else []
+            found += sorted(sub, key=lambda d: order.index(d.name) if d.name in order else len(order))   # as evaluated
         else: raise RNAFMError(f"'{p}' is not an evaluated run (no evaluation.json in it or its subdirectories): "
                                "run `rna-fm evaluate` on the predictions first")
     evs = []
@@ -174,6 +176,11 @@ def report(runs, # evaluated runs (see `read_evaluations`)
     for lv, t in tables.items(): t.to_csv(files/f'comparison_{lv}.csv', float_format='%.6g')
     for lv in tables: _folds_table(evs, lv).to_csv(files/f'folds_{lv}.csv', index=False, float_format='%.6g')
     words = verdicts(tables['patient'])
+    S = [s['samples_per_slide'] for e in evs for s in e['levels'].get('patient', {}).values() if s.get('samples_per_slide')]
+    if S and min(S) < 20:
+        words.append(f"note: with S = {min(S)} samples per slide, intervals from sample quantiles under-cover even for a calibrated "
+                     f"model (the widest, min to max, covers (S-1)/(S+1) = {(min(S) - 1) / (min(S) + 1):.0%} on average): compare coverage "
+                     "between models, not with its nominal level")
     conv = ("<p class=note>Top-k columns: <b>_test_ranked</b>: the k genes best correlated on the evaluated data itself (as "
             "published; optimistic). <b>_val_ranked</b>: the k genes chosen on validation predictions only (honest). Pooled: all "
             "test folds of a run together. Lower is better for RMSE, CRPS and energy score; coverage should equal its level.</p>")
