@@ -20,8 +20,8 @@ from .store import clusters_name, open_store, store_path
 # %% auto #0
 __all__ = ['ID_COLUMNS', 'ZERO_STD', 'ROLES', 'read_table', 'read_sample_sheet', 'Cohort', 'load_cohort', 'read_reference_table',
            'select_genes', 'patients_digest', 'Normaliser', 'fit_normaliser', 'Fold', 'Splits', 'make_splits',
-           'make_holdout', 'StoreFeatures', 'ArrayFeatures', 'SlideDataset', 'collate_slides', 'patient_labels',
-           'splits_cmd']
+           'make_holdout', 'StoreFeatures', 'ArrayFeatures', 'cluster_shares', 'slide_condition', 'SlideDataset',
+           'collate_slides', 'patient_labels', 'splits_cmd']
 
 # %% ../nbs/05_cohort.ipynb #ae0e0f2c
 ID_COLUMNS = ('slide_id', 'patient_id', 'sample_id', 'wsi_file_name', 'slide_path', 'store_path')
@@ -827,6 +827,32 @@ class ArrayFeatures:
         return None if self.cluster_sizes is None else self.cluster_sizes[slide_id]
     def __repr__(self): return f"ArrayFeatures({len(self)} slides, shape {self.shape})"
 
+# %% ../nbs/05_cohort.ipynb #a16d0002
+def cluster_shares(features, # feature source; its `sizes(slide_id)` (when it has one) gives tiles per cluster
+                   slide_id:str,
+                  ) -> np.ndarray|None:
+    "Each cluster's share of the slide's tiles, (K,) float32 summing to 1; None when the source has no cluster sizes."
+    get = getattr(features, 'sizes', None)
+    s = get(slide_id) if callable(get) else None
+    if s is None: return None
+    s = np.asarray(s, np.float64)
+    if s.ndim != 1 or not np.isfinite(s).all() or (s < 0).any() or not s.sum() > 0:
+        raise RNAFMError(f"slide {slide_id!r}: cluster sizes {first_items(list(s.ravel()))} are not K non-negative counts "
+                         "with a positive total; re-run the aggregation step")
+    return (s / s.sum()).astype(np.float32)
+
+def slide_condition(features, # feature source: slide id -> (K, D), optionally with `sizes(slide_id)`
+                    slide_id:str,
+                   ) -> np.ndarray:
+    "What the model is conditioned on: the (K, D) cluster features, with the (K,) shares as a last column when known."
+    f = np.asarray(features[slide_id], np.float32)
+    s = cluster_shares(features, slide_id)
+    if s is None: return f
+    if f.ndim != 2 or len(s) != len(f):
+        raise RNAFMError(f"slide {slide_id!r}: {len(s)} cluster sizes for cluster features of shape {f.shape}; re-run the aggregation step")
+    return np.concatenate([f, s[:, None]], 1)
+
+
 # %% ../nbs/05_cohort.ipynb #b071474c
 def _patient_map(sample_sheet) -> pd.Series:
     "slide_id -> patient_id from a sample sheet or Cohort."
@@ -874,7 +900,7 @@ class SlideDataset(Dataset):
 
     def __getitem__(self, i:int) -> dict:
         sid, pid = self.slide_ids[i], self.patient_ids[i]
-        cond = np.asarray(self.features[sid], np.float32)
+        cond = slide_condition(self.features, sid)
         if self._shape is None: self._shape = cond.shape
         elif cond.shape != self._shape:
             raise RNAFMError(f"slide {sid!r}: cluster features of shape {cond.shape}, but other slides have {self._shape}")
@@ -886,7 +912,7 @@ class SlideDataset(Dataset):
         return f"SlideDataset({len(self)} slides, {len(set(self.patient_ids))} patients, {'no expression' if self.x1 is None else f'{len(self.genes)} genes'})"
 
 def collate_slides(batch:list[dict]) -> dict:
-    "Stack `cond` (B, K, D) and `x1` (B, G) of a batch; keep slide and patient ids as lists."
+    "Stack `cond` (B, K, D) -- or (B, K, D + 1) with the cluster shares -- and `x1` (B, G) of a batch; keep slide and patient ids as lists."
     out = {'cond': torch.stack([b['cond'] for b in batch]), 'slide_id': [b['slide_id'] for b in batch],
            'patient_id': [b['patient_id'] for b in batch]}
     if 'x1' in batch[0]: out['x1'] = torch.stack([b['x1'] for b in batch])

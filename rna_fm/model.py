@@ -13,10 +13,12 @@ import torch.nn.functional as F
 from .core import JSONConfig, RNAFMError
 
 # %% auto #0
-__all__ = ['ModelConfig', 'size_buckets', 'PathwayLayout', 'timestep_features', 'Attention', 'mlp', 'modulate', 'GraphAttention',
-           'AdaLNBlock', 'SlideEncoder', 'RNAFM', 'LoopRNAFM', 'parameter_counts']
+__all__ = ['CONDITIONS', 'ModelConfig', 'size_buckets', 'PathwayLayout', 'timestep_features', 'Attention', 'mlp', 'modulate',
+           'GraphAttention', 'AdaLNBlock', 'SlideEncoder', 'split_condition', 'RNAFM', 'LoopRNAFM', 'parameter_counts']
 
 # %% ../nbs/08_model.ipynb #1f263140
+CONDITIONS = ('published', 'composition')
+
 @dataclass
 class ModelConfig(JSONConfig):
     "Sizes of the RNA-FM velocity network (defaults: the published configuration)."
@@ -32,6 +34,7 @@ class ModelConfig(JSONConfig):
     graph_heads: int = 4         # heads of the graph-masked attention over pathways
     dropout: float = 0.0         # dropout in attention and MLPs
     buckets: int = 16            # size buckets of the per-pathway layers (speed only: results do not depend on it)
+    condition: str = 'published' # slide condition: 'published' (K cluster means, mean-pooled: the paper) or 'composition' (each cluster's share of the slide's tiles too: a learned embedding of its log share, attention and pooling weighted by share, padding clusters masked)
 
     def __post_init__(self):
         for name, width, heads in (('hidden', self.hidden, self.heads), ('hidden', self.hidden, self.graph_heads),
@@ -39,6 +42,7 @@ class ModelConfig(JSONConfig):
             if width % heads: raise RNAFMError(f"ModelConfig: {name}={width} is not divisible by {heads} attention heads")
         if min(self.hidden, self.depth + 1, self.feat_dim, self.n_clusters, self.buckets) < 1:
             raise RNAFMError("ModelConfig: sizes must be positive")
+        if self.condition not in CONDITIONS: raise RNAFMError(f"ModelConfig: condition {self.condition!r}: use one of {list(CONDITIONS)}")
 
 # %% ../nbs/08_model.ipynb #89cef835
 def size_buckets(sizes:np.ndarray, n:int, candidates:int=256) -> list[np.ndarray]:
@@ -184,19 +188,52 @@ class AdaLNBlock(nn.Module):
         return torch.addcmul(x, g2, self.mlp(modulate(self.norm2(x), s2, sc2)))
 
 class SlideEncoder(nn.Module):
-    "K x D cluster features -> a slide embedding (H): per-cluster embedding, a small transformer, mean pooling, MLP."
-    def __init__(self, feat_dim:int, n_clusters:int, hidden:int, layers:int=2, heads:int=8, mlp_dim:int=1024):
+    """K x D cluster features -> a slide embedding (H): per-cluster embedding, a small transformer, pooling, MLP.
+
+    With `composition`, each cluster's share s_k of the slide's tiles enters too: a learned direction times log(K s_k)
+    is added to its token, clusters with no tiles (the padding of slides with fewer tiles than K) are masked out of
+    attention, and pooling is the share-weighted mean. Without it (the paper), tokens are mean-pooled."""
+    def __init__(self, feat_dim:int, n_clusters:int, hidden:int, layers:int=2, heads:int=8, mlp_dim:int=1024, composition:bool=False):
         super().__init__()
         self.cluster_emb = nn.Parameter(torch.randn(n_clusters, feat_dim) / feat_dim**0.5)
+        self.share_emb = nn.Parameter(torch.randn(feat_dim) / feat_dim**0.5) if composition else None
         self.layers = nn.ModuleList(nn.ModuleList([nn.LayerNorm(feat_dim), Attention(feat_dim, heads, qkv_bias=False),
                                                    nn.LayerNorm(feat_dim), mlp(feat_dim, mlp_dim, nn.GELU())])
                                     for _ in range(layers))
         self.out = nn.Sequential(nn.Linear(feat_dim, feat_dim), nn.SiLU(), nn.Linear(feat_dim, hidden))
-    def forward(self, feats):
-        y = feats + self.cluster_emb
+    def forward(self, feats, # (B, K, D) cluster features
+                shares=None, # (B, K) each cluster's share of the slide's tiles (rows sum to 1); used with `composition`
+               ):
+        y, mask = feats + self.cluster_emb, None
+        if self.share_emb is not None:
+            live = shares > 0
+            y = y + torch.log(torch.where(live, shares * shares.shape[1], 1.0))[..., None] * self.share_emb
+            mask = live[:, None, None, :]                               # (B, 1, 1, K): attend to clusters with tiles only
         for n1, attn, n2, ff in self.layers:
-            y = y + attn(n1(y)); y = y + ff(n2(y))
-        return self.out(y.mean(1))
+            y = y + attn(n1(y), mask); y = y + ff(n2(y))
+        pooled = y.mean(1) if self.share_emb is None else torch.einsum('bk,bkd->bd', shares.to(y.dtype), y)
+        return self.out(pooled)
+
+
+# %% ../nbs/08_model.ipynb #a16c0001
+def split_condition(cond:torch.Tensor, # (B, K, D) cluster features, or (B, K, D + 1) with each cluster's share of the tiles last
+                    cfg:ModelConfig,
+                   ) -> tuple[torch.Tensor, torch.Tensor|None]:
+    "The (B, K, D) features and the (B, K) shares (None without them) of a condition, checked against the model's K and D."
+    K, D = cfg.n_clusters, cfg.feat_dim
+    if cond.dim() != 3 or cond.shape[1] != K or cond.shape[2] not in (D, D + 1):
+        raise RNAFMError(f"cluster features have shape {tuple(cond.shape)}, the model expects (B, {K}, {D}) (or {D + 1} "
+                         "columns with the cluster shares): features from another encoder or K?")
+    feats, shares = cond[..., :D], (cond[..., D].float() if cond.shape[2] == D + 1 else None)
+    if cfg.condition == 'composition':
+        if shares is None:
+            raise RNAFMError("this model reads each cluster's share of the slide's tiles (condition='composition'), but the "
+                             "features carry none: read them from slide stores written by `rna-fm aggregate`, or give the "
+                             "cluster sizes with in-memory / .npz features")
+        bad = (shares < 0).any(1) | ((shares.sum(1) - 1).abs() > 1e-3)
+        if bad.any(): raise RNAFMError(f"{int(bad.sum())} slide(s) have cluster shares that are negative or do not sum to 1")
+    return feats, shares
+
 
 # %% ../nbs/08_model.ipynb #807edb12
 def _rowwise(f, c:torch.Tensor) -> torch.Tensor:
@@ -242,7 +279,8 @@ class RNAFM(nn.Module):
         self.graph = GraphAttention(H, cfg.graph_heads, mask, cfg.mlp_ratio, cfg.dropout)
         # time and slide conditioning
         self.time_mlp = nn.Sequential(nn.Linear(cfg.time_dim, H), nn.SiLU(), nn.Linear(H, H))
-        self.slide = SlideEncoder(cfg.feat_dim, cfg.n_clusters, H, cfg.cond_layers, cfg.heads, cfg.cond_mlp)
+        self.slide = SlideEncoder(cfg.feat_dim, cfg.n_clusters, H, cfg.cond_layers, cfg.heads, cfg.cond_mlp,
+                                  composition=cfg.condition == 'composition')
         self.null_slide = nn.Parameter(torch.zeros(H))      # the learned null condition of classifier-free guidance
         self.blocks = nn.ModuleList(AdaLNBlock(H, cfg.heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.depth))
         # per-pathway adaLN output heads writing each pathway's genes, and the background head
@@ -267,12 +305,9 @@ class RNAFM(nn.Module):
 
     # the conditioning contract of rna_fm.flow
     def encode_condition(self, feats:torch.Tensor, drop:torch.Tensor|None=None) -> torch.Tensor:
-        "Slide embeddings (B, H) from cluster features (B, K, D); rows with `drop` True get the null condition."
-        K, D = self.cfg.n_clusters, self.cfg.feat_dim
-        if feats.dim() != 3 or feats.shape[1:] != (K, D):
-            raise RNAFMError(f"cluster features have shape {tuple(feats.shape)}, the model expects (B, {K}, {D}): "
-                             "features from another encoder or K?")
-        c = self.slide(feats.to(self.null_slide.dtype))
+        "Slide embeddings (B, H) from cluster features (B, K, D), or (B, K, D + 1) whose last column is each cluster's share; rows with `drop` True get the null condition."
+        feats, shares = split_condition(feats, self.cfg)
+        c = self.slide(feats.to(self.null_slide.dtype), shares)
         return c if drop is None else torch.where(drop[:, None], self.null_slide.expand_as(c), c)
 
     def null_condition(self, n:int) -> torch.Tensor:
@@ -348,6 +383,7 @@ class LoopRNAFM(nn.Module):
 
     def encode_condition(self, feats, drop=None):
         "The raw features, flattened, with a last column marking the null condition: (B, K * D + 1)."
+        feats = feats[..., :self.cfg.feat_dim]                # the published condition: the features, not the shares
         flag = torch.zeros(len(feats), 1) if drop is None else drop[:, None].float()
         return torch.cat([feats.reshape(len(feats), -1), flag.to(feats)], 1)
 

@@ -12,15 +12,15 @@ import pandas as pd
 import torch
 import zarr
 from zarr.storage import LocalStore
-from .core import JSONConfig, RNAFMError, atomic_dir, autocast, first_items, get_device, progress
-from .cohort import ArrayFeatures, StoreFeatures, read_sample_sheet
+from .core import JSONConfig, RNAFMError, atomic_dir, autocast, first_items, get_device, progress, sha256_file
+from .cohort import ArrayFeatures, StoreFeatures, read_sample_sheet, cluster_shares
 from .flow import sample
 from .metrics import PearsonAccumulator, bh_qvalues, crps, fdr_summary, interval_coverage, pearson_pvalue
 from .train import CheckpointInfo, check_compatible, load_checkpoint, read_checkpoint
 
 # %% auto #0
-__all__ = ['FORMATS', 'PredictConfig', 'write_h5ad', 'check_truth', 'write_predictions', 'predict', 'open_features',
-           'read_slide_list', 'predict_cmd']
+__all__ = ['FORMATS', 'PredictConfig', 'write_h5ad', 'check_truth', 'write_predictions', 'check_ensemble', 'checkpoint_identity',
+           'resolve_checkpoints', 'predict', 'open_features', 'read_slide_list', 'predict_cmd']
 
 # %% ../nbs/10_predict.ipynb #f97d2923
 FORMATS = ('csv', 'parquet', 'h5ad', 'h5ad_samples')
@@ -97,7 +97,7 @@ def _read_features(feats, # feature source: slide id -> (K, D)
                    ids:list, # slides of one group
                    info:CheckpointInfo, # the checkpoint they are fed to
                   ) -> torch.Tensor:
-    "(B, K, D) float32 features of slides `ids`, each checked against the checkpoint's (K, D) as it is read."
+    "(B, K, D) float32 features of slides `ids` (D + 1 columns with the cluster shares), each checked against the checkpoint's (K, D) as it is read."
     want, out = (info.k, info.feat_dim), []
     for s in ids:
         f = np.asarray(feats[s], np.float32)
@@ -106,7 +106,8 @@ def _read_features(feats, # feature source: slide id -> (K, D)
                              f"cluster features of shape {want} (K={info.k} clusters of D={info.feat_dim} features): "
                              f"aggregate the slide with K={info.k} from encoder {info.encoder!r} features, or leave it out")
         if not np.isfinite(f).all(): raise RNAFMError(f"slide {s!r}: its cluster features contain NaN or infinity; re-run its aggregation")
-        out.append(torch.from_numpy(f))
+        share = cluster_shares(feats, s)                                   # the cluster shares, when the source has them
+        out.append(torch.from_numpy(f if share is None else np.concatenate([f, share[:, None]], 1)))
     return torch.stack(out)
 
 def _patient_chunks(slides:list, patients:list, size:int) -> list:
@@ -244,8 +245,54 @@ def write_predictions(out_dir, # output directory, written atomically (replaced 
         (tmp/'prediction.json').write_text(json.dumps(summary, indent=1))
     return summary
 
+# %% ../nbs/10_predict.ipynb #e15ens01
+def check_ensemble(infos:list, # CheckpointInfo of every member
+                  ):
+    "Refuse members that cannot be pooled: other genes or gene order, other units, other features, or a member twice."
+    if not infos: raise RNAFMError("no checkpoint given")
+    a = infos[0]
+    seen = {}
+    for b in infos:
+        if b.path in seen and str(b.path) not in ('', '.'):
+            raise RNAFMError(f"checkpoint '{b.path}' is listed twice: an ensemble pools distinct models (e.g. the folds' best/)")
+        seen[b.path] = True
+        where = f"checkpoints '{a.path}' and '{b.path}'"
+        if b.genes != a.genes:
+            diff = sorted(set(a.genes) ^ set(b.genes))
+            raise RNAFMError(f"{where} predict different genes ({len(a.genes)} and {len(b.genes)} genes; "
+                             + (f"first differing: {first_items(diff)}" if diff else "the same genes in another order")
+                             + "): an ensemble pools samples gene by gene, so use checkpoints of one cross-validation (one gene list)")
+        if b.normaliser.log_transform != a.normaliser.log_transform:
+            raise RNAFMError(f"{where} were normalised differently (log_transform {a.normaliser.log_transform} and "
+                             f"{b.normaliser.log_transform}): their samples are not in the same units")
+        if (b.encoder, b.k, b.feat_dim) != (a.encoder, a.k, a.feat_dim):
+            raise RNAFMError(f"{where} read different cluster features ({a.encoder!r}, K={a.k}, D={a.feat_dim} and "
+                             f"{b.encoder!r}, K={b.k}, D={b.feat_dim}): an ensemble's members must read the same features")
+
+def checkpoint_identity(info:CheckpointInfo, # a checkpoint
+                        weights:str|None, # the weights used ('ema', 'raw'; None: given in memory)
+                       ) -> dict:
+    "What identifies a checkpoint in a prediction: path, step, weights used and the SHA-256 of its config and weights files."
+    p = Path(info.path)
+    fname = {'ema': 'ema.safetensors', 'raw': 'model.safetensors'}.get(weights)
+    digest = lambda f: sha256_file(p/f) if f and (p/f).exists() else None
+    return {'path': str(p), 'step': info.step, 'weights': weights, 'config_sha256': digest('config.json'),
+            'weights_sha256': digest(fname)}
+
+def resolve_checkpoints(spec:str, # a checkpoint directory, several separated by commas, or a cross-validation directory
+                       ) -> list[Path]:
+    "The checkpoint directories a command line names; a cross-validation directory gives every fold's best/ (an ensemble)."
+    out = []
+    for part in [s.strip() for s in str(spec).split(',') if s.strip()]:
+        p = Path(part)
+        folds = sorted((d for d in p.glob('fold*') if d.name[4:].isdigit() and (d/'best'/'config.json').exists()),
+                       key=lambda d: int(d.name[4:])) if not (p/'config.json').exists() else []
+        out += [d/'best' for d in folds] if folds else [p]
+    if not out: raise RNAFMError(f"no checkpoint in {spec!r}")
+    return out
+
 # %% ../nbs/10_predict.ipynb #dbc3fa51
-def predict(checkpoint, # checkpoint directory, or a (model, CheckpointInfo) pair from `load_checkpoint`
+def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, or a list of them: a fold ensemble whose samples are pooled
             features, # feature source: StoreFeatures, ArrayFeatures or a dict slide id -> (K, D)
             slide_ids, # slides to predict
             out_dir, # output directory, written atomically (replaced if it exists)
@@ -256,8 +303,11 @@ def predict(checkpoint, # checkpoint directory, or a (model, CheckpointInfo) pai
            ) -> dict:
     "Sample transcriptomes for every slide; write per-slide and per-patient summaries (log2 units) and the samples."
     cfg = cfg or PredictConfig()
-    model, info = checkpoint if isinstance(checkpoint, tuple) else load_checkpoint(checkpoint, cfg.weights, cfg.device)
-    used = None if isinstance(checkpoint, tuple) else (info.selected if cfg.weights == 'selected' else cfg.weights)
+    members = list(checkpoint) if isinstance(checkpoint, list) else [checkpoint]
+    check_ensemble([m[1] if isinstance(m, tuple) else read_checkpoint(m) for m in members])   # before loading any weights
+    loaded = [m if isinstance(m, tuple) else load_checkpoint(m, cfg.weights, cfg.device) for m in members]
+    used = [None if isinstance(m, tuple) else (i.selected if cfg.weights == 'selected' else cfg.weights) for m, (_, i) in zip(members, loaded)]
+    model, info = loaded[0]
     device = next(model.parameters()).device
     feats = ArrayFeatures(features) if isinstance(features, dict) else features
     slides = [str(s) for s in slide_ids]
@@ -275,16 +325,21 @@ def predict(checkpoint, # checkpoint directory, or a (model, CheckpointInfo) pai
     genes, norm = info.genes, info.normaliser
     truth = check_truth(truth, genes, patients)
     def draw(ids):
-        "(S, b, G) samples in log2 units of slides `ids`, each from its own noise."
-        cond = _read_features(feats, ids, info).to(device)
-        x0 = torch.stack([torch.randn(cfg.n_samples, len(genes), generator=torch.Generator().manual_seed(_slide_seed(cfg.seed, s)))
-                          for s in ids], 1)
-        with autocast(cfg.amp, device):
-            z, _ = sample(model, cond, n_samples=cfg.n_samples, solver=cfg.solver, steps=cfg.steps, guidance=cfg.guidance,
-                          x_0=x0.to(device))
-        return norm.inverse_transform(z.double()).float().cpu().numpy()
-    meta = {'model': 'rna-fm', 'checkpoint': str(info.path), 'checkpoint_step': info.step, 'weights': used, 'encoder': info.encoder}
-    return write_predictions(out_dir, slides, patients, genes, draw, cfg.n_samples, cfg, truth, meta, sample_sheet)
+        "(C S, b, G) samples in log2 units of slides `ids`: each member's S from its own noise, in its own training units."
+        cond, out = _read_features(feats, ids, info).to(device), []
+        for c, (net, inf) in enumerate(loaded):
+            x0 = torch.stack([torch.randn(cfg.n_samples, len(genes), generator=torch.Generator().manual_seed(
+                                  _slide_seed(cfg.seed, s if c == 0 else f'{s}@{c}'))) for s in ids], 1)
+            with autocast(cfg.amp, device):
+                z, _ = sample(net, cond, n_samples=cfg.n_samples, solver=cfg.solver, steps=cfg.steps, guidance=cfg.guidance,
+                              x_0=x0.to(device))
+            out.append(inf.normaliser.inverse_transform(z.double()).float().cpu().numpy())
+        return np.concatenate(out, 0)
+    ids_ = [checkpoint_identity(i, w) for (_, i), w in zip(loaded, used)]
+    meta = {'model': 'rna-fm', 'checkpoint': str(info.path) if len(loaded) == 1 else f"ensemble of {len(loaded)}: " +
+            ', '.join(str(i.path) for _, i in loaded), 'checkpoint_step': info.step, 'weights': used[0], 'encoder': info.encoder,
+            'ensemble': len(loaded), 'checkpoints': ids_}
+    return write_predictions(out_dir, slides, patients, genes, draw, cfg.n_samples * len(loaded), cfg, truth, meta, sample_sheet)
 
 # %% ../nbs/10_predict.ipynb #d5195366
 def open_features(stores:str|None=None, # directory of slide stores
@@ -307,7 +362,7 @@ def read_slide_list(path:str) -> list[str]:
     return [l.strip() for l in p.read_text().splitlines() if l.strip() and not l.startswith('#')]
 
 # %% ../nbs/10_predict.ipynb #31c7891c
-def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`)
+def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`), several separated by commas, or a `rna-fm train` directory (all folds' best/: an ensemble)
                 out:str, # output directory
                 stores:str=None, # directory of slide stores holding the cluster features
                 encoder:str=None, # encoder id of the stores' cluster features (checked against the checkpoint)
@@ -328,8 +383,9 @@ def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`)
                 amp:str='auto', # precision: 'auto' (bf16 on GPU), 'bf16', 'off'
                 weights:str='selected', # checkpoint weights: 'ema', 'raw', or 'selected' (those model selection kept)
                ):
-    "Sample predictive distributions of expression for slides from a trained checkpoint."
-    info = read_checkpoint(checkpoint)
+    "Sample predictive distributions of expression for slides from a trained checkpoint (or a fold ensemble, samples pooled)."
+    cks = resolve_checkpoints(checkpoint)
+    info = read_checkpoint(cks[0])
     src = open_features(stores, encoder, info.k, features)
     ids = read_slide_list(slides) if slides else (sorted(src.features) if isinstance(src, ArrayFeatures) else
                                                   sorted(p.name[:-5] for p in Path(stores).glob('*.zarr')))
@@ -337,6 +393,7 @@ def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`)
                         formats=('csv',) + ('parquet',) * parquet + ('h5ad',) * (h5ad and not h5ad_samples) + ('h5ad_samples',) * h5ad_samples, save_samples=not no_samples, seed=seed, device=device,
                         amp=amp, weights=weights)
     sheet = read_sample_sheet(sample_sheet) if sample_sheet else None
-    res = predict(checkpoint, src, ids, out, cfg, sample_sheet=sheet, encoder=encoder)
-    print(f"predicted {res['slides']} slides ({res['patients']} patients) with the {res['weights']} weights in {res['seconds']} s -> {out}")
+    res = predict(cks if len(cks) > 1 else cks[0], src, ids, out, cfg, sample_sheet=sheet, encoder=encoder)
+    who = f"{len(cks)} checkpoints (samples pooled)" if len(cks) > 1 else "the checkpoint"
+    print(f"predicted {res['slides']} slides ({res['patients']} patients) with {who}, {res['weights']} weights, in {res['seconds']} s -> {out}")
     return 0
