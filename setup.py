@@ -18,8 +18,9 @@ lic = licenses[cfg['license']]
 def reqs(key): return cfg.get(key, '').split()
 
 extras = {'dev': reqs('dev_requirements'), 'timm': reqs('timm_requirements'),
-          'parquet': reqs('parquet_requirements'), 'anndata': reqs('anndata_requirements')}
-extras['all'] = sorted(set(extras['timm'] + extras['parquet'] + extras['anndata']))
+          'transformers': reqs('transformers_requirements'), 'parquet': reqs('parquet_requirements'),
+          'anndata': reqs('anndata_requirements')}
+extras['all'] = sorted(set(extras['timm'] + extras['transformers'] + extras['parquet'] + extras['anndata']))
 
 setuptools.setup(
     name=cfg['dist_name'],

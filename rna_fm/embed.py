@@ -239,7 +239,7 @@ def read_h5_features(path, # a CLAM/TRIDENT patch-features file
 
 def import_features_h5(path, # a CLAM/TRIDENT features file
                        out, # directory of the slide stores
-                       encoder:str, # the id to store the features under, e.g. 'uni' or 'conch_v15'
+                       encoder:str, # the id to store the features under, e.g. 'uni' or 'conch-v1.5' (the ids of rna_fm.encoders' table)
                        slide_id:str|None=None, # default: the file name without '.h5'
                        slide=None, # the slide file, to make a full store when there is none yet
                        dtype:str|None=None, # stored dtype (default: float16 for float16 input, else float32)
@@ -291,8 +291,8 @@ def _h5_files(spec:str) -> list[Path]:
     return files
 
 def embed_cmd(stores:str, # directory of the slide stores (the --out of `rna-fm tile`); with --from_h5, where to put them
-              encoder:str=None, # effnet_lite0 (the default, offline), texture_stats, uni, uni2-h, timm-<architecture>, or yours as package.module:name (a factory or Encoder in that importable module, or an encoder it registers on import); with --from_h5 the id to file the features under
-              weights:str=None, # local weights file for uni, uni2-h and timm-* encoders (never downloaded)
+              encoder:str=None, # an id of the encoder table (rna_fm.encoders; the default effnet_lite0 works offline), timm-<architecture>, or yours as package.module:name (a factory or Encoder in that importable module, or an encoder it registers on import); with --from_h5 the id to file the features under
+              weights:str=None, # local weights file (for phikon-v2 its folder) of encoders that load one; never downloaded
               batch_size:int=64, # tiles per batch
               workers:int=2, # DataLoader worker processes reading tiles
               device:str='auto', # 'auto' (CUDA when present), 'cpu' or 'cuda'

