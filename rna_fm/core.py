@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #6bb925d6
 from __future__ import annotations
-import contextlib, dataclasses, fcntl, hashlib, json, os, random, re, shutil, socket, sys, time, types, typing, uuid, warnings
+import contextlib, dataclasses, fcntl, hashlib, json, os, random, re, shutil, signal, socket, sys, time, types, typing, uuid, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -16,7 +16,7 @@ __all__ = ['test_warning', 'RNAFMError', 'first_items', 'JSONConfig', 'seed_ever
            'autocast', 'progress_enabled', 'LogLines', 'progress', 'parse_shard', 'shard_items', 'is_temp_path',
            'atomic_write', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_savefig',
            'atomic_dir', 'sweep_temps', 'content_fingerprint', 'file_fingerprint', 'same_content', 'sha256_file',
-           'LockedError', 'path_lock', 'failure_line', 'print_failures']
+           'LockedError', 'path_lock', 'failure_line', 'print_failures', 'die_with_parent']
 
 # %% ../nbs/00_core.ipynb #0fcac48b
 def test_warning(f, contains:str):
@@ -429,3 +429,22 @@ def print_failures(what:str, # what the items are, plural: 'slides', 'slide stor
     print(f"{len(failures)} {what} failed:", file=file)
     for k, m in failures: print(f"  {str(k):<{w}}  {m}", file=file)
     return 1
+
+# %% ../nbs/00_core.ipynb #11ddb448
+def _watch_parent(ppid:int, every:float=1.0):
+    "End this process as soon as its parent is no longer `ppid`."
+    while True:
+        if os.getppid() != ppid: os._exit(1)
+        time.sleep(every)
+
+def die_with_parent(ppid:int|None=None, # the parent's pid, read in the parent (default: this process's parent now)
+                   ):
+    "Make this (worker) process die when its parent dies: the parent-death signal on Linux, else a watchdog thread."
+    ppid = os.getppid() if ppid is None else ppid
+    try:
+        import ctypes
+        if ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0) != 0: raise OSError   # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        import threading
+        threading.Thread(target=_watch_parent, args=(ppid,), daemon=True).start()
+    if os.getppid() != ppid: os._exit(1)            # the parent died before the signal was armed

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.distributed as dist
-from .core import RNAFMError, atomic_write_json, atomic_write_text, get_device, is_temp_path
+from .core import RNAFMError, atomic_write_json, atomic_write_text, first_items, get_device, is_temp_path
 from .cohort import (ROLES, Cohort, Fold, Normaliser, SlideDataset, Splits, fit_normaliser, make_splits, read_table,
                            _training_cohort)
 from .metrics import topk_summary
@@ -21,7 +21,8 @@ from .train import RESULT_NEUTRAL, TrainConfig, config_differences, fit, init_di
 
 # %% auto #0
 __all__ = ['FOLD_RECORD_VERSION', 'NEUTRAL_SETTINGS', 'run_fold', 'fold_scores', 'run_settings', 'fold_record',
-           'fold_dir_mismatch', 'run_dir_mismatch', 'run_cv', 'cli_inputs', 'cli_gene_select', 'cli_folds', 'train_cmd']
+           'fold_dir_mismatch', 'run_dir_mismatch', 'check_fold_features', 'run_cv', 'cli_inputs', 'cli_gene_select',
+           'cli_folds', 'train_cmd']
 
 # %% ../nbs/10a_cv.ipynb #e3334e55
 def _is_main() -> bool: return not dist.is_initialized() or dist.get_rank() == 0
@@ -211,6 +212,24 @@ def _drop_stale_folds(out:Path, cohort:Cohort, splits:Splits, features, model_cf
     (out/'summary.csv').unlink(missing_ok=True)
     return gone
 
+def check_fold_features(cohort:Cohort, splits:Splits, features, folds=None):
+    "Read the cluster features of every slide of every fold (`folds`, default all) once: one error naming all that fail."
+    folds = range(len(splits)) if folds is None else [f for f in folds if 0 <= f < len(splits)]
+    slides = sorted({s for f in folds for r in ROLES for s in splits[f].slides(cohort, r)})
+    bad, shapes = [], {}
+    for s in slides:
+        try: x = np.asarray(features[s], np.float32)
+        except (RNAFMError, KeyError) as e: bad.append((s, str(e).strip("'"))); continue
+        if x.ndim != 2 or not np.isfinite(x).all(): bad.append((s, f'its cluster features (shape {x.shape}) are not a finite (K, D) array'))
+        else: shapes.setdefault(x.shape, []).append(s)
+    if bad:
+        raise RNAFMError(f"{len(bad)} of the {len(slides)} slides the folds use have no usable cluster features (first: "
+                         f"{first_items(s for s, _ in bad)}): {bad[0][1]}. Nothing was trained: add their features or leave them out")
+    if len(shapes) > 1:
+        (a, sa), (b, sb) = sorted(shapes.items(), key=lambda kv: -len(kv[1]))[:2]
+        raise RNAFMError(f"the slides' cluster features differ in shape: {len(sa)} are {a}, {len(sb)} are {b} (first: "
+                         f"{first_items(sb)}); aggregate every slide with the same encoder and K")
+
 def run_cv(cohort:Cohort, # sample sheet + expression
            splits:Splits, # patient-level folds (checked against the cohort's patients)
            features, # cluster-feature source
@@ -227,6 +246,7 @@ def run_cv(cohort:Cohort, # sample sheet + expression
     "Cross-validate: every requested fold trained, selected on validation and tested once; the summary table."
     out = Path(out_dir)
     splits.check(cohort.patients)
+    check_fold_features(cohort, splits, features, folds)      # every slide the folds use, before the first step
     if isinstance(gene_sets, (str, Path)): gene_sets = load_gene_sets(gene_sets)
     folds = list(range(len(splits))) if folds is None else list(folds)
     bad = [f for f in folds if not 0 <= f < len(splits)]
@@ -258,17 +278,26 @@ def _load_json_cfg(cls, path, overrides:dict):
     cfg = cls.load(path) if path else cls()
     return cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
 
+def _split_options(path:Path) -> Path: return path.with_name(path.name + '.options.json')
+
 def cli_inputs(sample_sheet, out, expression, logged, max_patient_missing, max_genes_dropped, stores, encoder, k, features,
-               splits, n_folds, val_fraction, seed) -> tuple:
+               splits, n_folds, val_fraction, seed, overwrite:bool=False) -> tuple:
     "The cohort, feature source and split that `rna-fm train` (and `rna-fm baseline`) options name; a new split is saved."
     cohort = _training_cohort(read_table(sample_sheet), expression, logged, required=True,   # as `rna-fm splits` loads it
                               max_patient_missing=max_patient_missing, max_genes_dropped=max_genes_dropped)
     src = open_features(stores, encoder, k, features)
     split_path = Path(splits) if splits else Path(out)/'splits.csv'
-    if split_path.exists(): sp = Splits.load(split_path)
+    opts = {'n_folds': int(n_folds), 'val_fraction': float(val_fraction), 'seed': int(seed or 0)}
+    made = json.loads(_split_options(split_path).read_text()) if _split_options(split_path).exists() else None
+    if split_path.exists() and made is not None and made != opts and not overwrite:
+        diff = ', '.join(f'--{k} {made.get(k)} (asked: {v})' for k, v in opts.items() if made.get(k) != v)
+        raise RNAFMError(f"the split file '{split_path}' was made with {diff}; rerun with those options to reuse it, or pass "
+                         "--overwrite to make a new split with the options asked (results of the old split are then deleted)")
+    if split_path.exists() and (made is None or made == opts): sp = Splits.load(split_path)   # yours, or made with these options
     else:
         sp = make_splits(cohort, n_folds=n_folds, val_fraction=val_fraction, seed=seed or 0)
-        if _is_main(): split_path.parent.mkdir(parents=True, exist_ok=True); sp.save(split_path)
+        if _is_main():
+            split_path.parent.mkdir(parents=True, exist_ok=True); sp.save(split_path); atomic_write_json(_split_options(split_path), opts)
     return cohort, src, sp
 
 def cli_gene_select(genes:str|None, top_var:int|None, min_mean:float|None) -> dict:
@@ -322,7 +351,7 @@ def train_cmd(sample_sheet:str, # table with slide_id and patient_id; or a refer
     mcfg = _load_json_cfg(ModelConfig, model_config, {})
     init_distributed(tcfg.device, tcfg.dist_timeout)
     cohort, src, sp = cli_inputs(sample_sheet, out, expression, logged, max_patient_missing, max_genes_dropped, stores, encoder,
-                                 k, features, splits, n_folds, val_fraction, seed)
+                                 k, features, splits, n_folds, val_fraction, seed, overwrite)
     table = run_cv(cohort, sp, src, gene_sets, out, mcfg, tcfg, pcfg, encoder or 'features', cli_folds(folds),
                    cli_gene_select(genes, top_var, min_mean), {'min_size': min_size, 'max_size': max_size}, overwrite=overwrite)
     if _is_main():

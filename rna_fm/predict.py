@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_predict.ipynb #3198cc06
 from __future__ import annotations
-import json, time
+import json, math, time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 import zarr
 from zarr.storage import LocalStore
-from .core import JSONConfig, RNAFMError, atomic_dir, autocast, first_items, get_device, progress, sha256_file
+from .core import JSONConfig, RNAFMError, atomic_dir, autocast, first_items, get_device, path_lock, progress, sha256_file
 from .cohort import ArrayFeatures, StoreFeatures, read_sample_sheet, cluster_shares
 from .flow import sample
 from .metrics import PearsonAccumulator, bh_qvalues, crps, fdr_summary, interval_coverage, pearson_pvalue
@@ -55,6 +55,9 @@ class PredictConfig(JSONConfig):
             try: import pyarrow  # noqa: F401  (pandas writes Parquet through pyarrow)
             except ImportError: raise RNAFMError("Parquet output needs pyarrow: pip install 'rna-fm-wsi[parquet]'") from None
         if self.n_samples < 2: raise RNAFMError("n_samples must be at least 2 (a distribution, not a point)")
+        if not math.isfinite(self.guidance): raise RNAFMError(f"guidance {self.guidance}: give a finite guidance scale, e.g. 2")
+        if self.steps < 1: raise RNAFMError(f"steps {self.steps}: the solver needs at least 1 step")
+        if self.batch_slides < 1: raise RNAFMError(f"batch_slides {self.batch_slides}: sample at least 1 slide at a time")
         if not all(0 < q < 1 for q in self.quantiles): raise RNAFMError(f"quantiles {self.quantiles} must lie in (0, 1)")
 
 # %% ../nbs/10_predict.ipynb #8df651b7
@@ -109,6 +112,16 @@ def _read_features(feats, # feature source: slide id -> (K, D)
         share = cluster_shares(feats, s)                                   # the cluster shares, when the source has them
         out.append(torch.from_numpy(f if share is None else np.concatenate([f, share[:, None]], 1)))
     return torch.stack(out)
+
+def _check_all_features(feats, slides:list, info:CheckpointInfo):
+    "Read every slide's features once before any work: one error naming all the slides that cannot be used."
+    bad = []
+    for s in slides:
+        try: _read_features(feats, [s], info)
+        except RNAFMError as e: bad.append((s, str(e)))
+    if bad:
+        raise RNAFMError(f"{len(bad)} of {len(slides)} slide(s) cannot be predicted (first: {first_items(s for s, _ in bad)}): "
+                         f"{bad[0][1]}")
 
 def _patient_chunks(slides:list, patients:list, size:int) -> list:
     "Consecutive groups of about `size` slides that never split a patient; slides grouped by patient."
@@ -186,7 +199,7 @@ def write_predictions(out_dir, # output directory, written atomically (replaced 
     chunks = _patient_chunks(slides, patients, cfg.batch_slides)
     order = [i for c in chunks for i in c]
     names = ['mean', 'sd'] + [_qname(q) for q in cfg.quantiles]
-    S, G, t0 = n_samples, len(genes), time.time()
+    S, G, t0, bad = n_samples, len(genes), time.time(), []
     acc_p, acc_s, crps_sum, cover, n_pat = PearsonAccumulator(), PearsonAccumulator(), np.zeros(G), {}, 0
     with atomic_dir(out_dir) as tmp:
         st, pt = _Tables(tmp/'slides', names, genes, cfg.formats), _Tables(tmp/'patients', names, genes, cfg.formats)
@@ -206,6 +219,7 @@ def write_predictions(out_dir, # output directory, written atomically (replaced 
             ids = [slides[i] for i in chunk]
             x = np.asarray(draw(ids), np.float32)                                       # (S, b, G) log2 units
             if x.shape != (S, len(ids), G): raise RNAFMError(f"internal: samples of shape {x.shape}, expected {(S, len(ids), G)}")
+            bad += [s for j, s in enumerate(ids) if not np.isfinite(x[:, j]).all()]
             st.add(ids, _summaries(x, cfg.quantiles))
             if arr is not None: arr[:, pos:pos + len(ids)] = x.astype(cfg.samples_dtype)
             if kept is not None: kept.append(x)
@@ -222,6 +236,9 @@ def write_predictions(out_dir, # output directory, written atomically (replaced 
                     crps_sum += crps(v[:, None], yy[None])[0]
                     for lv, c in interval_coverage(v[:, None], yy[None]).items(): cover[lv] = cover.get(lv, 0.0) + c
                 n_pat += len(pats)
+        if bad:                                   # the old results (if any) stay as they were: nothing is published
+            raise RNAFMError(f"the predictions of {len(bad)} slide(s) hold NaN or infinite values (first: {first_items(bad)}); "
+                             "nothing was written. Check the checkpoint (its weights may be damaged) and the sampling options")
         st.close(); pt.close()
         summary = {'slides': len(slides), 'patients': len(set(patients)), 'genes': G, **meta, 'config': cfg.to_dict(),
                    'seconds': round(time.time() - t0, 2)}
@@ -315,7 +332,8 @@ def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, 
     if len(set(slides)) != len(slides): raise RNAFMError("predict: some slides are listed twice")
     absent = feats.missing(slides) if hasattr(feats, 'missing') else [s for s in slides if s not in feats]
     if absent: raise RNAFMError(f"{len(absent)} slide(s) have no cluster features (first: {first_items(absent)})")
-    check_compatible(info, encoder=encoder)              # (K, D) is checked slide by slide, as each is read
+    check_compatible(info, encoder=encoder)
+    _check_all_features(feats, slides, info)             # every slide's (K, D) and values, before the first is sampled
     if sample_sheet is not None:
         pmap = sample_sheet.drop_duplicates('slide_id').set_index(sample_sheet.slide_id.astype(str)).patient_id.astype(str)
         unknown = [s for s in slides if s not in pmap.index]
@@ -393,7 +411,8 @@ def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`), sever
                         formats=('csv',) + ('parquet',) * parquet + ('h5ad',) * (h5ad and not h5ad_samples) + ('h5ad_samples',) * h5ad_samples, save_samples=not no_samples, seed=seed, device=device,
                         amp=amp, weights=weights)
     sheet = read_sample_sheet(sample_sheet) if sample_sheet else None
-    res = predict(cks if len(cks) > 1 else cks[0], src, ids, out, cfg, sample_sheet=sheet, encoder=encoder)
+    with path_lock(out, what=f'output directory {out}'):     # one writer at a time
+        res = predict(cks if len(cks) > 1 else cks[0], src, ids, out, cfg, sample_sheet=sheet, encoder=encoder)
     who = f"{len(cks)} checkpoints (samples pooled)" if len(cks) > 1 else "the checkpoint"
     print(f"predicted {res['slides']} slides ({res['patients']} patients) with {who}, {res['weights']} weights, in {res['seconds']} s -> {out}")
     return 0

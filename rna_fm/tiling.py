@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 import tifffile
 import rna_fm
-from .core import (JSONConfig, RNAFMError, atomic_write, file_fingerprint, is_temp_path, path_lock, progress, same_content,
+from .core import (JSONConfig, RNAFMError, atomic_write, die_with_parent, file_fingerprint, is_temp_path, path_lock, progress, same_content,
                    shard_items, sweep_temps)
 from .slide import is_slide_file, slide_id_of
 from .store import check_name, create_store, read_coords, store_attrs, store_contents, store_path, update_store_attrs
@@ -775,7 +775,7 @@ WORKER_DIED = ('its worker process died, even when tiling it alone (killed by th
 
 def _alone(fn, job):
     "`fn(job)` in a process of its own; None if that process dies."
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn')) as ex:
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'), initializer=die_with_parent, initargs=(os.getpid(),)) as ex:
         try: return ex.submit(fn, job).result()
         except BrokenProcessPool: return None
 
@@ -786,7 +786,8 @@ def run_jobs(fn, # picklable function of one job, returning a result dict (failu
     "`fn(job)` of each job, in order; a job whose worker process dies is run again alone, then reported as failed."
     if workers <= 1 or len(jobs) <= 1: return [fn(j) for j in progress(jobs, desc=desc)]
     done = {}
-    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context('spawn')) as ex:
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context('spawn'),
+                             initializer=die_with_parent, initargs=(os.getpid(),)) as ex:   # no orphans if we are killed
         futs = {ex.submit(fn, j): k for k, j in enumerate(jobs)}
         for f in progress(as_completed(futs), total=len(futs), desc=desc):
             try: done[futs[f]] = f.result()

@@ -14,8 +14,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file, load_file
 import rna_fm
-from .core import (JSONConfig, RNAFMError, atomic_dir, atomic_savefig, atomic_write_json, atomic_write_text, autocast, first_items,
-                         get_device, progress, sweep_temps)
+from .core import (atomic_dir, atomic_savefig, atomic_write_json, atomic_write_text, autocast, first_items,
+                         get_device, JSONConfig, path_lock, progress, RNAFMError, sha256_file, sweep_temps)
 from .flow import draw_training_noise, get_path, sample
 from .metrics import PearsonAccumulator
 from .model import ModelConfig, RNAFM
@@ -24,8 +24,8 @@ from .cohort import Normaliser, collate_slides
 
 # %% auto #0
 __all__ = ['CHECKPOINT_VERSION', 'LOG_COLUMNS', 'RESULT_NEUTRAL', 'TrainConfig', 'EMA', 'save_checkpoint', 'CheckpointInfo',
-           'read_checkpoint', 'check_compatible', 'load_checkpoint', 'DistInfo', 'init_distributed',
-           'GlobalBatchSampler', 'evaluate', 'config_differences', 'fit']
+           'read_checkpoint', 'verify_checkpoint', 'check_compatible', 'load_checkpoint', 'DistInfo',
+           'init_distributed', 'GlobalBatchSampler', 'evaluate', 'config_differences', 'fit']
 
 # %% ../nbs/09_train.ipynb #bf9856df
 @dataclass
@@ -162,6 +162,7 @@ def save_checkpoint(path, # directory to write (replaced atomically if it exists
             save_file(tensors, str(tmp/'optimizer.safetensors'))
             (tmp/'optimizer.json').write_text(json.dumps(plain))
         if trainer_state is not None: (tmp/'trainer_state.json').write_text(json.dumps(trainer_state, indent=1))
+        config['sha256'] = {q.name: sha256_file(q) for q in sorted(tmp.iterdir())}   # checked on every load
         (tmp/'config.json').write_text(json.dumps(config, indent=1))
     return Path(path)
 
@@ -202,6 +203,27 @@ def read_checkpoint(path) -> CheckpointInfo:
                           TrainConfig.from_dict(cfg['train']) if cfg.get('train') else None,
                           tuple(sorted(p.name for p in path.iterdir())))
 
+def verify_checkpoint(path, # a checkpoint directory
+                      names=None, # the files to check (default: every file its config.json records)
+                     ):
+    "Check a checkpoint's files against the SHA-256 sums its config.json recorded: a clear error if one was truncated or overwritten."
+    path = Path(path)
+    try: sums = json.loads((path/'config.json').read_text()).get('sha256') or {}
+    except (OSError, ValueError): raise RNAFMError(f"'{path}' is not a readable checkpoint (its config.json is missing or damaged)") from None
+    for name in (sums if names is None else [n for n in names if n in sums]):
+        if not (path/name).exists(): raise RNAFMError(f"checkpoint '{path}': its file {name} is missing; use another checkpoint or train again")
+        if sha256_file(path/name) != sums[name]:
+            raise RNAFMError(f"checkpoint '{path}': {name} is damaged (truncated or overwritten since it was saved: its SHA-256 "
+                             "differs from the one recorded); use another checkpoint (e.g. best/ rather than last/) or train again")
+
+def _load_tensors(path:Path, name:str) -> dict:
+    "The tensors of checkpoint file `name`, verified against its recorded checksum; a clear error for a damaged file."
+    verify_checkpoint(path, [name])
+    try: return load_file(str(path/name))
+    except Exception as e:     # a checkpoint written before checksums were recorded: safetensors' own error, in one line
+        raise RNAFMError(f"checkpoint '{path}': {name} cannot be read ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+                         "it is damaged: use another checkpoint or train again") from None
+
 def check_compatible(info:CheckpointInfo, # from `read_checkpoint`
                      genes:list|None=None, # genes of the data it will be compared with (targets)
                      encoder:str|None=None, # encoder id of the cluster features
@@ -236,7 +258,7 @@ def load_checkpoint(path, # a checkpoint directory
     if fname is None: raise RNAFMError(f"weights {weights!r}: use 'selected', 'ema' or 'raw'")
     if not (info.path/fname).exists(): raise RNAFMError(f"checkpoint '{info.path}' has no {weights} weights ({fname})")
     model = RNAFM(info.model_cfg, info.structure)
-    sd = load_file(str(info.path/fname))
+    sd = _load_tensors(info.path, fname)
     try: model.load_state_dict(sd, strict=True)
     except RuntimeError as e:
         raise RNAFMError(f"checkpoint '{info.path}': its weights do not fit its configuration ({str(e).splitlines()[0]})") from None
@@ -415,9 +437,12 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
     state = {'step': 0, 'best': None, 'best_step': None, 'bad_evals': 0, 'seconds': 0.0}
     if (out/'last'/'trainer_state.json').exists():                         # resume from the last complete checkpoint
         last = out/'last'
-        model.load_state_dict(load_file(str(last/'model.safetensors')))
-        ema.load_state_dict(load_file(str(last/'ema.safetensors')))
-        opt.load_state_dict(_unflatten_optimizer(load_file(str(last/'optimizer.safetensors')),
+        try: verify_checkpoint(last)
+        except RNAFMError as e:
+            raise RNAFMError(f"{e}. To resume this training, delete '{last}' and run again: it restarts from step 0") from None
+        model.load_state_dict(_load_tensors(last, 'model.safetensors'))
+        ema.load_state_dict(_load_tensors(last, 'ema.safetensors'))
+        opt.load_state_dict(_unflatten_optimizer(_load_tensors(last, 'optimizer.safetensors'),
                                                  json.loads((last/'optimizer.json').read_text())))
         state = json.loads((last/'trainer_state.json').read_text())
     net = _Velocity(model)

@@ -143,3 +143,124 @@ def test_a_slide_name_with_spaces_says_the_fix(slides, tmp_path, capsys):
     d = tmp_path/'s'; d.mkdir(); shutil.copy(slides/'A.svs', d/'my slide.svs')
     code, out, err = run(capsys, 'tile', d, tmp_path/'st', *TILE)
     assert code != 0 and 'slide_id column' in err, err
+
+# ---- training, checkpoints and predictions --------------------------------------------------------------------------
+import json, subprocess, sys
+HERE = Path(__file__).resolve().parent
+FAST = ['--n_samples', '4', '--solver_steps', '3', '--max_steps', '10']
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    "The tiny cohort's inputs, fold 0 trained for 10 steps, and predictions made from its best checkpoint."
+    w = tmp_path_factory.mktemp('train')
+    subprocess.run([sys.executable, str(HERE/'_tiny_run.py'), '--prepare', str(w)], check=True)
+    assert main(['train', str(w/'ref.csv'), str(w/'sets.json'), str(w/'out'), '--features', str(w/'feats.npz'),
+                 '--model_config', str(w/'model.json'), '--train_config', str(w/'train.json'), '--folds', '0', *FAST]) == 0
+    assert main(['predict', str(w/'out'/'fold0'/'best'), str(w/'pred'), '--features', str(w/'feats.npz'),
+                 '--n_samples', '4', '--steps', '3']) == 0
+    return w
+
+def predict_args(w, ckpt, out, *more):
+    return ['predict', ckpt, out, '--features', w/'feats.npz', '--n_samples', '4', '--steps', '3', *more]
+
+@pytest.mark.parametrize('opt', [['--guidance', 'nan'], ['--guidance', 'inf'], ['--batch_slides', '0'], ['--steps', '0']])
+def test_bad_predict_options_are_refused(trained, capsys, opt):
+    w = trained; before = hashes(w/'pred')
+    code, out, err = run(capsys, *predict_args(w, w/'out'/'fold0'/'best', w/'pred'), *opt)
+    assert code == 2; one_line(err, opt[0].lstrip('-'))
+    assert hashes(w/'pred') == before
+
+@pytest.mark.parametrize('damage', ['overwritten', 'truncated'])
+def test_damaged_checkpoint_weights_are_a_clear_error(trained, tmp_path, capsys, damage):
+    w = trained; ck = tmp_path/'ck'; shutil.copytree(w/'out'/'fold0'/'best', ck); before = hashes(w/'pred')
+    f = ck/'ema.safetensors'; b = bytearray(f.read_bytes())
+    if damage == 'overwritten': b[len(b) // 2:] = bytes(len(b) - len(b) // 2)      # same size, zeros in place of weights
+    else: b = b[:len(b) // 2]
+    f.write_bytes(bytes(b))
+    code, out, err = run(capsys, *predict_args(w, ck, w/'pred'))
+    assert code == 2; one_line(err, 'ema.safetensors is damaged')
+    assert hashes(w/'pred') == before
+
+def test_non_finite_predictions_fail_naming_the_slides(trained, tmp_path, capsys):
+    import torch
+    from rna_fm.train import load_checkpoint, save_checkpoint
+    w = trained; before = hashes(w/'pred')
+    model, info = load_checkpoint(w/'out'/'fold0'/'best')
+    with torch.no_grad(): next(p for n, p in model.named_parameters() if n.endswith('weight') and p.ndim == 2).fill_(float('nan'))
+    save_checkpoint(tmp_path/'nan', model, info.normaliser, info.encoder)     # a consistent checkpoint of NaN weights
+    code, out, err = run(capsys, *predict_args(w, tmp_path/'nan', w/'pred'))
+    assert code == 2; one_line(err, 'NaN or infinite', 'slide')
+    assert hashes(w/'pred') == before
+
+def test_predict_checks_every_slide_before_sampling(trained, tmp_path, capsys):
+    w = trained; before = hashes(w/'pred')
+    d = dict(np.load(w/'feats.npz')); ids = sorted(k for k in d if not k.startswith('_'))
+    d[ids[-1]] = d[ids[-1]][:3]                                             # the last slide: wrong K
+    np.savez(tmp_path/'f.npz', **d)
+    code, out, err = run(capsys, 'predict', w/'out'/'fold0'/'best', w/'pred', '--features', tmp_path/'f.npz', '--n_samples', '4', '--steps', '3')
+    assert code == 2; one_line(err, ids[-1])
+    assert hashes(w/'pred') == before
+
+def test_train_checks_every_slide_before_the_first_step(trained, tmp_path, capsys):
+    w = trained
+    d = dict(np.load(w/'feats.npz')); ids = sorted(k for k in d if not k.startswith('_')); gone = ids[7]
+    del d[gone]; np.savez(tmp_path/'f.npz', **d)
+    code, out, err = run(capsys, 'train', w/'ref.csv', w/'sets.json', tmp_path/'out', '--features', tmp_path/'f.npz',
+                         '--model_config', w/'model.json', '--train_config', w/'train.json', *FAST)
+    assert code == 2; one_line(err, gone, 'Nothing was trained')
+    assert not (tmp_path/'out'/'fold0').exists()
+    # the failed run left its split; new split options are refused, naming them; --overwrite makes a new split
+    before = hashes(tmp_path/'out')
+    code, out, err = run(capsys, 'train', w/'ref.csv', w/'sets.json', tmp_path/'out', '--features', tmp_path/'f.npz',
+                         '--model_config', w/'model.json', '--train_config', w/'train.json', '--n_folds', '3', *FAST)
+    assert code == 2; one_line(err, '--n_folds 5 (asked: 3)', '--overwrite')
+    assert hashes(tmp_path/'out') == before
+    code, out, err = run(capsys, 'train', w/'ref.csv', w/'sets.json', tmp_path/'out', '--features', tmp_path/'f.npz',
+                         '--model_config', w/'model.json', '--train_config', w/'train.json', '--n_folds', '3', '--overwrite', *FAST)
+    assert code == 2 and 'Nothing was trained' in err
+    import pandas as pd
+    assert pd.read_csv(tmp_path/'out'/'splits.csv').fold.nunique() == 3
+
+def test_resuming_from_a_damaged_last_checkpoint_is_a_clear_error(trained, tmp_path, capsys):
+    w = trained; out = tmp_path/'out'; shutil.copytree(w/'out', out)
+    for f in ('done.json', 'fold_summary.json'): (out/'fold0'/f).unlink()   # as if killed while training
+    f = out/'fold0'/'last'/'model.safetensors'; b = bytearray(f.read_bytes()); b[-100:] = bytes(100); f.write_bytes(bytes(b))
+    before = hashes(out)
+    code, _, err = run(capsys, 'train', w/'ref.csv', w/'sets.json', out, '--features', w/'feats.npz',
+                       '--model_config', w/'model.json', '--train_config', w/'train.json', '--folds', '0', *FAST)
+    assert code == 2; one_line(err, 'model.safetensors is damaged', 'delete')
+    assert hashes(out) == before
+
+# ---- processes and logs ---------------------------------------------------------------------------------------------
+def _children(pid) -> set:
+    try: return {int(c) for t in Path(f'/proc/{pid}/task').iterdir() for c in (t/'children').read_text().split()}
+    except FileNotFoundError: return set()
+
+def _alive(pid) -> bool:
+    try: return Path(f'/proc/{pid}/stat').read_text().split()[2] not in ('Z', 'X')
+    except FileNotFoundError: return False
+
+@pytest.mark.skipif(not Path('/proc/self/task').exists(), reason='needs Linux /proc')
+def test_tile_workers_die_with_their_parent(slides, tmp_path):
+    p = subprocess.Popen([sys.executable, '-m', 'rna_fm.cli', 'tile', str(slides), str(tmp_path/'st'), *TILE, '--workers', '2'],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0, kids = time.time(), set()
+    while time.time() - t0 < 60 and len(kids) < 2: kids = _children(p.pid); time.sleep(0.05)
+    time.sleep(0.5)
+    os.kill(p.pid, signal.SIGKILL); p.wait()
+    assert len(kids) >= 2, 'the workers did not start'
+    t0 = time.time()
+    while time.time() - t0 < 20 and any(_alive(k) for k in kids): time.sleep(0.1)
+    left = [k for k in kids if _alive(k)]
+    for k in left: os.kill(k, signal.SIGKILL)
+    assert not left, f'worker processes {left} outlived their parent'
+
+def test_progress_in_a_log_has_no_carriage_returns(work, tmp_path):
+    sl, st = work
+    env = {**os.environ, 'RNA_FM_PROGRESS': '1', 'IN_TEST': ''}
+    with open(tmp_path/'log', 'w') as log:
+        r = subprocess.run([sys.executable, '-m', 'rna_fm.cli', 'embed', str(st), '--encoder', 'texture_stats', '--workers', '0',
+                            '--overwrite', '--batch_size', '4', '--chunk_tiles', '4'], stdout=log, stderr=subprocess.STDOUT, env=env)
+    text = (tmp_path/'log').read_text()
+    assert r.returncode == 0, text
+    assert '\r' not in text and '100%' in text, text
