@@ -219,8 +219,8 @@ def slide_targets(cohort:Cohort, # the cohort
     row = {p: i for i, p in enumerate(uniq)}
     return z[[row[p] for p in pats]]
 
-def predict_fitted(fitted:FittedBaseline, # a fitted baseline
-                   norm:Normaliser, # its normaliser
+def predict_fitted(fitted, # a FittedBaseline, or a list of them (a fold ensemble: samples pooled)
+                   norm, # its Normaliser (a list, one per member)
                    features, # feature source
                    slide_ids:list, # slides to predict
                    out_dir, # output directory (the layout of `rna_fm.predict.predict`)
@@ -231,6 +231,11 @@ def predict_fitted(fitted:FittedBaseline, # a fitted baseline
                   ) -> dict:
     "Sample each slide's Gaussian predictive distribution and write it like the flow model's predictions."
     cfg = cfg or PredictConfig()
+    members = list(zip(fitted, norm)) if isinstance(fitted, list) else [(fitted, norm)]
+    fitted = members[0][0]
+    odd = [f for f, _ in members if f.genes != fitted.genes or f.cfg.name != fitted.cfg.name]
+    if odd: raise RNAFMError(f"the baselines to pool differ in kind or genes ({fitted.cfg.name}, {len(fitted.genes)} genes and "
+                             f"{odd[0].cfg.name}, {len(odd[0].genes)} genes): pool the folds of one run")
     slides = [str(s) for s in slide_ids]
     if not slides: raise RNAFMError("no slides to predict")
     absent = features.missing(slides) if hasattr(features, 'missing') else [s for s in slides if s not in features]
@@ -244,13 +249,17 @@ def predict_fitted(fitted:FittedBaseline, # a fitted baseline
     truth = check_truth(truth, fitted.genes, patients)
     S, G = cfg.n_samples, len(fitted.genes)
     def draw(ids):
-        mu = fitted.predict_z(features, ids)                                              # (b, G)
-        eps = np.stack([np.random.default_rng(_slide_seed(cfg.seed, s)).standard_normal((S, G)) for s in ids], 1)
-        return np.asarray(norm.inverse_transform(mu[None] + fitted.sd * eps))
+        out = []
+        for c, (f, nm) in enumerate(members):                                             # each member its own noise and units
+            mu = f.predict_z(features, ids)                                               # (b, G)
+            eps = np.stack([np.random.default_rng(_slide_seed(cfg.seed, s if c == 0 else f'{s}@{c}')).standard_normal((S, G))
+                            for s in ids], 1)
+            out.append(np.asarray(nm.inverse_transform(mu[None] + f.sd * eps)))
+        return np.concatenate(out, 0)
     meta = {'model': fitted.cfg.name, 'distribution': 'gaussian, per-gene sd from validation residuals', **fitted.info,
-            **(meta or {})}
+            **({'ensemble': len(members)} if len(members) > 1 else {}), **(meta or {})}
     meta.pop('val_mse_by_alpha', None)
-    return write_predictions(out_dir, slides, patients, fitted.genes, draw, S, cfg, truth, meta, sample_sheet)
+    return write_predictions(out_dir, slides, patients, fitted.genes, draw, S * len(members), cfg, truth, meta, sample_sheet)
 
 # %% ../nbs/12_baselines.ipynb #a9ac445c
 class Baseline:

@@ -298,13 +298,15 @@ def checkpoint_identity(info:CheckpointInfo, # a checkpoint
 
 def resolve_checkpoints(spec:str, # a checkpoint directory, several separated by commas, or a cross-validation directory
                        ) -> list[Path]:
-    "The checkpoint directories a command line names; a cross-validation directory gives every fold's best/ (an ensemble)."
+    "The checkpoint directories a command line names; a cross-validation directory gives every fold's best/ (a baseline run's model/)."
     out = []
     for part in [s.strip() for s in str(spec).split(',') if s.strip()]:
         p = Path(part)
-        folds = sorted((d for d in p.glob('fold*') if d.name[4:].isdigit() and (d/'best'/'config.json').exists()),
-                       key=lambda d: int(d.name[4:])) if not (p/'config.json').exists() else []
-        out += [d/'best' for d in folds] if folds else [p]
+        own = (p/'config.json').exists() or (p/'baseline.json').exists()
+        folds = [] if own else sorted((d for d in p.glob('fold*') if d.name[4:].isdigit()), key=lambda d: int(d.name[4:]))
+        found = [d/'best' for d in folds if (d/'best'/'config.json').exists()] or \
+                [d/'model' for d in folds if (d/'model'/'baseline.json').exists()]        # a baseline's fold models
+        out += found or [p]
     if not out: raise RNAFMError(f"no checkpoint in {spec!r}")
     return out
 
@@ -380,7 +382,7 @@ def read_slide_list(path:str) -> list[str]:
     return [l.strip() for l in p.read_text().splitlines() if l.strip() and not l.startswith('#')]
 
 # %% ../nbs/10_predict.ipynb #31c7891c
-def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`), several separated by commas, or a `rna-fm train` directory (all folds' best/: an ensemble)
+def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`, or a baseline fold's `model/`), several separated by commas, or a `rna-fm train`/`baseline` directory (all folds: an ensemble)
                 out:str, # output directory
                 stores:str=None, # directory of slide stores holding the cluster features
                 encoder:str=None, # encoder id of the stores' cluster features (checked against the checkpoint)
@@ -403,8 +405,11 @@ def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`), sever
                ):
     "Sample predictive distributions of expression for slides from a trained checkpoint (or a fold ensemble, samples pooled)."
     cks = resolve_checkpoints(checkpoint)
-    info = read_checkpoint(cks[0])
-    src = open_features(stores, encoder, info.k, features)
+    kinds = {(c/'baseline.json').exists() for c in cks}
+    if len(kinds) > 1: raise RNAFMError(f"{checkpoint!r} mixes flow-model checkpoints and baseline models: pool one kind")
+    baseline = kinds == {True}
+    k = json.loads((cks[0]/'baseline.json').read_text())['shape'][0] if baseline else read_checkpoint(cks[0]).k
+    src = open_features(stores, encoder, k, features)
     ids = read_slide_list(slides) if slides else (sorted(src.features) if isinstance(src, ArrayFeatures) else
                                                   sorted(p.name[:-5] for p in Path(stores).glob('*.zarr')))
     cfg = PredictConfig(n_samples=n_samples, solver=solver, steps=steps, guidance=guidance, batch_slides=batch_slides,
@@ -412,7 +417,12 @@ def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`), sever
                         amp=amp, weights=weights)
     sheet = read_sample_sheet(sample_sheet) if sample_sheet else None
     with path_lock(out, what=f'output directory {out}'):     # one writer at a time
-        res = predict(cks if len(cks) > 1 else cks[0], src, ids, out, cfg, sample_sheet=sheet, encoder=encoder)
+        if baseline:                                      # a baseline's fold models (rna_fm.baselines), same layout
+            from rna_fm.baselines import FittedBaseline, predict_fitted
+            fits, norms = zip(*[FittedBaseline.load(c) for c in cks])
+            res = predict_fitted(list(fits), list(norms), src, ids, out, cfg, sample_sheet=sheet, meta={'encoder': encoder})
+            res['weights'] = 'fitted'
+        else: res = predict(cks if len(cks) > 1 else cks[0], src, ids, out, cfg, sample_sheet=sheet, encoder=encoder)
     who = f"{len(cks)} checkpoints (samples pooled)" if len(cks) > 1 else "the checkpoint"
     print(f"predicted {res['slides']} slides ({res['patients']} patients) with {who}, {res['weights']} weights, in {res['seconds']} s -> {out}")
     return 0
