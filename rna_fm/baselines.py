@@ -376,12 +376,14 @@ def baseline_cmd(name:str, # the baseline: mean, ridge, he2rna or sequoia
                  pooling:str=None, # ridge: 'tile' (size-weighted mean of the cluster means) or 'cluster' (default tile)
                  max_steps:int=None, # he2rna, sequoia: training steps
                  n_samples:int=None, # samples per slide of the Gaussian predictive distribution (default 32)
+                 h5ad:bool=False, # also write the predictions as AnnData (slides.h5ad, patients.h5ad; needs the anndata extra)
                  seed:int=None, # seed of a new split, of training and of the samples
                  overwrite:bool=False, # delete results in OUT made by another split, settings or data, and run again
                 ):
     "Cross-validate a baseline (mean, ridge, HE2RNA- or SEQUOIA-style) exactly as `rna-fm train` does the flow model."
     cfg = _load_json_cfg(BaselineConfig, config, dict(name=name, pooling=pooling, max_steps=max_steps, seed=seed))
-    pcfg = PredictConfig(**{k: v for k, v in dict(n_samples=n_samples, seed=seed).items() if v is not None})
+    pcfg = PredictConfig(**{k: v for k, v in dict(n_samples=n_samples, seed=seed).items() if v is not None},
+                         formats=('csv', 'h5ad') if h5ad else ('csv',))
     cohort, src, sp = cli_inputs(sample_sheet, out, expression, logged, max_patient_missing, max_genes_dropped, stores, encoder,
                                  k, features, splits, n_folds, val_fraction, seed)
     table = run_cv(cohort, sp, src, None, out, predict_cfg=pcfg, encoder=encoder or 'features', folds=cli_folds(folds),

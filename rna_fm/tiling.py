@@ -685,7 +685,7 @@ def import_h5(path, # CLAM/TRIDENT HDF5 file with `coords`
              'mpp': mpp0, 'mpp_source': source, 'target_mpp': cfg.target_mpp, **geo, 'downsample': geo['tile_px_level0'] / tile_px,
              'tissue': None, 'config': cfg.to_dict(), 'imported_from': {'path': str(path.resolve()), 'flavour': flavour, 'attrs': h5a},
              'coords_sha256': _digest(coords), 'tool': 'rna_fm', 'tool_version': rna_fm.__version__}
-    return create_store(store_path(out, slide_id), coords, attrs)
+    with path_lock(sp := store_path(out, slide_id), what=f'slide store {sp}'): return create_store(sp, coords, attrs)
 
 # %% ../nbs/02_tiling.ipynb #9d253b5b
 def export_h5_cmd(stores:str, # a slide store (<slide_id>.zarr), or a directory of them
@@ -817,6 +817,8 @@ def tile_cmd(slides:str, # a slide file, a directory of slides, a quoted glob pa
     "Find the tissue of whole-slide images and store a grid of tiles at a fixed resolution for each."
     cfg = TilingConfig(target_mpp=target_mpp, tile_px=tile_px, min_tissue=min_tissue, max_tiles=max_tiles, seed=seed,
                        mpp=mpp, edge_tiles=edge_tiles, tissue=TissueConfig(mask_mpp=mask_mpp))
+    if mpp is not None: slide_mpp({}, mpp, name='rna-fm tile')    # a bad value is reported once, not once per slide
+    if workers < 1: raise RNAFMError(f"--workers {workers}: give 1 (tile in this process) or more worker processes")
     items = shard_items(find_slides(slides), shard)
     jobs = [(i, p, str(out), cfg.to_dict(), overwrite, not no_pictures, wait) for i, p in items]
     import rna_fm.tiling as mod          # worker processes run the installed module's function, also from a notebook

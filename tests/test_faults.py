@@ -135,6 +135,9 @@ def test_a_second_writer_skips_a_locked_store(work, capsys):
         assert code == 1 and f'pid {p.pid}' in err
         code, out, err = run(capsys, 'aggregate', st, '--encoder', 'texture_stats', '--k', '3', '--overwrite')
         assert code == 1 and f'pid {p.pid}' in err
+        assert run(capsys, 'export-h5', st/'A.zarr', st.parent/'h5')[0] == 0
+        code, out, err = run(capsys, 'import-h5', st.parent/'h5'/'A.h5', sl/'A.svs', st)
+        assert code == 2 and f'pid {p.pid}' in err
         assert {k: v for k, v in hashes(st).items() if k.startswith('A.zarr')} == {k: v for k, v in before.items() if k.startswith('A.zarr')}
     finally: os.kill(p.pid, signal.SIGKILL); p.join()
     assert run(capsys, 'tile', sl, st, *TILE)[0] == 0                          # the lock died with its holder
@@ -264,3 +267,17 @@ def test_progress_in_a_log_has_no_carriage_returns(work, tmp_path):
     text = (tmp_path/'log').read_text()
     assert r.returncode == 0, text
     assert '\r' not in text and '100%' in text, text
+
+@pytest.mark.parametrize('opt', [['--mpp', '100'], ['--workers', '0'], ['--tile_px', '4']])
+def test_a_bad_tile_option_is_reported_once(work, capsys, opt):
+    sl, st = work; before = hashes(st)
+    code, out, err = run(capsys, 'tile', sl, st, *TILE, *opt)
+    assert code == 2; one_line(err, opt[0].lstrip('-'))
+    assert hashes(st) == before
+
+@pytest.mark.parametrize('opt', [['--batch_size', '0'], ['--dtype', 'float8'], ['--chunk_tiles', '0']])
+def test_a_bad_embed_option_is_reported_once(work, capsys, opt):
+    sl, st = work; before = hashes(st)
+    code, out, err = run(capsys, 'embed', st, '--encoder', 'texture_stats', '--workers', '0', *opt)
+    assert code == 2; one_line(err)
+    assert hashes(st) == before
