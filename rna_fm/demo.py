@@ -16,17 +16,20 @@ from .tiling import tile_slide
 from .store import clusters_name, read_coords, read_group, store_attrs
 from .embed import embed_slide
 from .aggregate import aggregate_slide
-from .cohort import ArrayFeatures, read_reference_table, make_splits
+from .cohort import ArrayFeatures, Splits, read_reference_table, make_splits
 from .pathways import hallmark_gene_sets
 from .model import ModelConfig
 from .train import TrainConfig, load_checkpoint, recipe_configs
-from .baselines import Baseline
 from .predict import PredictConfig, predict
 from .cv import run_cv
+from .baselines import BASELINES, Baseline, BaselineConfig
+from .evaluate import evaluate
+from .report import report
 from .metrics import adjusted_rand_index, pearson_per_gene
 
 # %% auto #0
-__all__ = ['QUICK', 'image_pipeline', 'model_pipeline', 'recovery_by_kind', 'run_demo', 'demo_cmd']
+__all__ = ['COMPARE_COLUMNS', 'QUICK', 'image_pipeline', 'model_pipeline', 'recovery_by_kind', 'run_demo', 'compare_pipeline',
+           'demo_cmd']
 
 # %% ../nbs/14_demo.ipynb #b2bdd81c
 def image_pipeline(coh, out:Path, n_slides:int=4, size:tuple=(6144, 4096), n_init:int=10, log=print) -> dict:
@@ -57,7 +60,7 @@ def model_pipeline(coh, out:Path, external:set, gmt_sets:dict, folds:int=3, step
     "Cross-validate on the cohort minus `external` patients, then predict the external ones; correlations by gene kind."
     ext = coh.slides.patient_id.isin(external).values
     ref = read_reference_table(coh.reference_table()[~ext])
-    feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features, coh.cluster_sizes)
+    feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features, coh.cluster_sizes)   # sizes: ridge pools the tiles
     splits = make_splits(ref, n_folds=folds, val_fraction=0.15, seed=0)
     mcfg, tcfg = recipe_configs('fast', ModelConfig(hidden=64, depth=2, heads=4, cond_mlp=128, graph_heads=2),   # the CLI default
                                 TrainConfig(batch_size=32, max_steps=steps, eval_every=max(20, steps // 4),
@@ -68,28 +71,23 @@ def model_pipeline(coh, out:Path, external:set, gmt_sets:dict, folds:int=3, step
     log('   predicting the external cohort with fold 0\'s model, from its features alone')
     sheet = coh.sample_sheet[ext]
     predict(out/'cv'/'fold0'/'best', feats, sheet.slide_id.tolist(), out/'external', pcfg, sample_sheet=sheet)
-    log('   the ridge baseline (size-weighted pooled features) on the same folds')
-    run_cv(ref, splits, feats, gmt_sets, out/'ridge', predict_cfg=pcfg, encoder='synthetic', overwrite=overwrite, baseline=Baseline('ridge'))
-    res = recovery_by_kind(coh, out/'cv', folds, out/'external')
-    res['by_kind'].insert(2, 'ridge_cv_test_r', recovery_by_kind(coh, out/'ridge', folds)['by_kind'].cv_test_r)
-    return {'cv': table, **res}
+    return {'cv': table, **recovery_by_kind(coh, out/'cv', folds, out/'external')}
 
 def recovery_by_kind(coh, # the synthetic cohort, with its truth
                      cv_dir:Path, # a cross-validation run's directory (fold<i>/test_predictions/gene_metrics.csv)
                      folds:int, # its number of folds
-                     external_dir:Path|None=None, # a prediction of external patients (patients/mean.csv)
+                     external_dir:Path, # a prediction of external patients (patients/mean.csv)
                     ) -> dict:
     "Mean per-gene correlation by kind of gene, on the test folds and on the external cohort, beside the oracle ceiling."
     kind = coh.gene_truth.kind
     r_cv = pd.concat([pd.read_csv(Path(cv_dir)/f'fold{f}'/'test_predictions'/'gene_metrics.csv', index_col=0).r_patient
                       for f in range(folds)], axis=1).mean(axis=1)
-    by_kind = pd.DataFrame({'genes': kind.value_counts(), 'cv_test_r': r_cv.groupby(kind).mean()})
-    if external_dir is None: return {'by_kind': by_kind.round(3)}
     pred = pd.read_csv(Path(external_dir)/'patients'/'mean.csv', index_col=0)
     truth = coh.log_expression.loc[pred.index, pred.columns]
     r_ext = pd.Series(pearson_per_gene(pred.values, truth.values), index=pred.columns)
-    by_kind = by_kind.assign(**{'external_r': r_ext.groupby(kind).mean(),
-                                'oracle_r': np.sqrt(coh.gene_truth.oracle_r2).groupby(kind).mean()}).round(3)
+    by_kind = pd.DataFrame({'genes': kind.value_counts(), 'cv_test_r': r_cv.groupby(kind).mean(),
+                            'external_r': r_ext.groupby(kind).mean(),
+                            'oracle_r': np.sqrt(coh.gene_truth.oracle_r2).groupby(kind).mean()}).round(3)
     return {'by_kind': by_kind, 'r_external': r_ext, 'pred': pred, 'truth': truth}
 
 # %% ../nbs/14_demo.ipynb #970ced99
@@ -144,16 +142,43 @@ def run_demo(out:str|Path='demo_out', # output directory
         t1 = time.time()
         log('2. model: cross-validation and external prediction')
         res = model_pipeline(coh, out, external, sets, folds, steps, n_samples, log=log, overwrite=overwrite)
+        log(f"3. baselines ({', '.join(BASELINES)}) on the same folds, then every run evaluated and compared")
+        comp = compare_pipeline(coh, out, external, sets, steps, n_samples, log=log, overwrite=overwrite)
     summary['by_kind'] = res['by_kind'].to_dict(orient='index')
     cv = res['cv'].loc['mean']
     summary['cv_mean'] = {k: round(float(cv[k]), 4) for k in ('pcc_mean', 'pcc_T20_test_ranked', 'pcc_T20_val_ranked',
                                                             'crps_mean', 'coverage_50', 'coverage_90') if k in cv}
     summary['figure'] = str(_figure(res, coh, out).relative_to(out))
+    summary['comparison'] = comp.round(4).to_dict(orient='index')
+    summary['report'] = 'report.html'
     summary['seconds'] = {'images': round(t1 - t0, 1), 'total': round(time.time() - t0, 1)}
     atomic_write_json(out/'summary.json', summary)
     log(res['by_kind'].to_string())
-    log(f"done in {summary['seconds']['total']} s; results in {out}/ (summary.json, results.png, cv/, external/, stores/)")
+    log(comp.round(3).to_string())
+    log(f"done in {summary['seconds']['total']} s; results in {out}/ (report.html, summary.json, results.png, cv/, baselines/, evaluation/, external/, stores/)")
     return summary
+
+# %% ../nbs/14_demo.ipynb #2d8832ca
+COMPARE_COLUMNS = ['pearson_r_mean', 'spearman_r_mean', 'pcc_T20_val_ranked', 'pcc_T20_test_ranked', 'nrmse_mean', 'crps_mean', 'coverage_90']
+
+def compare_pipeline(coh, out:Path, external:set, gmt_sets:dict, steps:int=400, n_samples:int=16, baselines=BASELINES,
+                     log=print, overwrite:bool=False) -> pd.DataFrame:
+    "Cross-validate each baseline on the flow model's folds, evaluate all runs, write report.html; the comparison table."
+    ext = coh.slides.patient_id.isin(external).values
+    ref = read_reference_table(coh.reference_table()[~ext])
+    feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features, coh.cluster_sizes)
+    splits = Splits.load(out/'cv'/'splits.csv')                              # the very folds of the flow model
+    pcfg = PredictConfig(n_samples=n_samples)
+    for name in baselines:
+        cfg = BaselineConfig(name=name, max_steps=steps, eval_every=max(20, steps // 4))
+        run_cv(ref, splits, feats, None, out/'baselines'/name, predict_cfg=pcfg, encoder='synthetic', baseline=Baseline(cfg),
+               overwrite=overwrite)
+        log(f'   {name}: done')
+    runs = [out/'cv'] + [out/'baselines'/n for n in baselines]
+    table = evaluate(runs, ref.expression, out/'evaluation', sample_sheet=ref.sample_sheet, logged=ref.logged, gene_sets=gmt_sets)
+    report([out/'evaluation'], out, title='rna_fm demo: flow model and baselines, cross-validated on a synthetic cohort')
+    t = table[(table.level == 'patient') & (table.group == 'pooled')].set_index('run')
+    return t[[c for c in COMPARE_COLUMNS if c in t]]
 
 # %% ../nbs/14_demo.ipynb #acbe889e
 QUICK = dict(n_patients=60, n_genes=150, n_slides_drawn=1, slide_size=(3072, 2048), folds=2, steps=120, n_samples=4)

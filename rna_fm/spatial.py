@@ -13,7 +13,7 @@ import torch
 import matplotlib
 import matplotlib.pyplot as plt
 from scipy.spatial import cKDTree
-from .core import JSONConfig, RNAFMError, atomic_savefig, atomic_write_text, first_items, torch_threads
+from .core import JSONConfig, RNAFMError, atomic_savefig, atomic_write_text, first_items, path_lock, torch_threads
 from .store import clusters_name, read_coords, read_group, store_attrs, write_group, check_name
 from .embed import read_features
 from .flow import sample
@@ -304,11 +304,12 @@ def write_map(sm:SpatialMap, # from `map_slide`
               store, # the slide store it was computed from
               name:str='map', # group name under spatial/
              ) -> str:
-    "Write the tile-level values of `sm` into the slide store as `spatial/<name>`, atomically."
-    return write_group(store, f'spatial/{check_name(name, "map name")}',
-                       {'values': sm.table.to_numpy(np.float32), 'positions': sm.windows.positions},
-                       {'columns': list(sm.table.columns), 'units': sm.units, 'checkpoint': sm.checkpoint,
-                        'encoder': sm.slide.encoder, 'k': sm.slide.k, 'config': sm.config.to_dict()})
+    "Write the tile-level values of `sm` into the slide store as `spatial/<name>`, atomically, holding the store's lock."
+    with path_lock(store, what=f'slide store {store}'):
+        return write_group(store, f'spatial/{check_name(name, "map name")}',
+                           {'values': sm.table.to_numpy(np.float32), 'positions': sm.windows.positions},
+                           {'columns': list(sm.table.columns), 'units': sm.units, 'checkpoint': sm.checkpoint,
+                            'encoder': sm.slide.encoder, 'k': sm.slide.k, 'config': sm.config.to_dict()})
 
 def read_map(store, name:str='map') -> pd.DataFrame|None:
     "The tile-level values written by `write_map` (rows in the order of the store's coords), or None."
