@@ -33,7 +33,7 @@ def make_inputs(work:Path, patients:int, genes:int, samples:int, seed:int=0) -> 
         mu = level + signal * (t - level)
         mm[:, a:a + 50] = (mu + 0.8 * rng.normal(size=(samples, len(t), genes))).astype(np.float16)
     mm.flush()
-    write_fake_predictions(work/'pred', mm, slides, pats, names, formats=('parquet',))
+    write_fake_predictions(work/'pred', mm, slides, pats, names, batch=200, quantiles=(0.05, 0.95), formats=('parquet',))
     raw = pd.DataFrame(np.exp2(truth) - 1, index=pd.Index(pats, name='patient_id'), columns=names)
     raw.reset_index().to_parquet(work/'expression.parquet')
     pd.DataFrame({'slide_id': slides, 'patient_id': pats}).to_csv(work/'sheet.csv', index=False)

@@ -105,9 +105,11 @@ def write_fake_predictions(out_dir, # directory to write (replaced)
         pos = 0
         for c in chunks:
             x = np.asarray(samples[:, c], np.float32)
-            st.add([slides[i] for i in c], _summaries(x, quantiles))
+            stats = _summaries(x, quantiles)
+            st.add([slides[i] for i in c], stats)
             arr[:, pos:pos + len(c)] = x.astype(np.float16); pos += len(c)
             pats = list(dict.fromkeys(patients[i] for i in c))
+            if len(pats) == len(c): pt.add(pats, stats); continue              # one slide per patient: the same summaries
             pooled = [x[:, [j for j, i in enumerate(c) if patients[i] == p]].reshape(-1, G) for p in pats]
             pt.add(pats, {n: np.stack([_summaries(v[:, None], quantiles)[n][0] for v in pooled]) for n in names})
         st.close(); pt.close()
@@ -227,6 +229,7 @@ def score(preds:list[Predictions], # directories scored together (one, or a run'
     if samples and all((p.path/'samples.zarr').exists() for p in preds):
         acc = DistributionAccumulator(len(genes))
         for p in preds: _stream_samples(p, acc, cohort, genes, level, batch)
+        summary['samples_per_slide'] = min(zarr.open_group(LocalStore(p.path/'samples.zarr'), mode='r')['samples'].shape[0] for p in preds)
         gm = gm.join(acc.per_gene(genes))
         d = acc.summary()
         out['calibration'], out['pit'] = d.pop('calibration'), d.pop('pit_histogram')
