@@ -26,6 +26,7 @@ COMMANDS = {
     'predict': 'rna_fm.predict:predict_cmd',
     'evaluate': 'rna_fm.evaluate:evaluate_cmd',
     'report': 'rna_fm.report:report_cmd',
+    'map': 'rna_fm.spatial:map_cmd',
     'demo': 'rna_fm.demo:demo_cmd',
 }
 

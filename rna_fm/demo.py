@@ -16,16 +16,20 @@ from .tiling import tile_slide
 from .store import clusters_name, read_coords, read_group, store_attrs
 from .embed import embed_slide
 from .aggregate import aggregate_slide
-from .cohort import ArrayFeatures, read_reference_table, make_splits
+from .cohort import ArrayFeatures, Splits, read_reference_table, make_splits
 from .pathways import hallmark_gene_sets
 from .model import ModelConfig
 from .train import TrainConfig, load_checkpoint
 from .predict import PredictConfig, predict
 from .cv import run_cv
+from .baselines import BASELINES, Baseline, BaselineConfig
+from .evaluate import evaluate
+from .report import report
 from .metrics import adjusted_rand_index, pearson_per_gene
 
 # %% auto #0
-__all__ = ['QUICK', 'image_pipeline', 'model_pipeline', 'recovery_by_kind', 'run_demo', 'demo_cmd']
+__all__ = ['COMPARE_COLUMNS', 'QUICK', 'image_pipeline', 'model_pipeline', 'recovery_by_kind', 'run_demo', 'compare_pipeline',
+           'demo_cmd']
 
 # %% ../nbs/14_demo.ipynb #b2bdd81c
 def image_pipeline(coh, out:Path, n_slides:int=4, size:tuple=(6144, 4096), n_init:int=10, log=print) -> dict:
@@ -56,7 +60,7 @@ def model_pipeline(coh, out:Path, external:set, gmt_sets:dict, folds:int=3, step
     "Cross-validate on the cohort minus `external` patients, then predict the external ones; correlations by gene kind."
     ext = coh.slides.patient_id.isin(external).values
     ref = read_reference_table(coh.reference_table()[~ext])
-    feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features)
+    feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features, coh.cluster_sizes)   # sizes: ridge pools the tiles
     splits = make_splits(ref, n_folds=folds, val_fraction=0.15, seed=0)
     mcfg = ModelConfig(hidden=64, depth=2, heads=4, cond_mlp=128, graph_heads=2)
     tcfg = TrainConfig(batch_size=32, max_steps=steps, eval_every=max(20, steps // 4), log_every=max(10, steps // 20),
@@ -138,16 +142,43 @@ def run_demo(out:str|Path='demo_out', # output directory
         t1 = time.time()
         log('2. model: cross-validation and external prediction')
         res = model_pipeline(coh, out, external, sets, folds, steps, n_samples, log=log, overwrite=overwrite)
+        log(f"3. baselines ({', '.join(BASELINES)}) on the same folds, then every run evaluated and compared")
+        comp = compare_pipeline(coh, out, external, sets, steps, n_samples, log=log, overwrite=overwrite)
     summary['by_kind'] = res['by_kind'].to_dict(orient='index')
     cv = res['cv'].loc['mean']
     summary['cv_mean'] = {k: round(float(cv[k]), 4) for k in ('pcc_mean', 'pcc_T20_test_ranked', 'pcc_T20_val_ranked',
                                                             'crps_mean', 'coverage_50', 'coverage_90') if k in cv}
     summary['figure'] = str(_figure(res, coh, out).relative_to(out))
+    summary['comparison'] = comp.round(4).to_dict(orient='index')
+    summary['report'] = 'report.html'
     summary['seconds'] = {'images': round(t1 - t0, 1), 'total': round(time.time() - t0, 1)}
     atomic_write_json(out/'summary.json', summary)
     log(res['by_kind'].to_string())
-    log(f"done in {summary['seconds']['total']} s; results in {out}/ (summary.json, results.png, cv/, external/, stores/)")
+    log(comp.round(3).to_string())
+    log(f"done in {summary['seconds']['total']} s; results in {out}/ (report.html, summary.json, results.png, cv/, baselines/, evaluation/, external/, stores/)")
     return summary
+
+# %% ../nbs/14_demo.ipynb #2d8832ca
+COMPARE_COLUMNS = ['pearson_r_mean', 'spearman_r_mean', 'pcc_T20_val_ranked', 'pcc_T20_test_ranked', 'nrmse_mean', 'crps_mean', 'coverage_90']
+
+def compare_pipeline(coh, out:Path, external:set, gmt_sets:dict, steps:int=400, n_samples:int=16, baselines=BASELINES,
+                     log=print, overwrite:bool=False) -> pd.DataFrame:
+    "Cross-validate each baseline on the flow model's folds, evaluate all runs, write report.html; the comparison table."
+    ext = coh.slides.patient_id.isin(external).values
+    ref = read_reference_table(coh.reference_table()[~ext])
+    feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features, coh.cluster_sizes)
+    splits = Splits.load(out/'cv'/'splits.csv')                              # the very folds of the flow model
+    pcfg = PredictConfig(n_samples=n_samples)
+    for name in baselines:
+        cfg = BaselineConfig(name=name, max_steps=steps, eval_every=max(20, steps // 4))
+        run_cv(ref, splits, feats, None, out/'baselines'/name, predict_cfg=pcfg, encoder='synthetic', baseline=Baseline(cfg),
+               overwrite=overwrite)
+        log(f'   {name}: done')
+    runs = [out/'cv'] + [out/'baselines'/n for n in baselines]
+    table = evaluate(runs, ref.expression, out/'evaluation', sample_sheet=ref.sample_sheet, logged=ref.logged, gene_sets=gmt_sets)
+    report([out/'evaluation'], out, title='rna_fm demo: flow model and baselines, cross-validated on a synthetic cohort')
+    t = table[(table.level == 'patient') & (table.group == 'pooled')].set_index('run')
+    return t[[c for c in COMPARE_COLUMNS if c in t]]
 
 # %% ../nbs/14_demo.ipynb #acbe889e
 QUICK = dict(n_patients=60, n_genes=150, n_slides_drawn=1, slide_size=(3072, 2048), folds=2, steps=60, n_samples=4)

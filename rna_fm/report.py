@@ -25,7 +25,9 @@ def read_evaluations(paths, # evaluated runs: directories holding evaluation.jso
     for p in ([paths] if isinstance(paths, (str, Path)) else paths):
         p = Path(p)
         if (p/'evaluation.json').exists(): found.append(p)
-        elif p.is_dir() and (sub := sorted(d for d in p.iterdir() if (d/'evaluation.json').exists())): found += sub
+        elif p.is_dir() and (sub := sorted(d for d in p.iterdir() if (d/'evaluation.json').exists())):
+            order = list(pd.read_csv(p/'summary.csv').run.astype(str).unique()) if (p/'summary.csv').exists() else []
+            found += sorted(sub, key=lambda d: order.index(d.name) if d.name in order else len(order))   # as evaluated
         else: raise RNAFMError(f"'{p}' is not an evaluated run (no evaluation.json in it or its subdirectories): "
                                "run `rna-fm evaluate` on the predictions first")
     evs = []
@@ -162,7 +164,7 @@ def report(runs, # evaluated runs (see `read_evaluations`)
            out_dir, # where report.html, report.md and the CSV tables go
            title:str='rna_fm evaluation report',
           ) -> Path:
-    "Write the comparison page of evaluated runs; the path of report.html."
+    "Write the comparison page of evaluated runs (report.html, report.md, report_files/ with the CSV tables and PNGs); its path."
     evs = read_evaluations(runs)
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     tables = {lv: comparison_table(evs, lv) for lv in ('patient', 'slide')}
@@ -170,9 +172,15 @@ def report(runs, # evaluated runs (see `read_evaluations`)
             'Calibration and PIT (patient level)': fig_calibration(evs), 'CRPS and sharpness (patient level)': fig_crps(tables['patient']),
             'Pathway panel (patient level)': fig_pathways(evs)}
     figs = {k: v for k, v in figs.items() if v is not None}
-    for lv, t in tables.items(): t.to_csv(out/f'comparison_{lv}.csv', float_format='%.6g')
-    for lv in tables: _folds_table(evs, lv).to_csv(out/f'folds_{lv}.csv', index=False, float_format='%.6g')
+    files = out/'report_files'; files.mkdir(exist_ok=True)
+    for lv, t in tables.items(): t.to_csv(files/f'comparison_{lv}.csv', float_format='%.6g')
+    for lv in tables: _folds_table(evs, lv).to_csv(files/f'folds_{lv}.csv', index=False, float_format='%.6g')
     words = verdicts(tables['patient'])
+    S = [s['samples_per_slide'] for e in evs for s in e['levels'].get('patient', {}).values() if s.get('samples_per_slide')]
+    if S and min(S) < 20:
+        words.append(f"note: with S = {min(S)} samples per slide, intervals from sample quantiles under-cover even for a calibrated "
+                     f"model (the widest, min to max, covers (S-1)/(S+1) = {(min(S) - 1) / (min(S) + 1):.0%} on average): compare coverage "
+                     "between models, not with its nominal level")
     conv = ("<p class=note>Top-k columns: <b>_test_ranked</b>: the k genes best correlated on the evaluated data itself (as "
             "published; optimistic). <b>_val_ranked</b>: the k genes chosen on validation predictions only (honest). Pooled: all "
             "test folds of a run together. Lower is better for RMSE, CRPS and energy score; coverage should equal its level.</p>")
@@ -193,7 +201,7 @@ def report(runs, # evaluated runs (see `read_evaluations`)
     md = [f"# {title}", '', *[f"- {w}" for w in words], '']
     for lv, t in tables.items(): md += [f"## Model comparison ({lv} level)", '', md_table(t), '']
     for i, (k, v) in enumerate(figs.items()):
-        f = out/f'figure_{i}.png'; f.write_bytes(base64.b64decode(v.split(',', 1)[1])); md += [f"## {k}", '', f"![{k}]({f.name})", '']
+        f = files/f'figure_{i}.png'; f.write_bytes(base64.b64decode(v.split(',', 1)[1])); md += [f"## {k}", '', f"![{k}](report_files/{f.name})", '']
     atomic_write_text(out/'report.md', '\n'.join(md))
     return page
 
