@@ -132,7 +132,7 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     from rna_fm.cohort import ArrayFeatures, SlideDataset, load_cohort, make_splits, fit_normaliser
     from rna_fm.pathways import build_pathway_structure
     from rna_fm.model import ModelConfig, RNAFM
-    from rna_fm.train import TrainConfig, fit
+    from rna_fm.train import TrainConfig, fit, read_checkpoint
     from rna_fm.spatial import MapConfig, map_slide, synthetic_store
     t_start = time.perf_counter()
     coh = make_cohort(n_patients=patients, n_genes=300, n_pathways=24, frac_prop=0.3, frac_morph=0.3, seed=seed)
@@ -200,7 +200,8 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     per_gene = np.array([np.mean(v) for v in top.values()]); per_gene_t = np.array([np.mean(v) for v in top_truth.values()])
     return {'patients': patients, 'genes': len(coh.genes), 'prop_genes': int((drv.kind == 'prop').sum()),
             'strongly_driven_genes': len(genes), 'test_slides': len(test), 'slide_size': list(slide_size),
-            'train_steps': steps, 'train_seconds': round(t_train, 1), 'map_config': cfg.to_dict(),
+            'train_steps': None if checkpoint else steps, 'train_seconds': None if checkpoint else round(t_train, 1),
+            'checkpoint': str(run), 'checkpoint_step': read_checkpoint(run).step, 'map_config': cfg.to_dict(),
             'spearman_map_vs_abundance': dist(rho_map), 'spearman_truth_vs_abundance': dist(rho_truth),
             'spearman_map_vs_local_truth': dist(rho_map_truth),
             'importance_top_is_driving_share_of_pairs': round(float(np.mean(pairs)), 3),
@@ -246,7 +247,8 @@ def main():
             r = report['truth'] = truth(Path(d)/'truth', a.patients, a.steps, max_slides=a.max_slides, checkpoint=a.checkpoint)
             print(f"synthetic truth: {r['patients']} patients, {r['genes']} genes ({r['prop_genes']} tissue-marker genes, "
                   f"{r['strongly_driven_genes']} strongly driven: |Spearman| >= {DRIVEN_RHO} with one texture's share), "
-                  f"{r['test_slides']} held-out slides, model trained {r['train_steps']} steps in {r['train_seconds']} s")
+                  f"{r['test_slides']} held-out slides, " + (f"model trained {r['train_steps']} steps in {r['train_seconds']} s" if r['train_steps']
+                  else 'model from --checkpoint') + f", checkpoint kept at step {r['checkpoint_step']}")
             for key, what in (('spearman_map_vs_abundance', 'map vs local abundance of the driving texture'),
                               ('spearman_truth_vs_abundance', 'expected local expression vs abundance (ceiling)'),
                               ('spearman_map_vs_local_truth', 'map vs expected local expression')):
