@@ -9,6 +9,7 @@ The prediction is informative for a tenth of the genes, so the scores are not de
 benchmarks/out/evaluate.json.
 
 Usage: python benchmarks/bench_evaluate.py [--patients 1000] [--genes 20820] [--samples 32] [--work DIR] [--keep]
+(the slide and patient tables hold mean, sd, q05 and q95: the tables evaluate reads)
 """
 import argparse, json, os, platform, resource, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -55,13 +56,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--patients', type=int, default=1000); ap.add_argument('--genes', type=int, default=20820)
     ap.add_argument('--samples', type=int, default=32); ap.add_argument('--work', default=None)
-    ap.add_argument('--keep', action='store_true', help='keep the generated inputs')
+    ap.add_argument('--keep', action='store_true', help='keep the generated inputs (a later run with the same --work reuses them)')
     ap.add_argument('--out', default=str(ROOT/'benchmarks'/'out'/'evaluate.json'))
     a = ap.parse_args()
     work = Path(a.work or tempfile.mkdtemp(prefix='bench_evaluate_')); work.mkdir(parents=True, exist_ok=True)
     try:
         t0 = time.time()
-        pred, expr = make_inputs(work, a.patients, a.genes, a.samples)
+        if (work/'pred'/'prediction.json').exists() and (work/'expression.parquet').exists():   # inputs of an earlier --keep run
+            pred, expr = work/'pred', work/'expression.parquet'
+        else: pred, expr = make_inputs(work, a.patients, a.genes, a.samples)
         t_make = time.time() - t0
         read_code = (f"import zarr, numpy as np\nfrom zarr.storage import LocalStore\n"
                      f"a = zarr.open_group(LocalStore('{pred}/samples.zarr'), mode='r')['samples']\n"

@@ -21,7 +21,7 @@ gene on synthetic slides with known regions.
     occlusion (expected expression of the slide's composition with and without the cluster).
 Everything printed is saved as JSON (default benchmarks/out/bench_spatial.json).
 
-Usage: python benchmarks/bench_spatial.py [--speed] [--truth] [--tiles 5000] [--max_windows N] [--no_importance] [--stride1] [--patients 300] [--steps 1500] [--max_slides 16] [--json PATH]
+Usage: python benchmarks/bench_spatial.py [--speed] [--truth] [--tiles 5000] [--max_windows N] [--no_importance] [--stride1] [--patients 300] [--steps 1500] [--max_slides 16] [--checkpoint DIR] [--json PATH]
 """
 import argparse, json, os, platform, resource, sys, tempfile, time
 from pathlib import Path
@@ -118,20 +118,21 @@ def driven_genes(coh, n:int=5000, seed:int=0) -> pd.DataFrame:
     T = coh.spec.n_textures
     pi = rng.dirichlet(np.ones(T), n)
     y = coh.truth.expected_expression(pi, np.zeros((n, coh.spec.n_factors)))
-    rho = np.stack([scipy.stats.spearmanr(pi[:, t], y, axis=0)[0][0, 1:] for t in range(T)], 1)   # (G, T)
-    rho = np.nan_to_num(rho)
+    ry, rp = scipy.stats.rankdata(y, axis=0), scipy.stats.rankdata(pi, axis=0)       # Spearman = Pearson of the ranks
+    ry, rp = ry - ry.mean(0), rp - rp.mean(0)
+    rho = np.nan_to_num((ry.T @ rp) / np.outer(np.linalg.norm(ry, axis=0), np.linalg.norm(rp, axis=0)))   # (G, T)
     t = np.abs(rho).argmax(1)
     r = rho[np.arange(len(t)), t]
     return pd.DataFrame({'texture': t, 'sign': np.sign(r), 'rho': r, 'kind': coh.gene_truth.kind.to_numpy()}, index=coh.genes)
 
-def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(12288, 8192), max_slides:int=16) -> dict:
+def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(12288, 8192), max_slides:int=16, checkpoint=None) -> dict:
     "Maps of strongly driven genes against the local abundance of their driving texture, and cluster importance."
     from rna_fm.core import torch_threads
     from rna_fm.synth import make_cohort
     from rna_fm.cohort import ArrayFeatures, SlideDataset, load_cohort, make_splits, fit_normaliser
     from rna_fm.pathways import build_pathway_structure
     from rna_fm.model import ModelConfig, RNAFM
-    from rna_fm.train import TrainConfig, fit
+    from rna_fm.train import TrainConfig, fit, read_checkpoint
     from rna_fm.spatial import MapConfig, map_slide, synthetic_store
     t_start = time.perf_counter()
     coh = make_cohort(n_patients=patients, n_genes=300, n_pathways=24, frac_prop=0.3, frac_morph=0.3, seed=seed)
@@ -143,9 +144,11 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     mcfg = ModelConfig(hidden=64, depth=2, heads=4, feat_dim=coh.spec.D, n_clusters=coh.spec.K, cond_mlp=128, graph_heads=2, buckets=4)
     tcfg = TrainConfig(batch_size=32, max_steps=steps, eval_every=max(50, steps // 6), log_every=max(50, steps // 6), lr=1e-3,
                        val_samples=4, val_steps=9)
-    torch.manual_seed(seed)
-    fit(RNAFM(mcfg, st), SlideDataset(fold.slides(cohort, 'train'), feats, cohort, norm),
-        SlideDataset(fold.slides(cohort, 'val'), feats, cohort, norm), tcfg, work/'run', norm, 'synthetic')
+    run = Path(checkpoint) if checkpoint else work/'run'/'best'
+    if not checkpoint:
+        torch.manual_seed(seed)
+        fit(RNAFM(mcfg, st), SlideDataset(fold.slides(cohort, 'train'), feats, cohort, norm),
+            SlideDataset(fold.slides(cohort, 'val'), feats, cohort, norm), tcfg, work/'run', norm, 'synthetic')
     t_train = time.perf_counter() - t_start
     drv = driven_genes(coh)
     strong = drv[(drv.kind == 'prop') & (drv.rho.abs() >= DRIVEN_RHO)]
@@ -158,7 +161,7 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     for sid in test:
         i = index[sid]
         store, tex = synthetic_store(coh, i, work/'stores', size=slide_size, seed=seed)
-        sm = map_slide(store, work/'run'/'best', genes=genes, cfg=cfg)
+        sm = map_slide(store, run, genes=genes, cfg=cfg)
         T = coh.spec.n_textures
         mem = sm.windows.members
         share = np.stack([((tex[np.where(mem >= 0, mem, 0)] == t) & (mem >= 0)).sum(1) for t in range(T)], 1)
@@ -197,7 +200,8 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     per_gene = np.array([np.mean(v) for v in top.values()]); per_gene_t = np.array([np.mean(v) for v in top_truth.values()])
     return {'patients': patients, 'genes': len(coh.genes), 'prop_genes': int((drv.kind == 'prop').sum()),
             'strongly_driven_genes': len(genes), 'test_slides': len(test), 'slide_size': list(slide_size),
-            'train_steps': steps, 'train_seconds': round(t_train, 1), 'map_config': cfg.to_dict(),
+            'train_steps': None if checkpoint else steps, 'train_seconds': None if checkpoint else round(t_train, 1),
+            'checkpoint': str(run), 'checkpoint_step': read_checkpoint(run).step, 'map_config': cfg.to_dict(),
             'spearman_map_vs_abundance': dist(rho_map), 'spearman_truth_vs_abundance': dist(rho_truth),
             'spearman_map_vs_local_truth': dist(rho_map_truth),
             'importance_top_is_driving_share_of_pairs': round(float(np.mean(pairs)), 3),
@@ -217,6 +221,7 @@ def main():
     ap.add_argument('--stride1', action='store_true', help='also time stride 1 (one window per tile, about 4x the windows)')
     ap.add_argument('--patients', type=int, default=300)
     ap.add_argument('--steps', type=int, default=1500)
+    ap.add_argument('--checkpoint', default=None, help="a checkpoint this script trained earlier (same --patients), to map without training again")
     ap.add_argument('--max_slides', type=int, default=16, help='held-out slides mapped (the first of the test fold)')
     ap.add_argument('--json', default=str(OUT/'bench_spatial.json'))
     a = ap.parse_args()
@@ -239,10 +244,11 @@ def main():
                   f"(batching {b['batching_speedup']}x faster)")
             if 'importance_seconds' in r: print(f"  cluster importance (K+1 = {r['K'] + 1} slide conditions): {r['importance_seconds']} s")
         if a.truth:
-            r = report['truth'] = truth(Path(d)/'truth', a.patients, a.steps, max_slides=a.max_slides)
+            r = report['truth'] = truth(Path(d)/'truth', a.patients, a.steps, max_slides=a.max_slides, checkpoint=a.checkpoint)
             print(f"synthetic truth: {r['patients']} patients, {r['genes']} genes ({r['prop_genes']} tissue-marker genes, "
                   f"{r['strongly_driven_genes']} strongly driven: |Spearman| >= {DRIVEN_RHO} with one texture's share), "
-                  f"{r['test_slides']} held-out slides, model trained {r['train_steps']} steps in {r['train_seconds']} s")
+                  f"{r['test_slides']} held-out slides, " + (f"model trained {r['train_steps']} steps in {r['train_seconds']} s" if r['train_steps']
+                  else 'model from --checkpoint') + f", checkpoint kept at step {r['checkpoint_step']}")
             for key, what in (('spearman_map_vs_abundance', 'map vs local abundance of the driving texture'),
                               ('spearman_truth_vs_abundance', 'expected local expression vs abundance (ceiling)'),
                               ('spearman_map_vs_local_truth', 'map vs expected local expression')):

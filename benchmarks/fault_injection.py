@@ -111,7 +111,7 @@ def killed_and_resumed(step:Step, base:Path, at:float, corrupt:bool=False) -> di
     rec = {'at': round(at, 2), 'killed_mid_run': alive}
     if corrupt:
         f = w/'out'/'fold0'/'last'/'model.safetensors'
-        done = (w/'out'/'fold0'/'fold_summary.json').exists()
+        done = (w/'out'/'fold0'/'done.json').exists()            # training over: a rerun never reads last/ again
         rec['damaged'] = f.exists() and not done
         if rec['damaged']:
             b = bytearray(f.read_bytes()); n = len(b) // 2; b[n:n + 64] = bytes(64); f.write_bytes(bytes(b))
@@ -119,6 +119,7 @@ def killed_and_resumed(step:Step, base:Path, at:float, corrupt:bool=False) -> di
             rec['clear_error'] = code == 2 and 'model.safetensors is damaged' in err and len(err.strip().splitlines()) == 1
             rec['error'] = err.strip()[-300:]
             shutil.rmtree(w/'out'/'fold0'/'last')                # as the error says
+        else: shutil.rmtree(w/'out', ignore_errors=True); return rec   # killed after training: not a damaged-resume trial
     code, err = finish(step.args(w), w)
     rec['resume_exit'] = code
     rec['identical'] = code == 0 and step.result(w) == REF[step.name]
@@ -143,7 +144,7 @@ def main():
             out['steps'][name] = {'clean_seconds': round(secs, 1), 'kills': len(recs), 'killed_mid_run': mid, 'identical': same, 'trials': recs}
             print(f"{name:<10} {secs:>8.1f} {mid:>12}/{len(recs):<2} {same:>15}/{len(recs):<2}", flush=True)
         if 'train' in a.steps.split(',') and a.corrupt:
-            recs = [killed_and_resumed(st['train'], base, rng.uniform(0, 2.0), corrupt=True) for _ in range(a.corrupt)]
+            recs = [killed_and_resumed(st['train'], base, rng.uniform(0, 1.0), corrupt=True) for _ in range(a.corrupt)]
             dmg = [r for r in recs if r.get('damaged')]
             out['train_damaged_last'] = {'trials': recs, 'damaged': len(dmg), 'clear_error': sum(r['clear_error'] for r in dmg),
                                          'identical_after_deleting_last': sum(r['identical'] for r in dmg)}

@@ -19,7 +19,7 @@ from .pathways import load_gene_sets
 
 # %% auto #0
 __all__ = ['Predictions', 'read_table_values', 'read_predictions', 'write_fake_predictions', 'slide_patient_map', 'load_truth',
-           'score', 'Run', 'open_run', 'run_genes', 'evaluate', 'evaluate_cmd']
+           'truth_matrix', 'score', 'Run', 'open_run', 'run_genes', 'evaluate', 'evaluate_cmd']
 
 # %% ../nbs/11a_evaluate.ipynb #a4113388
 @dataclass
@@ -164,15 +164,19 @@ def _point_table(p:Predictions, level:str, genes:list) -> pd.DataFrame:
                          f"{first_items(tab.index[bad.any(1)])}, genes: {first_items(tab.columns[bad.any(0)])}); predict them again")
     return tab
 
-def _truth_rows(cohort:Cohort, patients, genes:list) -> np.ndarray:
-    "(N, G) measured log2 values of `patients` (repeats allowed), NaN for genes the table lacks."
+def truth_matrix(cohort:Cohort, genes:list) -> tuple[np.ndarray, pd.Index]:
+    "(patients, G) measured log2 values of `genes` (NaN for genes the table lacks), built once, and the patients' index."
     T = cohort.log_expression()
-    col = T.columns.get_indexer(genes); row = T.index.get_indexer(list(patients))
-    v = T.to_numpy(np.float64)[row][:, np.maximum(col, 0)]
-    v[:, col < 0] = np.nan
-    return v
+    col = T.columns.get_indexer(genes)
+    v = np.full((len(T), len(genes)), np.nan)
+    v[:, col >= 0] = T.to_numpy(np.float64)[:, col[col >= 0]]
+    return v, T.index
 
-def _stream_samples(p:Predictions, acc:DistributionAccumulator, cohort:Cohort, genes:list, level:str, batch:int):
+def _truth_rows(truth:tuple, patients) -> np.ndarray:
+    "(N, G) rows of a `truth_matrix` for `patients` (repeats allowed)."
+    return truth[0][truth[1].get_indexer(list(patients))]
+
+def _stream_samples(p:Predictions, acc:DistributionAccumulator, cohort:Cohort, truth:tuple, genes:list, level:str, batch:int):
     "Feed a directory's samples to `acc`: slide by slide, or pooled over each patient's slides."
     g = zarr.open_group(LocalStore(p.path/'samples.zarr'), mode='r')
     arr, sid = g['samples'], np.array(_ids(g['slide_id']), dtype=object)
@@ -187,14 +191,14 @@ def _stream_samples(p:Predictions, acc:DistributionAccumulator, cohort:Cohort, g
         for q in [q for q in dict.fromkeys(pat[pos]) if q in multi]:       # patients with several slides: pooled samples
             x = arr.get_orthogonal_selection((slice(None), np.flatnonzero(pat == q), slice(None)))
             x = x.reshape(-1, 1, x.shape[-1]) if gi is None else x[..., gi].reshape(-1, 1, len(gi))
-            acc.update(x, _truth_rows(cohort, [q], genes))
+            acc.update(x, _truth_rows(truth, [q]))
         pos = np.array([i for i in pos if pat[i] not in multi], np.int64)
     for a in range(0, len(pos), batch):
         idx = pos[a:a + batch]
         span = idx.max() - idx.min() + 1                                 # a contiguous read, unless the rows are sparse
         x = arr[:, idx.min():idx.max() + 1][:, idx - idx.min()] if span <= 2 * len(idx) else \
             arr.get_orthogonal_selection((slice(None), idx, slice(None)))
-        acc.update(x if gi is None else x[..., gi], _truth_rows(cohort, pat[idx], genes))
+        acc.update(x if gi is None else x[..., gi], _truth_rows(truth, pat[idx]))
 
 def score(preds:list[Predictions], # directories scored together (one, or a run's folds pooled); the same genes
           cohort:Cohort, # the measured expression (`load_truth`)
@@ -222,13 +226,14 @@ def score(preds:list[Predictions], # directories scored together (one, or a run'
                                     f"(predicted: {first_items(preds[0].slides if level == 'slide' else preds[0].patients)}; "
                                     f"measured patients: {first_items(cohort.expression.index)}): check that the ids agree")
     pid = pmap.reindex(P.index).to_numpy() if level == 'slide' else P.index.to_numpy()
-    Y = _truth_rows(cohort, pid, genes)
+    truth = truth_matrix(cohort, genes)                               # once: the log2 table is not rebuilt per batch
+    Y = _truth_rows(truth, pid)
     gm = gene_metrics(P.to_numpy(), Y, genes)
     summary = {'rows': len(P), 'rows_without_truth': dropped}
     out = {'ids': list(P.index), 'pred': P, 'truth': Y, 'pathways': None, 'calibration': None, 'pit': None}
     if samples and all((p.path/'samples.zarr').exists() for p in preds):
         acc = DistributionAccumulator(len(genes))
-        for p in preds: _stream_samples(p, acc, cohort, genes, level, batch)
+        for p in preds: _stream_samples(p, acc, cohort, truth, genes, level, batch)
         summary['samples_per_slide'] = min(zarr.open_group(LocalStore(p.path/'samples.zarr'), mode='r')['samples'].shape[0] for p in preds)
         gm = gm.join(acc.per_gene(genes))
         d = acc.summary()
@@ -312,7 +317,7 @@ def _val_r(val_dirs:list, cohort:Cohort, genes:list, level:str) -> pd.Series|Non
             pid = pm.reindex(tab.index).to_numpy() if level == 'slide' else tab.index.to_numpy()
             ok = pd.Series(pid).isin(cohort.expression.index).to_numpy()
             if ok.sum() >= 3:
-                gm = gene_metrics(tab.to_numpy()[ok], _truth_rows(cohort, pid[ok], list(tab.columns)), list(tab.columns))
+                gm = gene_metrics(tab.to_numpy()[ok], _truth_rows(truth_matrix(cohort, list(tab.columns)), pid[ok]), list(tab.columns))
                 rs.append(gm.pearson_r.reindex(genes)); continue
         except RNAFMError: pass
         f = d/'gene_metrics.csv'
