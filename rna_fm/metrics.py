@@ -157,6 +157,13 @@ def _is_constant(v:np.ndarray, m:np.ndarray) -> np.ndarray:
     "Columns whose values where `m` holds are all equal (exactly)."
     return np.where(m, v, -np.inf).max(0, initial=-np.inf) == np.where(m, v, np.inf).min(0, initial=np.inf)
 
+def _ranks(v:np.ndarray) -> np.ndarray:
+    "Average ranks down each column (ties share their mean rank); NaN stays NaN, unranked (such columns one by one: O(N log N) memory)."
+    r = rankdata(v, axis=0)                                 # columns holding NaN come back all NaN ...
+    for j in np.flatnonzero(np.isnan(v).any(0)):            # ... and are ranked over their values
+        f = ~np.isnan(v[:, j]); r[:, j] = np.nan; r[f, j] = rankdata(v[f, j])
+    return r
+
 def gene_metrics(pred, # (N, G) point predictions (predictive means), NaN where missing
                  true, # (N, G) measured values in the same units, NaN where missing
                  genes=None, # (G,) gene names (default 0..G-1)
@@ -173,7 +180,7 @@ def gene_metrics(pred, # (N, G) point predictions (predictive means), NaN where 
         m = np.isfinite(x) & np.isfinite(y)
         x, y = np.where(m, x, np.nan), np.where(m, y, np.nan)
         r, n = _masked_pearson(x, y, m)
-        rho, _ = _masked_pearson(rankdata(x, axis=0, nan_policy='omit'), rankdata(y, axis=0, nan_policy='omit'), m)
+        rho, _ = _masked_pearson(_ranks(x), _ranks(y), m)
         with np.errstate(invalid='ignore', divide='ignore'):
             rmse = np.sqrt(np.where(m, (x - y)**2, 0).sum(0) / n)
             sd = np.sqrt(np.where(m, (y - np.where(m, y, 0).sum(0) / n)**2, 0).sum(0) / n)
