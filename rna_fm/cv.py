@@ -17,12 +17,12 @@ from .metrics import topk_summary
 from .model import ModelConfig, RNAFM
 from .pathways import build_pathway_structure, load_gene_sets, read_gene_list
 from .predict import PredictConfig, open_features, predict
-from .train import RESULT_NEUTRAL, TrainConfig, config_differences, fit, init_distributed, load_checkpoint
+from .train import RESULT_NEUTRAL, TrainConfig, config_differences, fit, init_distributed, load_checkpoint, recipe_configs
 
 # %% auto #0
 __all__ = ['FOLD_RECORD_VERSION', 'NEUTRAL_SETTINGS', 'run_fold', 'fold_scores', 'run_settings', 'fold_record',
-           'fold_dir_mismatch', 'run_dir_mismatch', 'check_fold_features', 'run_cv', 'cli_inputs', 'cli_gene_select',
-           'cli_folds', 'train_cmd']
+           'fold_dir_mismatch', 'run_dir_mismatch', 'check_fold_features', 'run_cv', 'cli_recipe', 'cli_inputs',
+           'cli_gene_select', 'cli_folds', 'train_cmd']
 
 # %% ../nbs/10a_cv.ipynb #e3334e55
 def _is_main() -> bool: return not dist.is_initialized() or dist.get_rank() == 0
@@ -278,6 +278,18 @@ def _load_json_cfg(cls, path, overrides:dict):
     cfg = cls.load(path) if path else cls()
     return cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
 
+def cli_recipe(recipe:str, # a key of rna_fm.train.RECIPES
+               model_config:str|None, # JSON file of ModelConfig fields (they win over the recipe)
+               train_config:str|None, # JSON file of TrainConfig fields (they win over the recipe)
+               overrides:dict, # TrainConfig fields given as flags (None: not given); they win over both
+              ) -> tuple[ModelConfig, TrainConfig]:
+    "The model and training configurations of `rna-fm train`: the recipe, then the config files' fields, then the flags."
+    given = lambda path: json.loads(Path(path).read_text()) if path else {}
+    steps = _load_json_cfg(TrainConfig, train_config, overrides).max_steps           # the warm-up is a share of the final steps
+    m, t = recipe_configs(recipe, ModelConfig(), TrainConfig(max_steps=steps))
+    m = m.replace(**{k: v for k, v in ModelConfig.load(model_config).to_dict().items() if k in given(model_config)}) if model_config else m
+    t = t.replace(**{k: v for k, v in TrainConfig.load(train_config).to_dict().items() if k in given(train_config)}) if train_config else t
+    return m, t.replace(**{k: v for k, v in overrides.items() if v is not None})
 def _split_options(path:Path) -> Path: return path.with_name(path.name + '.options.json')
 
 def cli_inputs(sample_sheet, out, expression, logged, max_patient_missing, max_genes_dropped, stores, encoder, k, features,
@@ -329,6 +341,7 @@ def train_cmd(sample_sheet:str, # table with slide_id and patient_id; or a refer
               max_size:int=None, # largest pathway kept
               model_config:str=None, # JSON file of ModelConfig fields
               train_config:str=None, # JSON file of TrainConfig fields
+              recipe:str='fast', # 'fast' (1e-3 with warm-up and cosine decay, EMA 0.995, composition condition: for a GPU-day or CPU-hour) or 'published' (the paper's); config files and flags override it
               max_steps:int=None, # overrides for the training settings
               batch_size:int=None,
               lr:float=None,
@@ -344,11 +357,10 @@ def train_cmd(sample_sheet:str, # table with slide_id and patient_id; or a refer
               overwrite:bool=False, # delete results in OUT made by another split, settings or data, and run again
              ):
     "Cross-validate RNA-FM on a cohort: train each fold, select on validation, predict the test patients once."
-    tcfg = _load_json_cfg(TrainConfig, train_config, dict(max_steps=max_steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
-                                                           seed=seed, device=device, guidance=guidance, dist_timeout=dist_timeout))
+    mcfg, tcfg = cli_recipe(recipe, model_config, train_config, dict(max_steps=max_steps, batch_size=batch_size, lr=lr,
+                            eval_every=eval_every, seed=seed, device=device, guidance=guidance, dist_timeout=dist_timeout))
     pcfg = _load_json_cfg(PredictConfig, predict_config, dict(n_samples=n_samples, solver=solver, steps=solver_steps,
                                                                guidance=guidance, device=device))
-    mcfg = _load_json_cfg(ModelConfig, model_config, {})
     init_distributed(tcfg.device, tcfg.dist_timeout)
     cohort, src, sp = cli_inputs(sample_sheet, out, expression, logged, max_patient_missing, max_genes_dropped, stores, encoder,
                                  k, features, splits, n_folds, val_fraction, seed, overwrite)

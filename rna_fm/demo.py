@@ -19,7 +19,7 @@ from .aggregate import aggregate_slide
 from .cohort import ArrayFeatures, Splits, read_reference_table, make_splits
 from .pathways import hallmark_gene_sets
 from .model import ModelConfig
-from .train import TrainConfig, load_checkpoint
+from .train import TrainConfig, load_checkpoint, recipe_configs
 from .predict import PredictConfig, predict
 from .cv import run_cv
 from .baselines import BASELINES, Baseline, BaselineConfig
@@ -62,9 +62,9 @@ def model_pipeline(coh, out:Path, external:set, gmt_sets:dict, folds:int=3, step
     ref = read_reference_table(coh.reference_table()[~ext])
     feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features, coh.cluster_sizes)   # sizes: ridge pools the tiles
     splits = make_splits(ref, n_folds=folds, val_fraction=0.15, seed=0)
-    mcfg = ModelConfig(hidden=64, depth=2, heads=4, cond_mlp=128, graph_heads=2)
-    tcfg = TrainConfig(batch_size=32, max_steps=steps, eval_every=max(20, steps // 4), log_every=max(10, steps // 20),
-                       lr=1e-3, val_samples=4, val_steps=9, patience=0)
+    mcfg, tcfg = recipe_configs('fast', ModelConfig(hidden=64, depth=2, heads=4, cond_mlp=128, graph_heads=2),   # the CLI default
+                                TrainConfig(batch_size=32, max_steps=steps, eval_every=max(20, steps // 4),
+                                            log_every=max(10, steps // 20), val_samples=4, val_steps=9, patience=0))
     pcfg = PredictConfig(n_samples=n_samples)
     log(f'   cross-validation: {folds} folds, {steps} steps each')
     table = run_cv(ref, splits, feats, gmt_sets, out/'cv', mcfg, tcfg, pcfg, encoder='synthetic', overwrite=overwrite)
@@ -132,7 +132,7 @@ def run_demo(out:str|Path='demo_out', # output directory
     sets = {k: [g for g in v if g in chosen] for k, v in sets.items()}          # the gene sets as the cohort has them
     n_ext = max(4, n_patients // 5)
     log(f'0. synthetic cohort: {n_patients} + {n_ext} external patients, {len(genes)} genes, 50 Hallmark pathways')
-    coh = make_cohort(n_patients=n_patients + n_ext, genes=genes, pathways=sets, frac_two_slides=0.2, seed=seed)
+    coh = make_cohort(n_patients=n_patients + n_ext, genes=genes, pathways=sets, frac_two_slides=0.2, frac_prop=0.2, seed=seed)
     external = set(coh.patients.index[-n_ext:])
     summary = {'patients': n_patients, 'external_patients': n_ext, 'genes': len(genes),
                'genes_by_kind': coh.gene_truth.kind.value_counts().to_dict()}
@@ -181,7 +181,7 @@ def compare_pipeline(coh, out:Path, external:set, gmt_sets:dict, steps:int=400, 
     return t[[c for c in COMPARE_COLUMNS if c in t]]
 
 # %% ../nbs/14_demo.ipynb #acbe889e
-QUICK = dict(n_patients=60, n_genes=150, n_slides_drawn=1, slide_size=(3072, 2048), folds=2, steps=60, n_samples=4)
+QUICK = dict(n_patients=60, n_genes=150, n_slides_drawn=1, slide_size=(3072, 2048), folds=2, steps=120, n_samples=4)
 
 # %% ../nbs/14_demo.ipynb #30ea124c
 def demo_cmd(out:str='demo_out', # output directory

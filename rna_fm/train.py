@@ -23,9 +23,10 @@ from .pathways import PathwayStructure
 from .cohort import Normaliser, collate_slides
 
 # %% auto #0
-__all__ = ['CHECKPOINT_VERSION', 'LOG_COLUMNS', 'RESULT_NEUTRAL', 'TrainConfig', 'EMA', 'save_checkpoint', 'CheckpointInfo',
-           'read_checkpoint', 'verify_checkpoint', 'check_compatible', 'load_checkpoint', 'DistInfo',
-           'init_distributed', 'GlobalBatchSampler', 'evaluate', 'config_differences', 'fit']
+__all__ = ['RECIPES', 'CHECKPOINT_VERSION', 'LOG_COLUMNS', 'RESULT_NEUTRAL', 'TrainConfig', 'recipe_configs', 'EMA',
+           'save_checkpoint', 'CheckpointInfo', 'read_checkpoint', 'verify_checkpoint', 'check_compatible',
+           'load_checkpoint', 'DistInfo', 'init_distributed', 'GlobalBatchSampler', 'evaluate', 'config_differences',
+           'fit']
 
 # %% ../nbs/09_train.ipynb #bf9856df
 @dataclass
@@ -75,6 +76,27 @@ class TrainConfig(JSONConfig):
         if self.schedule == 'constant': return self.lr
         p = (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps)
         return self.lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(p, 1.0))))
+
+# %% ../nbs/09_train.ipynb #a16e0002
+RECIPES = {   # name -> ModelConfig fields, TrainConfig fields (warmup_frac: warm-up as a share of max_steps)
+    'published': {'model': {'condition': 'published'},
+                  'train': {'lr': 1e-4, 'schedule': 'constant', 'warmup_frac': 0.0, 'min_lr_ratio': 0.0, 'ema_decay': 0.999}},
+    'fast': {'model': {'condition': 'composition'},
+             'train': {'lr': 1e-3, 'schedule': 'cosine', 'warmup_frac': 0.05, 'min_lr_ratio': 0.05, 'ema_decay': 0.995}},
+}
+
+def recipe_configs(name:str, # a key of RECIPES
+                   model_cfg:ModelConfig|None=None, # the model configuration to start from (sizes are kept)
+                   train_cfg:TrainConfig|None=None, # the training configuration to start from (its max_steps sets the warm-up)
+                  ) -> tuple[ModelConfig, TrainConfig]:
+    "The model and training configurations of recipe `name`, applied on top of the given ones."
+    if name not in RECIPES: raise RNAFMError(f"recipe {name!r}: use one of {list(RECIPES)}")
+    r = RECIPES[name]
+    tcfg = train_cfg or TrainConfig()
+    train = {k: v for k, v in r['train'].items() if k != 'warmup_frac'}
+    return ((model_cfg or ModelConfig()).replace(**r['model']),
+            tcfg.replace(**train, warmup_steps=int(round(r['train']['warmup_frac'] * tcfg.max_steps))))
+
 
 # %% ../nbs/09_train.ipynb #fe348288
 class EMA:

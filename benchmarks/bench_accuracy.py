@@ -1,0 +1,236 @@
+"""Accuracy at equal wall-clock budget: the published RNA-FM configuration, the new default and a ridge baseline,
+on a synthetic cohort whose truth is known (rna_fm.synth.make_cohort), in one run.
+
+The cohort: N patients (default 360), real GO Biological Process 2023 gene sets from data_samples/ (a seeded random
+choice of sets of 15-60 genes of the published 20,820-gene list, plus genes in none of them as background), with
+four kinds of genes: morphology-driven ('morph'), tissue-proportion-driven ('prop', frac_prop=0.2), subtype-shifted
+('subtype'), and genes no image can see ('latent', 'null'). One fixed patient-level split (make_holdout: 25% test, 15%
+of the rest validation), the same for every model.
+
+Models (each trained on train, selected on validation only, then predicting validation and test once):
+- `published`: the paper's condition (K cluster means, mean-pooled) and recipe (AdamW lr 1e-4 constant, EMA 0.999);
+- `new default`: `rna_fm.train.RECIPES['fast']` (the composition condition and the fast recipe);
+- the two crossings (published condition + fast recipe, composition + published recipe), to see which change buys what;
+- `ridge`: rna_fm.baselines ridge on the size-weighted pooled cluster features (the tile mean), penalty chosen on
+  validation.
+Every flow model gets the same wall-clock training budget (--budget seconds): its step count is the budget divided by
+its own measured seconds per step (measured on this machine in this run), so the cosine schedule of the fast recipe
+ends when the budget does. The network size is the same for all flow models (a CPU-sized one, --hidden/--depth).
+
+Printed per model and gene group: mean test r, r as a share of the oracle ceiling (mean r over mean sqrt(oracle R2)),
+CRPS (log2 units) and 90% interval coverage; per model: honest T200 (the 200 genes best on validation, their test
+r) and T200 ranked on test. Then the new default's coverage and accuracy on validation at guidance 1, 1.5, 2, 3.
+The targets of issue 16 are checked and printed (met or not). JSON goes to benchmarks/out/accuracy.json.
+
+Usage: python benchmarks/bench_accuracy.py [--patients 360] [--budget 240] [--quick]
+"""
+import argparse, json, os, platform, sys, tempfile, time
+from pathlib import Path
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+GROUPS = ('morph', 'prop', 'subtype', 'latent', 'null')
+
+def make_benchmark_cohort(patients:int=360, n_sets:int=110, n_background:int=400, seed:int=0):
+    "The synthetic cohort on real GO BP gene sets: (cohort, gene sets used)."
+    from rna_fm.pathways import read_gmt
+    from rna_fm.synth import make_cohort
+    known = set(pd.read_csv(ROOT/'data_samples/genesets/gene_list_20820.csv').gene)
+    sets = read_gmt(ROOT/'data_samples/genesets/GO_Biological_Process_2023.gmt')
+    rng = np.random.default_rng(seed)
+    ok = sorted(s for s, m in sets.items() if 15 <= len(set(m) & known) <= 60)
+    chosen = {s: sorted(set(sets[s]) & known) for s in rng.choice(ok, n_sets, replace=False)}
+    in_sets = sorted({g for m in chosen.values() for g in m})
+    background = sorted(rng.choice(sorted(known - set(in_sets)), n_background, replace=False))
+    coh = make_cohort(n_patients=patients, genes=in_sets + background, pathways=chosen, frac_prop=0.2,
+                      frac_two_slides=0.2, seed=seed)
+    return coh, chosen
+
+def group_table(coh, pred_dir:Path) -> pd.DataFrame:
+    "Per gene group: mean test r, share of the oracle, CRPS and 90% coverage, from a prediction directory."
+    gm = pd.read_csv(pred_dir/'gene_metrics.csv', index_col=0)
+    mean = pd.read_csv(pred_dir/'patients'/'mean.csv', index_col=0)
+    lo, hi = (pd.read_csv(pred_dir/'patients'/f'{q}.csv', index_col=0)[mean.columns] for q in ('q05', 'q95'))
+    y = coh.log_expression.loc[mean.index, mean.columns]
+    inside = ((y >= lo) & (y <= hi)).mean(0)
+    kind = coh.gene_truth.kind.reindex(mean.columns)
+    oracle = np.sqrt(coh.gene_truth.oracle_r2.reindex(mean.columns))
+    rows = {}
+    for g in [g for g in GROUPS if (kind == g).any()] + ['all']:
+        m = (kind == g) if g != 'all' else kind.notna()
+        r = gm.r_patient[m.values]
+        rows[g] = {'genes': int(m.sum()), 'r': r.mean(), 'oracle_r': oracle[m].mean(),
+                   'r_share_of_oracle': r.mean() / oracle[m].mean() if oracle[m].mean() > 0.05 else np.nan,
+                   'crps': gm.crps[m.values].mean(), 'coverage_90': inside[m].mean()}
+    return pd.DataFrame(rows).T
+
+def topk(run_dir:Path, k:int=200) -> dict:
+    "Honest T200 (genes chosen on validation r) and T200 ranked on test."
+    rv = pd.read_csv(run_dir/'val_predictions'/'gene_metrics.csv', index_col=0).r_patient
+    rt = pd.read_csv(run_dir/'test_predictions'/'gene_metrics.csv', index_col=0).r_patient
+    chosen = rv.dropna().sort_values(ascending=False).index[:k]
+    return {'T200_honest': float(rt[chosen].mean()), 'T200_test_ranked': float(rt.dropna().sort_values(ascending=False)[:k].mean())}
+
+def cpu_seconds_per_step(model_cfg, train_cfg, cohort, fold, feats, sets, steps:int=8) -> float:
+    "Measured process CPU seconds per training step of this configuration (forward, backward, AdamW, EMA), first 2 steps excluded."
+    import torch, torch.nn.functional as F
+    from rna_fm.cohort import SlideDataset, collate_slides, fit_normaliser
+    from rna_fm.flow import draw_training_noise, get_path
+    from rna_fm.model import RNAFM
+    from rna_fm.pathways import build_pathway_structure
+    from rna_fm.train import EMA
+    norm = fit_normaliser(cohort, fold)
+    m = RNAFM(model_cfg, build_pathway_structure(sets, norm.genes))
+    ds = SlideDataset(fold.slides(cohort, 'train'), feats, cohort, norm)
+    batch = collate_slides([ds[i] for i in range(train_cfg.batch_size)])
+    opt, ema, path = torch.optim.AdamW(m.parameters(), lr=train_cfg.lr), EMA(m, train_cfg.ema_decay), get_path('linear')
+    for i in range(steps):
+        if i == 2: t0 = time.process_time()
+        t, x0, drop = draw_training_noise(batch['x1'].shape, 'uniform', 0.1)
+        x_t, u = path.sample(x0, batch['x1'], t)
+        loss = F.mse_loss(m(x_t, t, m.encode_condition(batch['cond'], drop)), u)
+        opt.zero_grad(); loss.backward(); opt.step(); ema.update(m, i)
+    return (time.process_time() - t0) / (steps - 2)
+
+def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:bool=False, out:str=None, seed:int=0,
+         threads:int=1, n_samples:int=16, only:list|None=None):
+    import torch
+    from rna_fm.cohort import ArrayFeatures, make_holdout, read_reference_table
+    from rna_fm.cv import run_fold
+    from rna_fm.baselines import Baseline, BaselineConfig
+    from rna_fm.model import ModelConfig
+    from rna_fm.predict import PredictConfig, predict
+    from rna_fm.train import RECIPES, TrainConfig, load_checkpoint, recipe_configs
+    os.environ.setdefault('RNA_FM_PROGRESS', '0')
+    torch.set_num_threads(threads)
+    t_start = time.time()
+    coh, sets = make_benchmark_cohort(patients, seed=seed)
+    cohort = read_reference_table(coh.reference_table())
+    feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features, coh.cluster_sizes)
+    fold = make_holdout(cohort, test_fraction=0.25, val_fraction=0.15, seed=seed)[0]
+    work = Path(tempfile.mkdtemp(prefix='bench_accuracy_'))
+    base = ModelConfig(hidden=hidden, depth=depth, heads=4, cond_mlp=2 * hidden, graph_heads=2,
+                       feat_dim=coh.spec.D, n_clusters=coh.spec.K)
+    pcfg = PredictConfig(n_samples=n_samples, batch_slides=16, save_samples=False)
+    variants = {'published': ('published', 'published'), 'new default': ('fast', 'fast'),
+                'published condition + fast recipe': ('published', 'fast'), 'composition + published recipe': ('fast', 'published')}
+    if quick: variants = {k: variants[k] for k in ('published', 'new default')}
+    if only: variants = {k: variants[k] for k in only}
+    results, timings = {}, {}
+    for name, (model_from, train_from) in variants.items():
+        mcfg = recipe_configs(model_from, base)[0]
+        tcfg = recipe_configs(train_from, base, TrainConfig(batch_size=32, val_samples=4, val_steps=9, patience=0, log_every=25,
+                                                            seed=seed))[1]
+        sps = cpu_seconds_per_step(mcfg, tcfg, cohort, fold, feats, sets)
+        steps = max(20, int(budget / sps))
+        tcfg = recipe_configs(train_from, base, tcfg.replace(max_steps=steps, eval_every=max(10, steps // 4)))[1]
+        t0, c0 = time.time(), time.process_time()
+        row = run_fold(cohort, fold, work/f'run_{len(timings)}', feats, sets, mcfg, tcfg, pcfg, encoder='synthetic')
+        timings[name] = {'cpu_seconds_per_step': round(sps, 4), 'steps': steps, 'train_wall_seconds': row['train_seconds'],
+                         'predict_wall_seconds': row['predict_seconds'], 'cpu_seconds_train_and_predict': round(time.process_time() - c0, 1),
+                         'wall_seconds': round(time.time() - t0, 1), 'best_step': row['best_step']}
+        results[name] = (work/f'run_{len(timings) - 1}', mcfg, tcfg)
+        print(f"{name}: {steps} steps at {sps:.3f} CPU s/step, trained {row['train_seconds']} s wall, best step {row['best_step']}", flush=True)
+    t0 = time.time()
+    rrow = run_fold(cohort, fold, work/'ridge', feats, sets, None, None, pcfg, encoder='synthetic',
+                    baseline=Baseline(BaselineConfig('ridge', pooling='tile')))
+    timings['ridge'] = {'train_wall_seconds': rrow['train_seconds'], 'predict_wall_seconds': rrow['predict_seconds'],
+                        'wall_seconds': round(time.time() - t0, 1), 'alpha': rrow.get('alpha')}
+    results['ridge'] = (work/'ridge', None, None)
+    tables = {n: group_table(coh, d/'test_predictions') for n, (d, _, _) in results.items()}
+    tops = {n: topk(d) for n, (d, _, _) in results.items()}
+    # calibration of the new default: coverage and accuracy on validation (and test) against the guidance scale
+    truth = cohort.log_expression()
+    calib = {}
+    for g in ((1.0, 1.5, 2.0, 3.0) if 'new default' in results else ()):
+        ck = load_checkpoint(results['new default'][0]/'best')
+        row = {}
+        for role in ('val', 'test'):
+            d = work/f'guidance_{g}_{role}'
+            if g == 2.0: d = results['new default'][0]/f'{role}_predictions'      # the run's own predictions (guidance 2)
+            else: predict(ck, feats, fold.slides(cohort, role), d, pcfg.replace(guidance=g), cohort.sample_sheet, truth, 'synthetic')
+            t = group_table(coh, d)
+            row.update({f'{role}_r_all': t.loc['all', 'r'], f'{role}_r_morph_prop': t.loc[['morph', 'prop'], 'r'].mean(),
+                        f'{role}_coverage_90': t.loc['all', 'coverage_90'], f'{role}_crps': t.loc['all', 'crps']})
+        calib[g] = row
+    calib = pd.DataFrame(calib).T.rename_axis('guidance')
+    out_d = {'tables': {n: t.round(4).to_dict() for n, t in tables.items()}, 'top200': tops, 'timings': timings,
+             'calibration': calib.round(4).to_dict(), 'budget_cpu_seconds': budget, 'threads': threads, 'n_samples': n_samples, 'patients': patients,
+             'slides': len(coh.slides), 'genes': len(coh.genes), 'pathways': len(sets),
+             'kinds': coh.gene_truth.kind.value_counts().to_dict(), 'model': base.to_dict(),
+             'recipes': {k: {kk: v for kk, v in r.items()} for k, r in RECIPES.items()},
+             'split': {r: len(getattr(fold, r)) for r in ('train', 'val', 'test')},
+             'machine': f'{platform.machine()} {os.cpu_count()} cores (shared)', 'total_seconds': round(time.time() - t_start, 1)}
+    report(out_d, tables, tops, calib)
+    path = Path(out) if out else ROOT/'benchmarks'/'out'/'accuracy.json'
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out_d, indent=1, default=float))
+    print(f"saved {path}; total {out_d['total_seconds']:.0f} s")
+    return out_d
+
+def collect(runs:dict, # model name -> run directory (val_predictions/, test_predictions/) of an earlier or interrupted run
+            guidance_dirs:dict|None=None, # guidance scale -> {'val': dir, 'test': dir} of the new default's predictions
+            patients:int=360, seed:int=0, out:str=None, note:str=''):
+    "Tables, targets and JSON from finished run directories (when one process could not do everything in time)."
+    coh, sets = make_benchmark_cohort(patients, seed=seed)
+    tables = {n: group_table(coh, Path(d)/'test_predictions') for n, d in runs.items()}
+    tops = {n: topk(Path(d)) for n, d in runs.items()}
+    calib = {}
+    for g, dirs in (guidance_dirs or {}).items():
+        row = {}
+        for role, d in dirs.items():
+            t = group_table(coh, Path(d))
+            row.update({f'{role}_r_all': t.loc['all', 'r'], f'{role}_r_morph_prop': t.loc[['morph', 'prop'], 'r'].mean(),
+                        f'{role}_coverage_90': t.loc['all', 'coverage_90'], f'{role}_crps': t.loc['all', 'crps']})
+        calib[g] = row
+    calib = pd.DataFrame(calib).T.rename_axis('guidance').sort_index()
+    d = {'tables': {n: t.round(4).to_dict() for n, t in tables.items()}, 'top200': tops, 'timings': {}, 'note': note,
+         'calibration': calib.round(4).to_dict(), 'budget_cpu_seconds': float('nan'), 'patients': patients, 'slides': len(coh.slides),
+         'genes': len(coh.genes), 'pathways': len(sets), 'kinds': coh.gene_truth.kind.value_counts().to_dict(),
+         'split': 'see the runs', 'runs': {n: str(v) for n, v in runs.items()}}
+    report(d, tables, tops, calib)
+    path = Path(out) if out else ROOT/'benchmarks'/'out'/'accuracy.json'
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(d, indent=1, default=float))
+    print(f"saved {path}")
+    return d
+
+def report(d, tables, tops, calib):
+    "Print the tables and the targets of issue 16."
+    print(f"\ncohort: {d['patients']} patients, {d['slides']} slides, {d['genes']} genes ({d['kinds']}), {d['pathways']} GO BP sets; "
+          f"split {d['split']}; budget {d['budget_cpu_seconds']} CPU s of training per flow model")
+    long = pd.concat({n: t for n, t in tables.items()}, names=['model', 'group'])
+    print(long[['genes', 'r', 'oracle_r', 'r_share_of_oracle', 'crps', 'coverage_90']].round(3).to_string())
+    print('\n' + pd.DataFrame(tops).T.round(3).to_string())
+    if d['timings']: print('\n' + pd.DataFrame(d['timings']).T.to_string())
+    print('\nnew default, guidance scale (validation chooses; test shown for the record):\n' + calib.round(3).to_string())
+    if 'new default' not in tables: return
+    nd, rg = tables['new default'], tables['ridge']
+    checks = []
+    for g in ('morph', 'prop'):
+        checks.append((f'{g}: new default r >= ridge r', nd.loc[g, 'r'], rg.loc[g, 'r'], nd.loc[g, 'r'] >= rg.loc[g, 'r']))
+        checks.append((f'{g}: new default r >= 0.9 oracle', nd.loc[g, 'r_share_of_oracle'], 0.9, nd.loc[g, 'r_share_of_oracle'] >= 0.9))
+    checks.append(('honest T200 >= ridge', tops['new default']['T200_honest'], tops['ridge']['T200_honest'],
+                   tops['new default']['T200_honest'] >= tops['ridge']['T200_honest']))
+    cov = nd.loc['all', 'coverage_90']
+    checks.append(('90% coverage in [0.85, 0.95]', cov, '0.85-0.95', 0.85 <= cov <= 0.95))
+    checks.append(('null |mean r| < 0.03', nd.loc['null', 'r'], 0.03, abs(nd.loc['null', 'r']) < 0.03))
+    print('\ntargets (issue 16):')
+    for c in checks: print(f"  {'MET    ' if c[3] else 'NOT MET'} {c[0]}: {c[1]:.3f} vs {c[2] if isinstance(c[2], str) else f'{c[2]:.3f}'}")
+    d['targets'] = [{'target': c[0], 'value': float(c[1]), 'bound': c[2] if isinstance(c[2], str) else float(c[2]), 'met': bool(c[3])} for c in checks]
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--patients', type=int, default=360)
+    ap.add_argument('--budget', type=float, default=60.0, help='training CPU seconds per flow model (process time)')
+    ap.add_argument('--threads', type=int, default=1, help='torch threads (1: on a shared machine more threads spin)')
+    ap.add_argument('--n_samples', type=int, default=16, help='transcriptomes sampled per slide for the predictions')
+    ap.add_argument('--hidden', type=int, default=64)
+    ap.add_argument('--depth', type=int, default=2)
+    ap.add_argument('--quick', action='store_true', help='only the published configuration, the new default and ridge')
+    ap.add_argument('--out', default=None)
+    ap.add_argument('--only', default=None, help="comma-separated flow variants to train, e.g. 'published condition + fast recipe'")
+    a = ap.parse_args()
+    main(a.patients, a.budget, a.hidden, a.depth, a.quick, a.out, threads=a.threads, n_samples=a.n_samples,
+         only=a.only.split(',') if a.only else None)
