@@ -341,7 +341,7 @@ def train_cmd(sample_sheet:str, # table with slide_id and patient_id; or a refer
               max_size:int=None, # largest pathway kept
               model_config:str=None, # JSON file of ModelConfig fields
               train_config:str=None, # JSON file of TrainConfig fields
-              recipe:str='fast', # 'fast' (1e-3 with warm-up and cosine decay, EMA 0.995, composition condition: for a GPU-day or CPU-hour) or 'published' (the paper's); config files and flags override it
+              recipe:str='fast', # 'fast' (1e-3 with warm-up and cosine decay, EMA 0.995: for a GPU-day or CPU-hour) or 'published' (the paper's); config files and flags override it
               max_steps:int=None, # overrides for the training settings
               batch_size:int=None,
               lr:float=None,

@@ -81,7 +81,7 @@ class TrainConfig(JSONConfig):
 RECIPES = {   # name -> ModelConfig fields, TrainConfig fields (warmup_frac: warm-up as a share of max_steps)
     'published': {'model': {'condition': 'published'},
                   'train': {'lr': 1e-4, 'schedule': 'constant', 'warmup_frac': 0.0, 'min_lr_ratio': 0.0, 'ema_decay': 0.999}},
-    'fast': {'model': {'condition': 'composition'},
+    'fast': {'model': {'condition': 'published'},   # composition did not win at equal recipe (see above): an option
              'train': {'lr': 1e-3, 'schedule': 'cosine', 'warmup_frac': 0.05, 'min_lr_ratio': 0.05, 'ema_decay': 0.995}},
 }
 
