@@ -23,7 +23,7 @@ COMMANDS = {
     'pathways': 'rna_fm.pathways:pathways_cmd',
     'train': 'rna_fm.cv:train_cmd',
     'baseline': 'rna_fm.baselines:baseline_cmd',
-    'predict': 'rna_fm.predict:predict_cmd',
+    'predict': 'rna_fm.infer:predict_cmd',
     'evaluate': 'rna_fm.evaluate:evaluate_cmd',
     'report': 'rna_fm.report:report_cmd',
     'map': 'rna_fm.spatial:map_cmd',

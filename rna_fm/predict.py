@@ -20,7 +20,7 @@ from .train import CheckpointInfo, check_compatible, load_checkpoint, read_check
 
 # %% auto #0
 __all__ = ['FORMATS', 'PredictConfig', 'write_h5ad', 'check_truth', 'write_predictions', 'check_ensemble', 'checkpoint_identity',
-           'resolve_checkpoints', 'predict', 'open_features', 'read_slide_list', 'predict_cmd']
+           'resolve_checkpoints', 'predict', 'open_features', 'read_slide_list']
 
 # %% ../nbs/10_predict.ipynb #f97d2923
 FORMATS = ('csv', 'parquet', 'h5ad', 'h5ad_samples')
@@ -380,49 +380,3 @@ def read_slide_list(path:str) -> list[str]:
     if not p.exists(): raise RNAFMError(f"slide list '{p}' does not exist")
     if p.suffix.lower() in ('.csv', '.tsv', '.gz', '.parquet'): return read_sample_sheet(p).slide_id.astype(str).tolist()
     return [l.strip() for l in p.read_text().splitlines() if l.strip() and not l.startswith('#')]
-
-# %% ../nbs/10_predict.ipynb #31c7891c
-def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`, or a baseline fold's `model/`), several separated by commas, or a `rna-fm train`/`baseline` directory (all folds: an ensemble)
-                out:str, # output directory
-                stores:str=None, # directory of slide stores holding the cluster features
-                encoder:str=None, # encoder id of the stores' cluster features (checked against the checkpoint)
-                features:str=None, # or: .npz file of (K, D) cluster features per slide id
-                slides:str=None, # slide ids (text file or table); default: every slide of the features
-                sample_sheet:str=None, # table with slide_id and patient_id, for patient-level summaries
-                n_samples:int=32, # transcriptomes sampled per slide
-                solver:str='euler', # ODE solver: euler, midpoint, heun, rk4 or dopri5
-                steps:int=19, # solver steps (19: the 20-point Euler grid)
-                guidance:float=2.0, # classifier-free guidance scale
-                batch_slides:int=8, # slides sampled together
-                parquet:bool=False, # also write Parquet tables
-                h5ad:bool=False, # also write AnnData files (slides.h5ad, patients.h5ad; needs the anndata extra)
-                h5ad_samples:bool=False, # and put every sample in them as a layer sample_<i>
-                no_samples:bool=False, # do not write the raw samples
-                seed:int=0, # noise seed
-                device:str='auto', # 'auto', 'cpu' or 'cuda'
-                amp:str='auto', # precision: 'auto' (bf16 on GPU), 'bf16', 'off'
-                weights:str='selected', # checkpoint weights: 'ema', 'raw', or 'selected' (those model selection kept)
-               ):
-    "Sample predictive distributions of expression for slides from a trained checkpoint (or a fold ensemble, samples pooled)."
-    cks = resolve_checkpoints(checkpoint)
-    kinds = {(c/'baseline.json').exists() for c in cks}
-    if len(kinds) > 1: raise RNAFMError(f"{checkpoint!r} mixes flow-model checkpoints and baseline models: pool one kind")
-    baseline = kinds == {True}
-    k = json.loads((cks[0]/'baseline.json').read_text())['shape'][0] if baseline else read_checkpoint(cks[0]).k
-    src = open_features(stores, encoder, k, features)
-    ids = read_slide_list(slides) if slides else (sorted(src.features) if isinstance(src, ArrayFeatures) else
-                                                  sorted(p.name[:-5] for p in Path(stores).glob('*.zarr')))
-    cfg = PredictConfig(n_samples=n_samples, solver=solver, steps=steps, guidance=guidance, batch_slides=batch_slides,
-                        formats=('csv',) + ('parquet',) * parquet + ('h5ad',) * (h5ad and not h5ad_samples) + ('h5ad_samples',) * h5ad_samples, save_samples=not no_samples, seed=seed, device=device,
-                        amp=amp, weights=weights)
-    sheet = read_sample_sheet(sample_sheet) if sample_sheet else None
-    with path_lock(out, what=f'output directory {out}'):     # one writer at a time
-        if baseline:                                      # a baseline's fold models (rna_fm.baselines), same layout
-            from rna_fm.baselines import FittedBaseline, predict_fitted
-            fits, norms = zip(*[FittedBaseline.load(c) for c in cks])
-            res = predict_fitted(list(fits), list(norms), src, ids, out, cfg, sample_sheet=sheet, meta={'encoder': encoder})
-            res['weights'] = 'fitted'
-        else: res = predict(cks if len(cks) > 1 else cks[0], src, ids, out, cfg, sample_sheet=sheet, encoder=encoder)
-    who = f"{len(cks)} checkpoints (samples pooled)" if len(cks) > 1 else "the checkpoint"
-    print(f"predicted {res['slides']} slides ({res['patients']} patients) with {who}, {res['weights']} weights, in {res['seconds']} s -> {out}")
-    return 0
