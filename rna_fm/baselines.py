@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from safetensors.numpy import load_file, save_file
 from .core import JSONConfig, RNAFMError, atomic_dir, first_items
-from .cohort import ROLES, Cohort, Fold, Normaliser
+from .cohort import ROLES, Cohort, Fold, Normaliser, slide_patients
 from .predict import PredictConfig, _slide_seed, check_truth, write_predictions
 from .cv import _load_json_cfg, _is_main, cli_folds, cli_gene_select, cli_inputs, fold_scores, run_cv, run_fold
 
@@ -240,12 +240,7 @@ def predict_fitted(fitted, # a FittedBaseline, or a list of them (a fold ensembl
     if not slides: raise RNAFMError("no slides to predict")
     absent = features.missing(slides) if hasattr(features, 'missing') else [s for s in slides if s not in features]
     if absent: raise RNAFMError(f"{len(absent)} slide(s) have no cluster features (first: {first_items(absent)})")
-    if sample_sheet is not None:
-        pmap = sample_sheet.drop_duplicates('slide_id').set_index(sample_sheet.slide_id.astype(str)).patient_id.astype(str)
-        unknown = [s for s in slides if s not in pmap.index]
-        if unknown: raise RNAFMError(f"{len(unknown)} slide(s) are not in the sample sheet (first: {first_items(unknown)})")
-        patients = [pmap[s] for s in slides]
-    else: patients = list(slides)
+    patients = slide_patients(slides, sample_sheet)
     truth = check_truth(truth, fitted.genes, patients)
     S, G = cfg.n_samples, len(fitted.genes)
     def draw(ids):

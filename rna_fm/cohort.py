@@ -18,10 +18,10 @@ from .slide import slide_id_of
 from .store import clusters_name, open_store, store_path
 
 # %% auto #0
-__all__ = ['ID_COLUMNS', 'ZERO_STD', 'ROLES', 'read_table', 'read_sample_sheet', 'Cohort', 'load_cohort', 'read_reference_table',
-           'select_genes', 'patients_digest', 'Normaliser', 'fit_normaliser', 'Fold', 'Splits', 'make_splits',
-           'make_holdout', 'StoreFeatures', 'ArrayFeatures', 'cluster_shares', 'slide_condition', 'SlideDataset',
-           'collate_slides', 'patient_labels', 'splits_cmd']
+__all__ = ['ID_COLUMNS', 'ZERO_STD', 'ROLES', 'read_table', 'read_sample_sheet', 'slide_patients', 'Cohort', 'load_cohort',
+           'read_reference_table', 'select_genes', 'patients_digest', 'Normaliser', 'fit_normaliser', 'Fold', 'Splits',
+           'make_splits', 'make_holdout', 'StoreFeatures', 'ArrayFeatures', 'cluster_shares', 'slide_condition',
+           'SlideDataset', 'collate_slides', 'patient_labels', 'splits_cmd']
 
 # %% ../nbs/05_cohort.ipynb #ae0e0f2c
 ID_COLUMNS = ('slide_id', 'patient_id', 'sample_id', 'wsi_file_name', 'slide_path', 'store_path')
@@ -74,6 +74,18 @@ def read_sample_sheet(sheet, # path or DataFrame: slide_id (or wsi_file_name), p
         raise RNAFMError(f"the sample sheet lists {clash.nunique()} slide(s) more than once with different content, e.g. "
                          f"{s!r} under patients {first_items(df.patient_id[df.slide_id == s])}; a slide belongs to one patient")
     return df
+
+# %% ../nbs/05_cohort.ipynb #17780652
+def slide_patients(slides:list, # slide ids
+                   sample_sheet=None, # DataFrame with slide_id and patient_id (None: each slide is its own patient)
+                  ) -> list[str]:
+    "The patient of each slide in `slides`, from the sample sheet; a clear error naming the slides it lacks."
+    if sample_sheet is None: return [str(s) for s in slides]
+    sheet = sample_sheet.drop_duplicates('slide_id')
+    pmap = sheet.set_index(sheet.slide_id.astype(str)).patient_id.astype(str)
+    unknown = [s for s in slides if s not in pmap.index]
+    if unknown: raise RNAFMError(f"{len(unknown)} slide(s) are not in the sample sheet (first: {first_items(unknown)})")
+    return [pmap[s] for s in slides]
 
 # %% ../nbs/05_cohort.ipynb #bf63d794
 def _dedupe(df:pd.DataFrame, axis:int, what:str,

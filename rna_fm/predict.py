@@ -13,7 +13,7 @@ import torch
 import zarr
 from zarr.storage import LocalStore
 from .core import JSONConfig, RNAFMError, atomic_dir, autocast, first_items, get_device, path_lock, progress, sha256_file
-from .cohort import ArrayFeatures, StoreFeatures, read_sample_sheet, cluster_shares
+from .cohort import ArrayFeatures, StoreFeatures, read_sample_sheet, cluster_shares, slide_patients
 from .flow import sample
 from .metrics import PearsonAccumulator, bh_qvalues, crps, fdr_summary, interval_coverage, pearson_pvalue
 from .train import CheckpointInfo, check_compatible, load_checkpoint, read_checkpoint
@@ -336,12 +336,7 @@ def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, 
     if absent: raise RNAFMError(f"{len(absent)} slide(s) have no cluster features (first: {first_items(absent)})")
     check_compatible(info, encoder=encoder)
     _check_all_features(feats, slides, info)             # every slide's (K, D) and values, before the first is sampled
-    if sample_sheet is not None:
-        pmap = sample_sheet.drop_duplicates('slide_id').set_index(sample_sheet.slide_id.astype(str)).patient_id.astype(str)
-        unknown = [s for s in slides if s not in pmap.index]
-        if unknown: raise RNAFMError(f"{len(unknown)} slide(s) are not in the sample sheet (first: {first_items(unknown)})")
-        patients = [pmap[s] for s in slides]
-    else: patients = list(slides)
+    patients = slide_patients(slides, sample_sheet)
     genes, norm = info.genes, info.normaliser
     truth = check_truth(truth, genes, patients)
     def draw(ids):
