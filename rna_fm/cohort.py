@@ -621,6 +621,19 @@ def _spread(n:int, m:int, rng) -> np.ndarray:
     "m positions spread evenly over 0..n-1 from one random offset (on a label-sorted pool: a stratified pick)."
     return np.floor((np.arange(m) + rng.random()) * n / max(m, 1)).astype(int)
 
+def _dealer(codes, rng):
+    "A function that shuffles patient indices, then groups them by label (random within a label)."
+    def deal(idx):
+        idx = rng.permutation(idx)
+        return idx if codes is None else idx[np.argsort(codes[idx], kind='stable')]
+    return deal
+
+def _pick_val(pool:np.ndarray, val_fraction:float, n:int, rng) -> np.ndarray:
+    "(n,) mask of the validation patients drawn from `pool` (dealt indices): a stratified share, at least one, never all."
+    n_val = min(max(int(round(val_fraction * len(pool))), 1 if val_fraction > 0 else 0), len(pool) - 1)
+    val = np.zeros(n, bool); val[pool[_spread(len(pool), n_val, rng)]] = True
+    return val
+
 def make_splits(patients, # patient ids (repeats are fine, e.g. a sample sheet's patient_id column), or a Cohort
                 n_folds:int=5, # number of folds; each patient is tested in exactly one
                 val_fraction:float=0.1, # fraction of each fold's non-test patients held out for validation
@@ -636,16 +649,11 @@ def make_splits(patients, # patient ids (repeats are fine, e.g. a sample sheet's
     if not 0 <= val_fraction < 1: raise RNAFMError(f"val_fraction must be in [0, 1), got {val_fraction}")
     codes = _labels(stratify, ids, n_folds)
     rng = np.random.default_rng(seed)
-    def deal(idx):
-        "Shuffle, then group by label (random within a label)."
-        idx = rng.permutation(idx)
-        return idx if codes is None else idx[np.argsort(codes[idx], kind='stable')]
+    deal = _dealer(codes, rng)
     fold_of = np.empty(n, np.int64); fold_of[deal(np.arange(n))] = np.arange(n) % n_folds
     folds = []
     for k in range(n_folds):
-        pool = deal(np.flatnonzero(fold_of != k))
-        n_val = min(max(int(round(val_fraction * len(pool))), 1 if val_fraction > 0 else 0), len(pool) - 1)
-        val = np.zeros(n, bool); val[pool[_spread(len(pool), n_val, rng)]] = True
+        val = _pick_val(deal(np.flatnonzero(fold_of != k)), val_fraction, n, rng)
         test = fold_of == k
         folds.append(Fold(ids[~test & ~val].tolist(), ids[val].tolist(), ids[test].tolist()))
     return Splits(folds).check(ids)
@@ -666,14 +674,10 @@ def make_holdout(patients, # patient ids (repeats are fine), or a Cohort
     if n_test >= n: raise RNAFMError(f"{n} patient(s) cannot give {n_test} test patient(s) and keep some for training")
     codes = _labels(stratify, ids, 1)
     rng = np.random.default_rng(seed)
-    def deal(idx):
-        idx = rng.permutation(idx)
-        return idx if codes is None else idx[np.argsort(codes[idx], kind='stable')]
+    deal = _dealer(codes, rng)
     order = deal(np.arange(n))
     test = np.zeros(n, bool); test[order[_spread(n, n_test, rng)]] = True
-    pool = deal(np.flatnonzero(~test))
-    n_val = min(max(int(round(val_fraction * len(pool))), 1 if val_fraction > 0 else 0), len(pool) - 1)
-    val = np.zeros(n, bool); val[pool[_spread(len(pool), n_val, rng)]] = True
+    val = _pick_val(deal(np.flatnonzero(~test)), val_fraction, n, rng)
     return Splits([Fold(ids[~test & ~val].tolist(), ids[val].tolist(), ids[test].tolist())]).check(ids)
 
 # %% ../nbs/05_cohort.ipynb #c08d7eaa
