@@ -161,15 +161,20 @@ def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:
              'calibration': calib.round(4).to_dict(), 'budget_cpu_seconds': budget, 'threads': threads, 'n_samples': n_samples, 'patients': patients,
              'slides': len(coh.slides), 'genes': len(coh.genes), 'pathways': len(sets),
              'kinds': coh.gene_truth.kind.value_counts().to_dict(), 'model': base.to_dict(),
-             'recipes': {k: {kk: v for kk, v in r.items()} for k, r in RECIPES.items()},
+             'recipes': RECIPES,
              'split': {r: len(getattr(fold, r)) for r in ('train', 'val', 'test')},
              'machine': f'{platform.machine()} {os.cpu_count()} cores (shared)', 'total_seconds': round(time.time() - t_start, 1)}
-    report(out_d, tables, tops, calib)
+    _report_and_save(out_d, tables, tops, calib, out)
+    print(f"total {out_d['total_seconds']:.0f} s")
+    return out_d
+
+def _report_and_save(d:dict, tables, tops, calib, out):
+    "Print the tables and targets, and write the JSON (default benchmarks/out/accuracy.json)."
+    report(d, tables, tops, calib)
     path = Path(out) if out else ROOT/'benchmarks'/'out'/'accuracy.json'
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out_d, indent=1, default=float))
-    print(f"saved {path}; total {out_d['total_seconds']:.0f} s")
-    return out_d
+    path.write_text(json.dumps(d, indent=1, default=float))
+    print(f"saved {path}")
 
 def collect(runs:dict, # model name -> run directory (val_predictions/, test_predictions/) of an earlier or interrupted run
             guidance_dirs:dict|None=None, # guidance scale -> {'val': dir, 'test': dir} of the new default's predictions
@@ -191,11 +196,7 @@ def collect(runs:dict, # model name -> run directory (val_predictions/, test_pre
          'calibration': calib.round(4).to_dict(), 'budget_cpu_seconds': float('nan'), 'patients': patients, 'slides': len(coh.slides),
          'genes': len(coh.genes), 'pathways': len(sets), 'kinds': coh.gene_truth.kind.value_counts().to_dict(),
          'split': 'see the runs', 'runs': {n: str(v) for n, v in runs.items()}}
-    report(d, tables, tops, calib)
-    path = Path(out) if out else ROOT/'benchmarks'/'out'/'accuracy.json'
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(d, indent=1, default=float))
-    print(f"saved {path}")
+    _report_and_save(d, tables, tops, calib, out)
     return d
 
 def report(d, tables, tops, calib):
