@@ -5,7 +5,7 @@
 # %% ../nbs/12_baselines.ipynb #a38ce62e
 from __future__ import annotations
 import json, time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -136,6 +136,7 @@ class FittedBaseline:
     sd: np.ndarray             # (G,) root mean squared validation residual per gene, z units
     info: dict                 # what was chosen on validation, and how the slides were pooled
     shape: tuple               # (K, D) of the cluster features it takes
+    _net: object = field(default=None, repr=False, compare=False)   # the torch network, built on first use
 
     def predict_z(self, features, # feature source
                   ids:list, # slides
@@ -144,7 +145,8 @@ class FittedBaseline:
         n = self.cfg.name
         if n == 'mean': return np.repeat(self.arrays['mu'][None], len(ids), 0)
         if n == 'ridge': return ridge_predict(self.arrays, pooled_features(features, ids, self.cfg.pooling))
-        net = self.network()
+        if self._net is None: self._net = self.network()     # built once: predict_z runs for every chunk of slides
+        net = self._net
         x, w = _stack(features, ids, sizes=n == 'he2rna')
         with torch.no_grad(): return net(x, w).double().numpy()
 
@@ -204,16 +206,12 @@ def fit_baseline(cfg:BaselineConfig, # which baseline
     return fb
 
 # %% ../nbs/12_baselines.ipynb #f2c35b17
-def _patient_of(cohort:Cohort, slides:list) -> list:
-    pmap = cohort.sample_sheet.drop_duplicates('slide_id').set_index('slide_id').patient_id.astype(str)
-    return [pmap[s] for s in slides]
-
 def slide_targets(cohort:Cohort, # the cohort
                   norm:Normaliser, # fitted on the fold's training patients
                   slides:list, # slides whose patients' expression is read
                  ) -> np.ndarray:
     "(n, G) z-scores of each slide's patient (only these patients' expression is read)."
-    pats = _patient_of(cohort, slides)
+    pats = slide_patients(slides, cohort.sample_sheet)
     uniq = list(dict.fromkeys(pats))
     z = np.asarray(norm.transform(cohort.expression.loc[uniq]), np.float64)
     row = {p: i for i, p in enumerate(uniq)}
@@ -272,7 +270,7 @@ class Baseline:
         out, t0 = Path(out), time.time()
         tr, va, te = (fold.slides(cohort, r) for r in ROLES)
         fitted = fit_baseline(self.cfg, features, tr, slide_targets(cohort, norm, tr), va, slide_targets(cohort, norm, va),
-                              norm.genes, _patient_of(cohort, tr))
+                              norm.genes, slide_patients(tr, cohort.sample_sheet))
         fitted.save(out/'model', norm)
         train_s = time.time() - t0
         truth, meta = cohort.log_expression(), {'checkpoint': str(out/'model'), 'encoder': encoder}

@@ -762,12 +762,12 @@ def _failed(job:tuple, error:str) -> dict: return {'slide_id': job[0], 'path': s
 
 def _tile_job(job:tuple) -> dict:
     "Tile one slide for `tile_cmd`; any failure becomes a 'failed' result naming the exception and its message."
-    slide_id, path, out, cfg, overwrite, picture, *wait = job
+    slide_id, path, out, cfg, overwrite, picture, wait = job
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', NoTissueWarning)   # tile_cmd reports it from the result
             return tile_slide(path, out, TilingConfig.from_dict(cfg), slide_id=slide_id, overwrite=overwrite, picture=picture,
-                              wait=bool(wait and wait[0]))
+                              wait=wait)
     except Exception as e: return _failed(job, f'{type(e).__name__}: {e}')
 
 WORKER_DIED = ('its worker process died, even when tiling it alone (killed by the system, e.g. out of memory, or a crash '

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file, load_file
 import rna_fm
 from .core import (atomic_dir, atomic_savefig, atomic_write_json, atomic_write_text, autocast, first_items,
-                         get_device, JSONConfig, path_lock, progress, RNAFMError, sha256_file, sweep_temps)
+                         get_device, JSONConfig, progress, RNAFMError, sha256_file, sweep_temps)
 from .flow import draw_training_noise, get_path, sample
 from .metrics import PearsonAccumulator
 from .model import ModelConfig, RNAFM
