@@ -870,11 +870,6 @@ def slide_condition(features, # feature source: slide id -> (K, D), optionally w
 
 
 # %% ../nbs/05_cohort.ipynb #b071474c
-def _patient_map(sample_sheet) -> pd.Series:
-    "slide_id -> patient_id from a sample sheet or Cohort."
-    sheet = sample_sheet.sample_sheet if isinstance(sample_sheet, Cohort) else read_sample_sheet(sample_sheet)
-    return sheet.set_index('slide_id').patient_id
-
 class SlideDataset(Dataset):
     "Per slide: cluster features, the patient's normalised expression (when given) and the ids."
     def __init__(self, slide_ids, # slides to serve, in order
@@ -894,10 +889,8 @@ class SlideDataset(Dataset):
             if expression is not None: raise RNAFMError("SlideDataset: a sample sheet is needed to find each slide's patient")
             self.patient_ids = list(self.slide_ids)
         else:
-            pmap = _patient_map(sample_sheet)
-            missing = [s for s in self.slide_ids if s not in pmap.index]
-            if missing: raise RNAFMError(f"SlideDataset: {len(missing)} slide(s) are not in the sample sheet (first: {first_items(missing)})")
-            self.patient_ids = pmap.reindex(self.slide_ids).tolist()
+            sheet = sample_sheet.sample_sheet if isinstance(sample_sheet, Cohort) else read_sample_sheet(sample_sheet)
+            self.patient_ids = slide_patients(self.slide_ids, sheet)
         absent = self.features.missing(self.slide_ids) if hasattr(self.features, 'missing') else []
         if absent: raise RNAFMError(f"SlideDataset: {len(absent)} slide(s) have no cluster features (first: {first_items(absent)}); "
                                     "compute them or leave the slides out")
