@@ -12,75 +12,14 @@ import pandas as pd
 import torch
 from safetensors.numpy import load_file, save_file
 from .core import JSONConfig, RNAFMError, atomic_dir, first_items
+from .ridge import ALPHAS, POOLINGS, _sizes, fit_ridge, pool_clusters, pooled_features, ridge_predict
 from .cohort import ROLES, Cohort, Fold, Normaliser, slide_patients
 from .predict import PredictConfig, _slide_seed, check_truth, write_predictions
 from .cv import _load_json_cfg, _is_main, cli_folds, cli_gene_select, cli_inputs, fold_scores, run_cv, run_fold
 
 # %% auto #0
-__all__ = ['POOLINGS', 'BASELINES', 'pool_clusters', 'pooled_features', 'fit_ridge', 'ridge_predict', 'BaselineConfig',
-           'FittedBaseline', 'fit_baseline', 'slide_targets', 'predict_fitted', 'Baseline', 'topk_mean', 'HE2RNANet',
-           'SequoiaNet', 'baseline_cmd']
-
-# %% ../nbs/12_baselines.ipynb #4edb38e6
-POOLINGS = ('tile', 'cluster')
-
-def pool_clusters(centroids, # (..., K, D) cluster-mean features
-                  sizes=None, # (..., K) tiles (or share of tiles) per cluster; needed for 'tile'
-                  pooling:str='tile', # 'tile': size-weighted mean (= the mean of the tiles); 'cluster': mean of the K cluster means
-                 ) -> np.ndarray:
-    "A slide-level feature vector (..., D) from its cluster features."
-    c = np.asarray(centroids, np.float64)
-    if pooling == 'cluster': return c.mean(-2)
-    if pooling != 'tile': raise RNAFMError(f"pooling {pooling!r}: use one of {list(POOLINGS)}")
-    if sizes is None: raise RNAFMError("pooling 'tile' needs the cluster sizes (tiles per cluster)")
-    w = np.asarray(sizes, np.float64)
-    if w.shape != c.shape[:-1]: raise RNAFMError(f"cluster sizes of shape {w.shape} do not match features of shape {c.shape}")
-    return (w[..., None] * c).sum(-2) / w.sum(-1, keepdims=True)
-
-def pooled_features(features, # feature source: slide id -> (K, D), with `sizes(slide_id)` for 'tile'
-                    slide_ids, # slides, in order
-                    pooling:str='tile', # see `pool_clusters`
-                   ) -> np.ndarray:
-    "The (N, D) pooled vectors of `slide_ids`, read one slide at a time."
-    if pooling not in POOLINGS: raise RNAFMError(f"pooling {pooling!r}: use one of {list(POOLINGS)}")
-    return np.stack([pool_clusters(features[s], _sizes(features, s) if pooling == 'tile' else None, pooling) for s in slide_ids])
-
-def _sizes(features, slide_id:str) -> np.ndarray:
-    "The slide's cluster sizes, or a clear error when the feature source has none."
-    w = features.sizes(slide_id) if hasattr(features, 'sizes') else None
-    if w is None: raise RNAFMError(f"slide {slide_id!r}: its cluster features carry no cluster sizes, which pooling the tiles "
-                                   "needs: read the features from slide stores (they keep them), give them to ArrayFeatures "
-                                   "(sizes=..., or `sizes/<slide id>` arrays in the .npz), or use pooling='cluster'")
-    return w
-
-# %% ../nbs/12_baselines.ipynb #b2c8f0ab
-def fit_ridge(X, # (n, D) training slides' pooled features
-              Y, # (n, G) their targets (z-scores)
-              X_val, # (m, D) validation slides' pooled features
-              Y_val, # (m, G) their targets
-              alphas=(1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0), # penalties tried, relative to n
-             ) -> dict:
-    "Ridge from standardised features to all genes, the penalty chosen on validation MSE; arrays and the choice."
-    X, Y, X_val, Y_val = (np.asarray(a, np.float64) for a in (X, Y, X_val, Y_val))
-    if len(X) < 2 or len(X_val) < 1: raise RNAFMError("ridge needs at least 2 training and 1 validation slide")
-    mu, sd = X.mean(0), X.std(0)
-    sd = np.where(sd > 1e-12, sd, 1.0)
-    y0 = Y.mean(0)
-    Xs, Xv = (X - mu) / sd, (X_val - mu) / sd
-    U, s, Vt = np.linalg.svd(Xs, full_matrices=False)
-    UtY, XvV = U.T @ (Y - y0), Xv @ Vt.T                                  # (r, G), (m, r)
-    rel = np.asarray(alphas, np.float64)
-    mse = np.array([(((XvV * (s / (s**2 + a * len(X)))) @ UtY + y0 - Y_val)**2).mean() for a in rel])
-    best = int(np.argmin(mse))
-    coef = Vt.T @ ((s / (s**2 + rel[best] * len(X)))[:, None] * UtY)       # (D, G)
-    return {'coef': coef, 'intercept': y0, 'x_mean': mu, 'x_scale': sd, 'alpha': float(rel[best]),
-            'alpha_abs': float(rel[best] * len(X)), 'val_mse_by_alpha': dict(zip(map(float, rel), map(float, mse)))}
-
-def ridge_predict(fit:dict, # from `fit_ridge`
-                  X, # (m, D) pooled features
-                 ) -> np.ndarray:
-    "(m, G) predictions."
-    return ((np.asarray(X, np.float64) - fit['x_mean']) / fit['x_scale']) @ fit['coef'] + fit['intercept']
+__all__ = ['BASELINES', 'BaselineConfig', 'FittedBaseline', 'fit_baseline', 'slide_targets', 'predict_fitted', 'Baseline',
+           'topk_mean', 'HE2RNANet', 'SequoiaNet', 'baseline_cmd']
 
 # %% ../nbs/12_baselines.ipynb #4aa2f05a
 BASELINES = ('mean', 'ridge', 'he2rna', 'sequoia')
@@ -90,7 +29,7 @@ class BaselineConfig(JSONConfig):
     "Which baseline, and its settings."
     name: str = 'ridge'            # 'mean', 'ridge', 'he2rna' or 'sequoia'
     pooling: str = 'tile'          # ridge: 'tile' (size-weighted mean of cluster means, the tile mean) or 'cluster' (their plain mean)
-    alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)   # ridge: penalties tried, relative to the training slides
+    alphas: tuple[float, ...] = ALPHAS   # ridge: penalties tried, relative to the training slides
     hidden: int = 256              # he2rna, sequoia: width
     depth: int = 2                 # sequoia: transformer layers
     heads: int = 4                 # sequoia: attention heads

@@ -11,13 +11,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import JSONConfig, RNAFMError
+from .ridge import ALPHAS, fit_ridge, pool_clusters
 
 # %% auto #0
-__all__ = ['CONDITIONS', 'ModelConfig', 'size_buckets', 'PathwayLayout', 'timestep_features', 'Attention', 'mlp', 'modulate',
-           'GraphAttention', 'AdaLNBlock', 'SlideEncoder', 'split_condition', 'RNAFM', 'LoopRNAFM', 'parameter_counts']
+__all__ = ['CONDITIONS', 'PRIORS', 'PRIOR_POOLINGS', 'ModelConfig', 'size_buckets', 'PathwayLayout', 'timestep_features',
+           'Attention', 'mlp', 'modulate', 'GraphAttention', 'AdaLNBlock', 'SlideEncoder', 'split_condition', 'RNAFM',
+           'LoopRNAFM', 'parameter_counts', 'RidgePrior']
 
 # %% ../nbs/08_model.ipynb #1f263140
 CONDITIONS = ('published', 'composition')
+PRIORS = ('none', 'ridge')
 
 @dataclass
 class ModelConfig(JSONConfig):
@@ -35,6 +38,7 @@ class ModelConfig(JSONConfig):
     dropout: float = 0.0         # dropout in attention and MLPs
     buckets: int = 16            # size buckets of the per-pathway layers (speed only: results do not depend on it)
     condition: str = 'published' # slide condition: 'published' (K cluster means, mean-pooled: the paper) or 'composition' (each cluster's share of the slide's tiles too: a learned embedding of its log share, attention and pooling weighted by share, padding clusters masked)
+    prior: str = 'none'           # prior mean of the flow: 'none' (the paper: noise is carried to the z-scores) or 'ridge' (a closed-form ridge regression from the slide's pooled cluster features, fitted on the training slides with its penalty chosen on validation; the flow carries noise to the residual)
 
     def __post_init__(self):
         for name, width, heads in (('hidden', self.hidden, self.heads), ('hidden', self.hidden, self.graph_heads),
@@ -42,6 +46,7 @@ class ModelConfig(JSONConfig):
             if width % heads: raise RNAFMError(f"ModelConfig: {name}={width} is not divisible by {heads} attention heads")
         if min(self.hidden, self.depth + 1, self.feat_dim, self.n_clusters, self.buckets) < 1:
             raise RNAFMError("ModelConfig: sizes must be positive")
+        if self.prior not in PRIORS: raise RNAFMError(f"ModelConfig: prior {self.prior!r}: use one of {list(PRIORS)}")
         if self.condition not in CONDITIONS: raise RNAFMError(f"ModelConfig: condition {self.condition!r}: use one of {list(CONDITIONS)}")
 
 # %% ../nbs/08_model.ipynb #89cef835
@@ -251,7 +256,8 @@ class RNAFM(nn.Module):
     """The pathway-aware velocity network v(x_t, t, c) of RNA-FM, vectorised over pathways.
 
     `structure` provides `genes`, `names`, `member_gene`, `member_pathway`, `background` and `edges`
-    (a `rna_fm.pathways.PathwayStructure`)."""
+    (a `rna_fm.pathways.PathwayStructure`). With `cfg.prior='ridge'` the velocity is parametrised around a prior mean
+    m(c) (`RidgePrior`), which the prepared condition carries after the slide embedding: (B, H + G)."""
     def __init__(self, cfg:ModelConfig, structure):
         super().__init__()
         self.cfg, self.structure = cfg, structure
@@ -282,6 +288,7 @@ class RNAFM(nn.Module):
         self.slide = SlideEncoder(cfg.feat_dim, cfg.n_clusters, H, cfg.cond_layers, cfg.heads, cfg.cond_mlp,
                                   composition=cfg.condition == 'composition')
         self.null_slide = nn.Parameter(torch.zeros(H))      # the learned null condition of classifier-free guidance
+        self.prior = RidgePrior(cfg.feat_dim, G) if cfg.prior == 'ridge' else None   # buffers only: no parameter
         self.blocks = nn.ModuleList(AdaLNBlock(H, cfg.heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.depth))
         # per-pathway adaLN output heads writing each pathway's genes, and the background head
         self.out_ada_w = nn.Parameter(torch.zeros(H, P * 2 * H))
@@ -305,14 +312,23 @@ class RNAFM(nn.Module):
 
     # the conditioning contract of rna_fm.flow
     def encode_condition(self, feats:torch.Tensor, drop:torch.Tensor|None=None) -> torch.Tensor:
-        "Slide embeddings (B, H) from cluster features (B, K, D), or (B, K, D + 1) whose last column is each cluster's share; rows with `drop` True get the null condition."
+        "Slide embeddings (B, H) -- (B, H + G) with the prior mean after them -- from cluster features (B, K, D), or (B, K, D + 1) whose last column is each cluster's share; rows with `drop` True get the null condition."
         feats, shares = split_condition(feats, self.cfg)
         c = self.slide(feats.to(self.null_slide.dtype), shares)
-        return c if drop is None else torch.where(drop[:, None], self.null_slide.expand_as(c), c)
+        c = c if drop is None else torch.where(drop[:, None], self.null_slide.expand_as(c), c)
+        if self.prior is None: return c
+        m = self.prior(feats, shares)
+        m = m if drop is None else torch.where(drop[:, None], self.prior.null(len(m)), m)
+        return torch.cat([c.float(), m], 1)
 
     def null_condition(self, n:int) -> torch.Tensor:
-        "n copies of the null slide embedding: (n, H)."
-        return self.null_slide.expand(n, -1)
+        "n copies of the null condition: the null slide embedding (n, H), and the training mean as its prior mean (n, H + G)."
+        c = self.null_slide.expand(n, -1)
+        return c if self.prior is None else torch.cat([c.float(), self.prior.null(n)], 1)
+
+    def _split(self, c:torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        "A prepared condition (B, H + G) taken apart: slide embedding (B, H) and prior mean (B, G)."
+        return c[:, :self.cfg.hidden], c[:, self.cfg.hidden:]
 
     def pathway_tokens(self, x:torch.Tensor) -> torch.Tensor:
         "Gene values (B, G) -> pathway tokens (B, P, H), pathways in model order."
@@ -340,13 +356,20 @@ class RNAFM(nn.Module):
         return self.layout.to_genes(per_member, bg)
 
     def forward(self, x_t:torch.Tensor, t:torch.Tensor, c:torch.Tensor) -> torch.Tensor:
-        "Velocity (B, G) at points x_t (B, G), times t (B,), prepared slide conditions c (B, H)."
-        return self.trunk(self.tokens(x_t), t, c)
+        "Velocity (B, G) at points x_t (B, G), times t (B,), prepared slide conditions c (B, H), or (B, H + G) with a prior: m + f(x_t - t m)."
+        if self.prior is None: return self.trunk(self.tokens(x_t), t, c)
+        c, m = self._split(c)
+        return m + self.trunk(self.tokens(x_t - t[:, None] * m), t, c)
 
     def forward_guided(self, x_t:torch.Tensor, t:torch.Tensor, c:torch.Tensor, c_null:torch.Tensor, scale:float) -> torch.Tensor:
-        "Classifier-free guided velocity in one pass; the condition-free tokens are computed once for both branches."
-        tok = self.tokens(x_t)
-        v_c, v_u = self.trunk(torch.cat([tok, tok]), torch.cat([t, t]), torch.cat([c, c_null])).chunk(2)
+        "Classifier-free guided velocity in one pass; the condition-free tokens are computed once for both branches (twice with a prior: each branch sees its own residual)."
+        if self.prior is None:
+            tok = self.tokens(x_t)
+            v_c, v_u = self.trunk(torch.cat([tok, tok]), torch.cat([t, t]), torch.cat([c, c_null])).chunk(2)
+        else:
+            (c, m), (cn, mn) = self._split(c), self._split(c_null)
+            tt, mm = torch.cat([t, t]), torch.cat([m, mn])
+            v_c, v_u = (mm + self.trunk(self.tokens(torch.cat([x_t, x_t]) - tt[:, None] * mm), tt, torch.cat([c, cn]))).chunk(2)
         return v_u + scale * (v_c - v_u)
 
 # %% ../nbs/08_model.ipynb #3f2f78b8
@@ -435,3 +458,67 @@ def parameter_counts(model:nn.Module) -> dict:
     for name, p in model.named_parameters(): out[name.split('.')[0]] = out.get(name.split('.')[0], 0) + p.numel()
     out['total'] = sum(out.values())
     return out
+
+# %% ../nbs/08_model.ipynb #p1a0c002
+PRIOR_POOLINGS = ('none', 'cluster', 'tile')   # RidgePrior.pooling: not fitted (prior 0) / mean of the K cluster features / share-weighted (the tile mean)
+
+def _pooled_rows(items, D:int) -> tuple[np.ndarray, np.ndarray, np.ndarray|None]:
+    "(n, D) cluster-mean pooled and (when every item has shares) share-pooled features, and (n, G) targets of dataset items."
+    X, Xs, Y = [], [], []
+    for it in items:
+        c = np.asarray(it['cond'], np.float64)
+        X.append(pool_clusters(c[:, :D], pooling='cluster'))
+        Xs.append(pool_clusters(c[:, :D], c[:, D], 'tile') if c.shape[1] == D + 1 else None)
+        Y.append(np.asarray(it['x1'], np.float64))
+    if not Y: return np.zeros((0, D)), None, np.zeros((0, 0))
+    return np.stack(X), (None if any(x is None for x in Xs) else np.stack(Xs)), np.stack(Y)
+
+class RidgePrior(nn.Module):
+    """The prior mean m(c) of the flow in z units: ridge regression from the slide's pooled cluster features to every gene.
+
+    Its arrays are buffers, saved with the weights and never trained: `coef` (D, G) on standardised features,
+    `intercept` (G,) -- the training slides' mean profile, also the prior of the null condition --, the features'
+    training mean `x_mean` and scale `x_scale` (D,), and `pooling`, an index into `PRIOR_POOLINGS`."""
+    def __init__(self, feat_dim:int, n_genes:int):
+        super().__init__()
+        for name, value in (('coef', torch.zeros(feat_dim, n_genes)), ('intercept', torch.zeros(n_genes)),
+                            ('x_mean', torch.zeros(feat_dim)), ('x_scale', torch.ones(feat_dim)), ('pooling', torch.tensor(0))):
+            self.register_buffer(name, value)
+
+    def pool(self, feats:torch.Tensor, # (B, K, D) cluster features
+             shares:torch.Tensor|None=None, # (B, K) each cluster's share of the tiles
+            ) -> torch.Tensor:
+        "(B, D) pooled features, as the prior was fitted: share-weighted (the tile mean) or the mean of the K clusters."
+        if PRIOR_POOLINGS[int(self.pooling)] != 'tile': return feats.float().mean(1)
+        if shares is None:
+            raise RNAFMError("this model's prior mean was fitted on the tile mean (each cluster weighted by its share of the "
+                             "slide's tiles), but these cluster features carry no shares: read them from slide stores written "
+                             "by `rna-fm aggregate`, or give the cluster sizes with in-memory / .npz features")
+        return torch.einsum('bk,bkd->bd', shares.float(), feats.float())
+
+    def forward(self, feats:torch.Tensor, shares:torch.Tensor|None=None) -> torch.Tensor:
+        "The prior mean (B, G) of slides with cluster features (B, K, D) and shares (B, K) (or None), in float32."
+        with torch.autocast(feats.device.type, enabled=False):
+            return ((self.pool(feats, shares) - self.x_mean) / self.x_scale) @ self.coef + self.intercept
+
+    def null(self, n:int) -> torch.Tensor:
+        "The null condition's prior, the training mean, n times: (n, G)."
+        return self.intercept.expand(n, -1)
+
+    @torch.no_grad()
+    def fit(self, train, # training slides: items with 'cond' (K, D) or (K, D + 1) and 'x1' (G,), e.g. a SlideDataset
+            val, # validation slides, alike: they choose the penalty
+            alphas=ALPHAS, # penalties tried, relative to the training slides (`rna_fm.ridge.fit_ridge`)
+           ) -> dict:
+        "Fit the prior (tile-pooled when every slide has shares) on `train`, its penalty chosen on `val`; what was chosen."
+        D = len(self.x_mean)
+        (X, Xs, Y), (Xv, Xvs, Yv) = _pooled_rows(train, D), _pooled_rows(val, D)
+        tile = Xs is not None and Xvs is not None
+        for role, Z in (('training', Y), ('validation', Yv)):
+            if len(Z) and Z.shape[1] != len(self.intercept):
+                raise RNAFMError(f"the prior's {role} slides have targets of {Z.shape[1]} genes, but the model predicts {len(self.intercept)}")
+        r = fit_ridge(Xs if tile else X, Y, Xvs if tile else Xv, Yv, alphas)
+        for k in ('coef', 'intercept', 'x_mean', 'x_scale'): getattr(self, k).copy_(torch.as_tensor(r[k]))
+        self.pooling.fill_(PRIOR_POOLINGS.index('tile' if tile else 'cluster'))
+        return {'pooling': 'tile' if tile else 'cluster', 'alpha': r['alpha'], 'val_mse_by_alpha': r['val_mse_by_alpha'],
+                'train_slides': len(Y), 'val_slides': len(Yv)}

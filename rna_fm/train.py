@@ -100,10 +100,11 @@ def recipe_configs(name:str, # a key of RECIPES
 
 # %% ../nbs/09_train.ipynb #fe348288
 class EMA:
-    "An exponential moving average of a model's floating-point parameters."
+    "An exponential moving average of a model's floating-point parameters; its persistent buffers (a prior mean) ride along, not averaged."
     def __init__(self, model:nn.Module, decay:float=0.999, warmup:bool=True):
         self.decay, self.warmup = decay, warmup
         self.shadow = {k: p.detach().clone() for k, p in model.named_parameters()}
+        self.buffers = {k: b for k, b in model.state_dict().items() if k not in self.shadow}   # the model's own tensors, so the averaged weights load alone
 
     @torch.no_grad()
     def update(self, model:nn.Module, step:int):
@@ -127,12 +128,13 @@ class EMA:
     def copy_to(self, model:nn.Module):
         for k, p in model.named_parameters(): p.copy_(self.shadow[k])
 
-    def state_dict(self) -> dict: return dict(self.shadow)
+    def state_dict(self) -> dict: return {**self.shadow, **self.buffers}
     def load_state_dict(self, sd:dict):
-        missing = set(self.shadow) ^ set(sd)
+        missing = (set(self.shadow) | set(self.buffers)) ^ set(sd)
         if missing: raise RNAFMError(f"EMA weights do not match the model (e.g. {sorted(missing)[:3]})")
         with torch.no_grad():
             for k in self.shadow: self.shadow[k].copy_(sd[k])
+            for k in self.buffers: self.buffers[k].copy_(sd[k])
 
 # %% ../nbs/09_train.ipynb #7a92febe
 CHECKPOINT_VERSION = 1
@@ -452,6 +454,7 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
     device = torch.device(f'cuda:{di.local_rank}') if di.world > 1 and torch.cuda.is_available() else get_device(cfg.device)
     if di.main: out.mkdir(parents=True, exist_ok=True); sweep_temps(out)
     model.to(device).train()
+    prior = model.prior.fit(train_ds, val_ds) if getattr(model, 'prior', None) is not None else None   # training and validation slides only
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
                             fused=device.type in ('cuda', 'cpu'))
@@ -516,7 +519,8 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
                          "validation patients' expression does not vary (give at least 2 validation patients); a NaN loss "
                          "means training diverged (lower the learning rate). Fix the cause and train in a new directory.")
     summary = {'best_step': state['best_step'], 'best_' + cfg.select_on: state['best'], 'select_on': cfg.select_on,
-               'steps': state['step'], 'stopped_early': bool(stop), 'seconds': round(time.time() - t0, 1)}
+               'steps': state['step'], 'stopped_early': bool(stop), 'seconds': round(time.time() - t0, 1),
+               **({'prior_pooling': prior['pooling'], 'prior_alpha': prior['alpha']} if prior else {})}
     if di.main: atomic_write_json(out/'done.json', summary)
     if di.world > 1: dist.barrier()
     return summary
