@@ -1,5 +1,5 @@
-"""Accuracy at equal wall-clock budget: the published RNA-FM configuration, the new default and a ridge baseline,
-on a synthetic cohort whose truth is known (rna_fm.synth.make_cohort), in one run.
+"""Accuracy at equal CPU budget: the published RNA-FM configuration, the fast recipe, the fast recipe with a ridge prior
+mean, and a ridge baseline, on a synthetic cohort whose truth is known (rna_fm.synth.make_cohort), in one run.
 
 The cohort: N patients (default 360), real GO Biological Process 2023 gene sets from data_samples/ (a seeded random
 choice of sets of 15-60 genes of the published 20,820-gene list, plus genes in none of them as background), with
@@ -7,22 +7,28 @@ four kinds of genes: morphology-driven ('morph'), tissue-proportion-driven ('pro
 ('subtype'), and genes no image can see ('latent', 'null'). One fixed patient-level split (make_holdout: 25% test, 15%
 of the rest validation), the same for every model.
 
-Models (each trained on train, selected on validation only, then predicting validation and test once):
+`--table models` (each flow model trained on train, selected on validation only, then predicting validation and test
+once; every field that differs is named in FLOW_VARIANTS, so the rows keep their meaning whatever RECIPES holds):
 - `published`: the paper's condition (K cluster means, mean-pooled) and recipe (AdamW lr 1e-4 constant, EMA 0.999);
-- `new default`: `rna_fm.train.RECIPES['fast']` (the fast recipe, with the recipe's own condition: the paper's);
-- the composition condition with either recipe, to see what conditioning on each cluster's share buys;
+- `fast`: the paper's condition with the fast recipe (lr 1e-3, warm-up, cosine decay, EMA 0.995);
+- `fast + prior`: the same with `ModelConfig(prior='ridge')` (the flow learns the residual of a ridge prior mean);
+- `fast + prior + composition`: and each cluster's share of the tiles in the condition;
 - `ridge`: rna_fm.baselines ridge on the size-weighted pooled cluster features (the tile mean), penalty chosen on
   validation.
-Every flow model gets the same wall-clock training budget (--budget seconds): its step count is the budget divided by
-its own measured seconds per step (measured on this machine in this run), so the cosine schedule of the fast recipe
-ends when the budget does. The network size is the same for all flow models (a CPU-sized one, --hidden/--depth).
+`--table recipe`: the recipe settings one at a time on top of `--base` (input standardisation of the cluster features
+with training statistics, logit-normal time sampling, batch 16 and 64, EMA 0.999 and 0.99), the base included.
+Every flow model gets the same training budget in process CPU seconds (--budget; one torch thread, so neighbours on a
+shared machine change the wall-clock time, not the budget): its step count is the budget divided by its own measured
+CPU seconds per step, so the cosine schedule of the fast recipe ends when the budget does. The network size is the same
+for all flow models (a CPU-sized one, --hidden/--depth).
 
 Printed per model and gene group: mean test r, r as a share of the oracle ceiling (mean r over mean sqrt(oracle R2)),
-CRPS (log2 units) and 90% interval coverage; per model: honest T200 (the 200 genes best on validation, their test
-r) and T200 ranked on test. Then the new default's coverage and accuracy on validation at guidance 1, 1.5, 2, 3.
-The targets of issue 16 are checked and printed (met or not). JSON goes to benchmarks/out/accuracy.json.
+CRPS (log2 units) and 90% interval coverage (from --n_samples samples per slide, 32 as PredictConfig); per model:
+honest T200 (the 200 genes best on validation, their test r) and T200 ranked on test. Then coverage and accuracy on
+validation (--calib_test: and test) at guidance 1, 1.5, 2, 3 for --calibrate (default `fast + prior`). The targets of issue 16 are checked for
+--default and printed (met or not). JSON goes to benchmarks/out/accuracy.json (--out to change).
 
-Usage: python benchmarks/bench_accuracy.py [--patients 360] [--budget 240] [--quick]
+Usage: python benchmarks/bench_accuracy.py [--patients 360] [--budget 90] [--table models|recipe] [--quick]
 """
 import argparse, json, os, platform, sys, tempfile, time
 from pathlib import Path
@@ -93,8 +99,36 @@ def cpu_seconds_per_step(model_cfg, train_cfg, cohort, fold, feats, sets, steps:
         opt.zero_grad(); loss.backward(); opt.step(); ema.update(m, i)
     return (time.process_time() - t0) / (steps - 2)
 
+FLOW_VARIANTS = {   # name -> (recipe, ModelConfig fields, TrainConfig fields): every field that differs is named, so the
+                    # table keeps its meaning whatever RECIPES['fast'] holds
+    'published': ('published', {'condition': 'published', 'prior': 'none'}, {}),
+    'fast': ('fast', {'condition': 'published', 'prior': 'none'}, {}),
+    'fast + prior': ('fast', {'condition': 'published', 'prior': 'ridge'}, {}),
+    'fast + prior + composition': ('fast', {'condition': 'composition', 'prior': 'ridge'}, {}),
+    'composition + fast recipe': ('fast', {'condition': 'composition', 'prior': 'none'}, {}),
+}
+RECIPE_SETTINGS = {   # the recipe settings one at a time, on top of `--base`: name -> (ModelConfig, TrainConfig fields, standardise)
+    'base': ({}, {}, False),
+    'standardised features': ({}, {}, True),
+    'logit-normal t': ({}, {'time_dist': 'logit_normal'}, False),
+    'batch 16': ({}, {'batch_size': 16}, False),
+    'batch 64': ({}, {'batch_size': 64}, False),
+    'EMA 0.999': ({}, {'ema_decay': 0.999}, False),
+    'EMA 0.99': ({}, {'ema_decay': 0.99}, False),
+}
+
+def standardised(feats, slides:list):
+    "The cluster features standardised per dimension with the training slides' mean and sd over their clusters (sizes kept)."
+    from rna_fm.cohort import ArrayFeatures
+    X = np.concatenate([np.asarray(feats[s], np.float64) for s in slides])
+    mu, sd = X.mean(0), np.where(X.std(0) > 1e-12, X.std(0), 1.0)
+    ids = list(feats.features)
+    return ArrayFeatures({s: ((np.asarray(feats[s], np.float64) - mu) / sd).astype(np.float32) for s in ids},
+                         {s: feats.sizes(s) for s in ids})
+
 def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:bool=False, out:str=None, seed:int=0,
-         threads:int=1, n_samples:int=16, only:list|None=None):
+         threads:int=1, n_samples:int=32, only:list|None=None, table:str='models', base:str='fast + prior',
+         calibrate:tuple=('fast + prior',), default:str='fast + prior', calib_roles:tuple=('val',)):
     import torch
     from rna_fm.cohort import ArrayFeatures, make_holdout, read_reference_table
     from rna_fm.cv import run_fold
@@ -110,60 +144,71 @@ def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:
     feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features, coh.cluster_sizes)
     fold = make_holdout(cohort, test_fraction=0.25, val_fraction=0.15, seed=seed)[0]
     work = Path(tempfile.mkdtemp(prefix='bench_accuracy_'))
-    base = ModelConfig(hidden=hidden, depth=depth, heads=4, cond_mlp=2 * hidden, graph_heads=2,
+    size = ModelConfig(hidden=hidden, depth=depth, heads=4, cond_mlp=2 * hidden, graph_heads=2,
                        feat_dim=coh.spec.D, n_clusters=coh.spec.K)
     pcfg = PredictConfig(n_samples=n_samples, batch_slides=16, save_samples=False)
-    # name -> (condition, or None for the recipe's own; recipe)
-    variants = {'published': (None, 'published'), 'new default': (None, 'fast'),
-                'composition + fast recipe': ('composition', 'fast'), 'composition + published recipe': ('composition', 'published')}
-    if quick: variants = {k: variants[k] for k in ('published', 'new default')}
+    if table == 'models':      # name -> (recipe, model fields, train fields, standardise)
+        variants = {n: (*v, False) for n, v in FLOW_VARIANTS.items() if n != 'composition + fast recipe'}
+        if quick: variants = {k: variants[k] for k in ('published', 'fast', 'fast + prior')}
+    else:
+        r, m0, t0_ = FLOW_VARIANTS[base]
+        variants = {n: (r, {**m0, **m}, {**t0_, **t}, z) for n, (m, t, z) in RECIPE_SETTINGS.items()}
+        default, calibrate = 'base', ()
     if only: variants = {k: variants[k] for k in only}
     results, timings = {}, {}
-    for name, (condition, train_from) in variants.items():
-        mcfg = recipe_configs(train_from, base)[0]
-        if condition: mcfg = mcfg.replace(condition=condition)
-        tcfg = recipe_configs(train_from, base, TrainConfig(batch_size=32, val_samples=4, val_steps=9, patience=0, log_every=25,
-                                                            seed=seed))[1]
-        sps = cpu_seconds_per_step(mcfg, tcfg, cohort, fold, feats, sets)
+    for name, (train_from, model_fields, train_fields, standardise) in variants.items():
+        mcfg = recipe_configs(train_from, size)[0].replace(**model_fields)
+        tcfg = recipe_configs(train_from, size, TrainConfig(batch_size=32, val_samples=4, val_steps=9, patience=0, log_every=25,
+                                                            seed=seed).replace(**train_fields))[1]
+        f = standardised(feats, fold.slides(cohort, 'train')) if standardise else feats
+        sps = cpu_seconds_per_step(mcfg, tcfg, cohort, fold, f, sets)
         steps = max(20, int(budget / sps))
-        tcfg = recipe_configs(train_from, base, tcfg.replace(max_steps=steps, eval_every=max(10, steps // 4)))[1]
+        tcfg = recipe_configs(train_from, size, tcfg.replace(max_steps=steps, eval_every=max(10, steps // 4)))[1]
         t0, c0 = time.time(), time.process_time()
-        row = run_fold(cohort, fold, work/f'run_{len(timings)}', feats, sets, mcfg, tcfg, pcfg, encoder='synthetic')
+        row = run_fold(cohort, fold, work/f'run_{len(timings)}', f, sets, mcfg, tcfg, pcfg, encoder='synthetic')
         timings[name] = {'cpu_seconds_per_step': round(sps, 4), 'steps': steps, 'train_wall_seconds': row['train_seconds'],
                          'predict_wall_seconds': row['predict_seconds'], 'cpu_seconds_train_and_predict': round(time.process_time() - c0, 1),
-                         'wall_seconds': round(time.time() - t0, 1), 'best_step': row['best_step']}
-        results[name] = (work/f'run_{len(timings) - 1}', mcfg, tcfg)
-        print(f"{name}: {steps} steps at {sps:.3f} CPU s/step, trained {row['train_seconds']} s wall, best step {row['best_step']}", flush=True)
-    t0 = time.time()
-    rrow = run_fold(cohort, fold, work/'ridge', feats, sets, None, None, pcfg, encoder='synthetic',
-                    baseline=Baseline(BaselineConfig('ridge', pooling='tile')))
-    timings['ridge'] = {'train_wall_seconds': rrow['train_seconds'], 'predict_wall_seconds': rrow['predict_seconds'],
-                        'wall_seconds': round(time.time() - t0, 1), 'alpha': rrow.get('alpha')}
-    results['ridge'] = (work/'ridge', None, None)
-    tables = {n: group_table(coh, d/'test_predictions') for n, (d, _, _) in results.items()}
-    tops = {n: topk(d) for n, (d, _, _) in results.items()}
-    # calibration of the new default: coverage and accuracy on validation (and test) against the guidance scale
+                         'wall_seconds': round(time.time() - t0, 1), 'best_step': row['best_step'],
+                         'best_val_pcc': round(row['best_val_pcc'], 4), 'prior_alpha': row.get('prior_alpha')}
+        results[name] = (work/f'run_{len(timings) - 1}', mcfg, tcfg, f)
+        print(f"{name}: {steps} steps at {sps:.3f} CPU s/step, trained {row['train_seconds']} s wall, best step {row['best_step']}, "
+              f"validation r {row['best_val_pcc']:.3f}", flush=True)
+    if table == 'models':
+        t0 = time.time()
+        rrow = run_fold(cohort, fold, work/'ridge', feats, sets, None, None, pcfg, encoder='synthetic',
+                        baseline=Baseline(BaselineConfig('ridge', pooling='tile')))
+        timings['ridge'] = {'train_wall_seconds': rrow['train_seconds'], 'predict_wall_seconds': rrow['predict_seconds'],
+                            'wall_seconds': round(time.time() - t0, 1), 'alpha': rrow.get('alpha')}
+        results['ridge'] = (work/'ridge', None, None, feats)
+    tables = {n: group_table(coh, d/'test_predictions') for n, (d, _, _, _) in results.items()}
+    tops = {n: topk(d) for n, (d, _, _, _) in results.items()}
+    # calibration: coverage and accuracy on validation (and test) against the guidance scale; validation chooses
     truth = cohort.log_expression()
     calib = {}
-    for g in ((1.0, 1.5, 2.0, 3.0) if 'new default' in results else ()):
-        ck = load_checkpoint(results['new default'][0]/'best')
-        row = {}
-        for role in ('val', 'test'):
-            d = work/f'guidance_{g}_{role}'
-            if g == 2.0: d = results['new default'][0]/f'{role}_predictions'      # the run's own predictions (guidance 2)
-            else: predict(ck, feats, fold.slides(cohort, role), d, pcfg.replace(guidance=g), cohort.sample_sheet, truth, 'synthetic')
-            t = group_table(coh, d)
-            row.update({f'{role}_r_all': t.loc['all', 'r'], f'{role}_r_morph_prop': t.loc[['morph', 'prop'], 'r'].mean(),
-                        f'{role}_coverage_90': t.loc['all', 'coverage_90'], f'{role}_crps': t.loc['all', 'crps']})
-        calib[g] = row
-    calib = pd.DataFrame(calib).T.rename_axis('guidance')
-    out_d = {'tables': {n: t.round(4).to_dict() for n, t in tables.items()}, 'top200': tops, 'timings': timings,
-             'calibration': calib.round(4).to_dict(), 'budget_cpu_seconds': budget, 'threads': threads, 'n_samples': n_samples, 'patients': patients,
+    for name in [c for c in calibrate if c in results]:
+        d0, _, tcfg, f = results[name]
+        ck = load_checkpoint(d0/'best')
+        for g in (1.0, 1.5, 2.0, 3.0):
+            row = {}
+            for role in calib_roles:
+                d = work/f'guidance_{name}_{g}_{role}'
+                if g == pcfg.guidance: d = d0/f'{role}_predictions'      # the run's own predictions
+                else: predict(ck, f, fold.slides(cohort, role), d, pcfg.replace(guidance=g), cohort.sample_sheet, truth, 'synthetic')
+                t = group_table(coh, d)
+                row.update({f'{role}_r_all': t.loc['all', 'r'], f'{role}_r_morph_prop': t.loc[['morph', 'prop'], 'r'].mean(),
+                            f'{role}_coverage_90': t.loc['all', 'coverage_90'], f'{role}_crps': t.loc['all', 'crps']})
+            calib[(name, g)] = row
+    calib = pd.DataFrame(calib).T.rename_axis(['model', 'guidance']) if calib else pd.DataFrame()
+    out_d = {'table': table, 'default': default, 'tables': {n: t.round(4).to_dict() for n, t in tables.items()}, 'top200': tops,
+             'timings': timings, 'calibration': {f'{n} @ {g}': v for (n, g), v in calib.round(4).T.to_dict().items()} if len(calib) else {},
+             'budget_cpu_seconds': budget, 'threads': threads, 'n_samples': n_samples, 'patients': patients,
              'slides': len(coh.slides), 'genes': len(coh.genes), 'pathways': len(sets),
-             'kinds': coh.gene_truth.kind.value_counts().to_dict(), 'model': base.to_dict(),
-             'recipes': RECIPES,
+             'kinds': coh.gene_truth.kind.value_counts().to_dict(), 'model': size.to_dict(),
+             'variants': {n: {'recipe': v[0], 'model': v[1], 'train': v[2], 'standardised_features': v[3]} for n, v in variants.items()},
+             'recipes': RECIPES, 'predict': pcfg.to_dict(),
              'split': {r: len(getattr(fold, r)) for r in ('train', 'val', 'test')},
-             'machine': f'{platform.machine()} {os.cpu_count()} cores (shared)', 'total_seconds': round(time.time() - t_start, 1)}
+             'machine': f'{platform.machine()} {os.cpu_count()} cores (shared, load average {os.getloadavg()[0]:.1f} at the end)',
+             'total_seconds': round(time.time() - t_start, 1)}
     _report_and_save(out_d, tables, tops, calib, out)
     print(f"total {out_d['total_seconds']:.0f} s")
     return out_d
@@ -207,19 +252,20 @@ def report(d, tables, tops, calib):
     print(long[['genes', 'r', 'oracle_r', 'r_share_of_oracle', 'crps', 'coverage_90']].round(3).to_string())
     print('\n' + pd.DataFrame(tops).T.round(3).to_string())
     if d['timings']: print('\n' + pd.DataFrame(d['timings']).T.to_string())
-    print('\nnew default, guidance scale (validation chooses; test shown for the record):\n' + calib.round(3).to_string())
-    if 'new default' not in tables: return
-    nd, rg = tables['new default'], tables['ridge']
+    if len(calib): print('\nguidance scale (validation chooses; test shown for the record):\n' + calib.round(3).to_string())
+    name = d.get('default', 'new default')
+    if name not in tables or 'ridge' not in tables: return
+    nd, rg = tables[name], tables['ridge']
     checks = []
     for g in ('morph', 'prop'):
-        checks.append((f'{g}: new default r >= ridge r', nd.loc[g, 'r'], rg.loc[g, 'r'], nd.loc[g, 'r'] >= rg.loc[g, 'r']))
-        checks.append((f'{g}: new default r >= 0.9 oracle', nd.loc[g, 'r_share_of_oracle'], 0.9, nd.loc[g, 'r_share_of_oracle'] >= 0.9))
-    checks.append(('honest T200 >= ridge', tops['new default']['T200_honest'], tops['ridge']['T200_honest'],
-                   tops['new default']['T200_honest'] >= tops['ridge']['T200_honest']))
+        checks.append((f'{g}: {name} r >= ridge r', nd.loc[g, 'r'], rg.loc[g, 'r'], nd.loc[g, 'r'] >= rg.loc[g, 'r']))
+        checks.append((f'{g}: {name} r >= 0.9 oracle', nd.loc[g, 'r_share_of_oracle'], 0.9, nd.loc[g, 'r_share_of_oracle'] >= 0.9))
+    checks.append(('honest T200 >= ridge', tops[name]['T200_honest'], tops['ridge']['T200_honest'],
+                   tops[name]['T200_honest'] >= tops['ridge']['T200_honest']))
     cov = nd.loc['all', 'coverage_90']
     checks.append(('90% coverage in [0.85, 0.95]', cov, '0.85-0.95', 0.85 <= cov <= 0.95))
     checks.append(('null |mean r| < 0.03', nd.loc['null', 'r'], 0.03, abs(nd.loc['null', 'r']) < 0.03))
-    print('\ntargets (issue 16):')
+    print(f'\ntargets (issue 16), for {name}:')
     for c in checks: print(f"  {'MET    ' if c[3] else 'NOT MET'} {c[0]}: {c[1]:.3f} vs {c[2] if isinstance(c[2], str) else f'{c[2]:.3f}'}")
     d['targets'] = [{'target': c[0], 'value': float(c[1]), 'bound': c[2] if isinstance(c[2], str) else float(c[2]), 'met': bool(c[3])} for c in checks]
 
@@ -228,12 +274,19 @@ if __name__ == '__main__':
     ap.add_argument('--patients', type=int, default=360)
     ap.add_argument('--budget', type=float, default=60.0, help='training CPU seconds per flow model (process time)')
     ap.add_argument('--threads', type=int, default=1, help='torch threads (1: on a shared machine more threads spin)')
-    ap.add_argument('--n_samples', type=int, default=16, help='transcriptomes sampled per slide for the predictions')
+    ap.add_argument('--n_samples', type=int, default=32, help='transcriptomes sampled per slide for the predictions (32: the PredictConfig default)')
     ap.add_argument('--hidden', type=int, default=64)
     ap.add_argument('--depth', type=int, default=2)
-    ap.add_argument('--quick', action='store_true', help='only the published configuration, the new default and ridge')
+    ap.add_argument('--quick', action='store_true', help='only published, fast, fast + prior and ridge')
+    ap.add_argument('--table', default='models', choices=['models', 'recipe'],
+                    help="'models': the flow variants against ridge; 'recipe': the recipe settings one at a time on top of --base")
+    ap.add_argument('--base', default='fast + prior', help='the flow variant the recipe table starts from')
+    ap.add_argument('--default', default='fast + prior', help='the flow variant whose targets are checked')
+    ap.add_argument('--calibrate', default='fast + prior', help='comma-separated flow variants measured at guidance 1, 1.5, 2, 3')
+    ap.add_argument('--calib_test', action='store_true', help='also predict the test patients at every guidance scale (validation chooses)')
     ap.add_argument('--out', default=None)
     ap.add_argument('--only', default=None, help="comma-separated flow variants to train, e.g. 'published condition + fast recipe'")
     a = ap.parse_args()
     main(a.patients, a.budget, a.hidden, a.depth, a.quick, a.out, threads=a.threads, n_samples=a.n_samples,
-         only=a.only.split(',') if a.only else None)
+         only=a.only.split(',') if a.only else None, table=a.table, base=a.base, default=a.default,
+         calibrate=tuple(a.calibrate.split(',')) if a.calibrate else (), calib_roles=('val', 'test') if a.calib_test else ('val',))
