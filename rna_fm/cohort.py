@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from fastcore.basics import patch
 from torch.utils.data import Dataset
-from .core import JSONConfig, RNAFMError, atomic_write_json, atomic_write_text, first_items
+from .core import JSONConfig, RNAFMError, atomic_write_json, atomic_write_text, first_items, read_parquet
 from .slide import slide_id_of
 from .features import ArrayFeatures, slide_condition
 
@@ -32,7 +32,7 @@ def read_table(path, # .csv, .tsv/.txt (tab-separated) or .parquet, optionally .
     path = Path(path)
     if not path.exists(): raise RNAFMError(f"table '{path}' does not exist")
     name = path.name.lower().removesuffix('.gz')
-    if name.endswith('.parquet'): return pd.read_parquet(path)
+    if name.endswith('.parquet'): return read_parquet(path)                   # in groups of columns: wide tables stay small
     sep = '\t' if name.endswith(('.tsv', '.txt', '.tab')) else ','
     try:
         with (gzip.open(path, 'rt', encoding='utf-8-sig') if path.suffix == '.gz' else open(path, encoding='utf-8-sig')) as f:

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 import zarr
 from zarr.storage import LocalStore
-from .core import JSONConfig, RNAFMError, atomic_dir, autocast, first_items, get_device, path_lock, progress, sha256_file
+from .core import JSONConfig, RNAFMError, atomic_dir, autocast, first_items, fold_dirs, get_device, path_lock, progress, sha256_file
 from .cohort import read_sample_sheet, slide_patients
 from .features import ArrayFeatures, cluster_shares
 from .flow import sample
@@ -304,7 +304,7 @@ def resolve_checkpoints(spec:str, # a checkpoint directory, several separated by
     for part in [s.strip() for s in str(spec).split(',') if s.strip()]:
         p = Path(part)
         own = (p/'config.json').exists() or (p/'baseline.json').exists()
-        folds = [] if own else sorted((d for d in p.glob('fold*') if d.name[4:].isdigit()), key=lambda d: int(d.name[4:]))
+        folds = [] if own else fold_dirs(p)
         found = [d/'best' for d in folds if (d/'best'/'config.json').exists()] or \
                 [d/'model' for d in folds if (d/'model'/'baseline.json').exists()]        # a baseline's fold models
         out += found or [p]
