@@ -12,7 +12,7 @@ import pandas as pd
 import zarr
 from fastcore.script import Param
 from zarr.storage import LocalStore
-from .core import RNAFMError, atomic_dir, first_items, fold_dirs, progress
+from .core import RNAFMError, atomic_dir, first_items, fold_dirs, progress, read_parquet
 from .cohort import Cohort, load_cohort, read_reference_table, read_table
 from .metrics import DistributionAccumulator, gene_metrics, pathway_correlation, summarise_gene_metrics
 from .pathways import load_gene_sets
@@ -48,12 +48,19 @@ def _table_ids(f:Path) -> tuple[list, list]:
     head = pd.read_csv(f, nrows=0).columns
     return pd.read_csv(f, usecols=[0], dtype=str).iloc[:, 0].tolist(), list(head[1:])
 
-def read_table_values(f:Path) -> pd.DataFrame:
-    "A prediction table (ids x genes, float32), ids as text."
-    df = pd.read_parquet(f) if f.suffix == '.parquet' else pd.read_csv(f, index_col=0, dtype={'id': str}, engine='c')
+def read_table_values(f:Path, # a prediction table (.parquet or .csv)
+                      genes=None, # the genes to read, in this order (default: all)
+                     ) -> pd.DataFrame:
+    "A prediction table (ids x genes, float32), ids as text; a Parquet table is read a group of columns at a time."
+    if f.suffix == '.parquet':
+        import pyarrow.parquet as pq
+        df = read_parquet(f, None if genes is None else [c for c in ['id'] if c in pq.read_schema(f).names] + list(genes))
+    else:
+        first = pd.read_csv(f, nrows=0).columns[0]
+        df = pd.read_csv(f, index_col=0, dtype={first: str}, engine='c', usecols=None if genes is None else [first, *genes])
     if 'id' in df.columns: df = df.set_index('id')
     df.index = df.index.astype(str)
-    return df.astype(np.float32)
+    return (df if genes is None or list(df.columns) == list(genes) else df[list(genes)]).astype(np.float32)
 
 def read_predictions(path, # a prediction directory (prediction.json, slides/, patients/, samples.zarr)
                     ) -> Predictions:
@@ -156,8 +163,7 @@ def load_truth(expression, # path or DataFrame: patients or slides x genes; or a
 # %% ../nbs/11a_evaluate.ipynb #3e2682b1
 def _point_table(p:Predictions, level:str, genes:list) -> pd.DataFrame:
     "A directory's predictive means at `level` for `genes`, checked for missing values."
-    tab = read_table_values(_table_file(p.path/f'{level}s', 'mean'))
-    tab = tab[genes] if list(tab.columns) != list(genes) else tab
+    tab = read_table_values(_table_file(p.path/f'{level}s', 'mean'), genes)
     bad = ~np.isfinite(tab.to_numpy())
     if bad.any():
         raise RNAFMError(f"'{p.path}': its {level}s/mean table has {int(bad.sum())} missing or infinite value(s) (first {level}s: "
@@ -332,8 +338,8 @@ def _best_genes(res:dict, r_val:pd.Series|None, pr_dirs:list, genes:list, n:int=
     ids = res['ids']
     qs = {}
     for q in ('q05', 'q95'):
-        try: qs[q] = pd.concat([read_table_values(_table_file(d.path/'patients', q))[best] for d in pr_dirs]).loc[ids]
-        except (RNAFMError, KeyError): qs[q] = None
+        try: qs[q] = pd.concat([read_table_values(_table_file(d.path/'patients', q), best) for d in pr_dirs]).loc[ids]
+        except (RNAFMError, KeyError, ValueError): qs[q] = None
     rows = []
     for g in best:
         j = genes.index(g)

@@ -118,16 +118,21 @@ def fdr_summary(r, # (G,) per-gene Pearson r on the test set
     return out
 
 # %% ../nbs/11_metrics.ipynb #4d1ce5b3
+def _crps_sorted(xs:np.ndarray, # (S, ...) samples sorted along axis 0
+                 y:np.ndarray, # (...) truths
+                ) -> np.ndarray:
+    "The CRPS estimate from sorted samples, summed in float64: the one formula of `crps` and `DistributionAccumulator`."
+    S = xs.shape[0]
+    w = (2 * np.arange(1, S + 1) - S - 1).reshape(-1, *([1] * (xs.ndim - 1))).astype(xs.dtype)
+    return np.abs(xs - y).mean(0, dtype=np.float64) - (w * xs).sum(0, dtype=np.float64) / S**2
+
 def crps(samples, # (S, N, G) draws of the predictive distribution
          truth, # (N, G) measured values
         ) -> np.ndarray:
     "CRPS of each prediction, (N, G), estimated from the samples."
     x, y = _np(samples).astype(np.float64), _np(truth).astype(np.float64)
     if x.shape[1:] != y.shape: raise RNAFMError(f"samples {x.shape} do not match truths {y.shape}")
-    S = x.shape[0]
-    xs = np.sort(x, axis=0)
-    w = (2 * np.arange(1, S + 1) - S - 1).reshape(-1, *([1] * y.ndim))
-    return np.abs(x - y).mean(0) - (w * xs).sum(0) / S**2
+    return _crps_sorted(np.sort(x, axis=0), y)
 
 def interval_coverage(samples, # (S, N, G) draws
                       truth, # (N, G) measured values
@@ -283,8 +288,7 @@ class DistributionAccumulator:
         if not np.isfinite(x).all(): raise RNAFMError("the predictive samples contain NaN or infinity")
         m = np.isfinite(y); y0 = np.where(m, y, 0).astype(x.dtype)
         S, xs = x.shape[0], np.sort(x, axis=0)
-        w = (2 * np.arange(1, S + 1) - S - 1).reshape(-1, 1, 1).astype(x.dtype)
-        c = np.abs(x - y0).mean(0, dtype=np.float64) - (w * xs).sum(0, dtype=np.float64) / S**2
+        c = _crps_sorted(xs, y0)
         self.crps += np.where(m, c, 0).sum(0); self.n += m.sum(0)
         for i, lv in enumerate(self.levels):
             lo, hi = _sorted_quantile(xs, (1 - lv) / 2), _sorted_quantile(xs, (1 + lv) / 2)
@@ -295,6 +299,23 @@ class DistributionAccumulator:
         self.energy.append(energy_score(x, y))
         if self.blocks is not None: self.block_energy.append(energy_score(x, y, self.blocks))
         return self
+
+    def _layout(self) -> tuple:
+        return self.G, self.levels, len(self.pit), None if self.blocks is None else [np.asarray(b).tolist() for b in self.blocks]
+
+    def __add__(self, other:'DistributionAccumulator') -> 'DistributionAccumulator':
+        "The slides of both together (neither is changed): the folds' accumulators add up to the pooled one."
+        if not isinstance(other, DistributionAccumulator) or other._layout() != self._layout():
+            raise RNAFMError("only accumulators of the same genes, levels, PIT bins and energy blocks add up")
+        out = DistributionAccumulator(self.G, self.levels, len(self.pit), self.blocks)
+        out.n, out.crps, out.pit = self.n + other.n, self.crps + other.crps, self.pit + other.pit
+        out.cover, out.width = self.cover + other.cover, self.width + other.width
+        out.energy, out.block_energy = self.energy + other.energy, self.block_energy + other.block_energy
+        return out
+
+    def __radd__(self, other):
+        "`sum(accumulators)`, which starts from 0."
+        return self if isinstance(other, int) and other == 0 else self.__add__(other)
 
     def per_gene(self, genes=None) -> pd.DataFrame:
         "Per gene: values scored, mean CRPS, and coverage and mean width of the central intervals (NaN for unscored genes)."
