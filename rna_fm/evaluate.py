@@ -96,31 +96,12 @@ def write_fake_predictions(out_dir, # directory to write (replaced)
                            quantiles=(0.05, 0.25, 0.5, 0.75, 0.95),
                            formats=('csv',), # table formats, as PredictConfig.formats
                           ) -> Path:
-    "Write a prediction directory holding `samples`, as `rna_fm.predict` lays it out (for tests and benchmarks)."
-    from rna_fm.predict import _Tables, _summaries, _qname, _patient_chunks
-    S, N, G = samples.shape
-    names = ['mean', 'sd'] + [_qname(q) for q in quantiles]
-    chunks = _patient_chunks(list(slides), list(patients), batch)
-    order = [i for c in chunks for i in c]
-    with atomic_dir(out_dir) as tmp:
-        st, pt = _Tables(tmp/'slides', names, genes, formats), _Tables(tmp/'patients', names, genes, formats)
-        root = zarr.open_group(LocalStore(tmp/'samples.zarr'), mode='w')
-        arr = root.create_array('samples', shape=(S, N, G), dtype='float16', chunks=(S, 1, min(G, 8192)))
-        root.create_array('slide_id', shape=(N,), dtype=str)[:] = np.array([slides[i] for i in order], dtype=object)
-        root.create_array('patient_id', shape=(N,), dtype=str)[:] = np.array([patients[i] for i in order], dtype=object)
-        root.attrs.update({'genes': list(genes), 'units': 'log2 expression', 'model': model})
-        pos = 0
-        for c in chunks:
-            x = np.asarray(samples[:, c], np.float32)
-            stats = _summaries(x, quantiles)
-            st.add([slides[i] for i in c], stats)
-            arr[:, pos:pos + len(c)] = x.astype(np.float16); pos += len(c)
-            pats = list(dict.fromkeys(patients[i] for i in c))
-            if len(pats) == len(c): pt.add(pats, stats); continue              # one slide per patient: the same summaries
-            pooled = [x[:, [j for j, i in enumerate(c) if patients[i] == p]].reshape(-1, G) for p in pats]
-            pt.add(pats, {n: np.stack([_summaries(v[:, None], quantiles)[n][0] for v in pooled]) for n in names})
-        st.close(); pt.close()
-        (tmp/'prediction.json').write_text(json.dumps({'model': model, 'slides': N, 'patients': len(set(patients)), 'genes': G}))
+    "Write a prediction directory holding `samples`, with `rna_fm.predict`'s own writer (for tests and benchmarks)."
+    from rna_fm.predict import PredictConfig, write_predictions
+    pos = {s: i for i, s in enumerate(slides)}
+    cfg = PredictConfig(n_samples=samples.shape[0], batch_slides=batch, quantiles=tuple(quantiles), formats=tuple(formats))
+    write_predictions(out_dir, list(slides), list(patients), list(genes), lambda ids: samples[:, [pos[s] for s in ids]],
+                      samples.shape[0], cfg, meta={'model': model})
     return Path(out_dir)
 
 # %% ../nbs/11a_evaluate.ipynb #23d74e42
@@ -417,11 +398,11 @@ def evaluate(runs, # prediction directories and/or cross-validation run director
         if not set(g) & set(cohort.genes):
             raise RNAFMError(f"no gene of '{r.path}' (first: {first_items(g)}) is in the measured expression table (first: "
                              f"{first_items(cohort.genes)}): check the gene symbols (columns) of the table")
-    results = []
+    results, measured = [], set(cohort.genes)
     for r in progress(opened, desc='evaluating'):
         genes = run_genes(r)
         ev = {'name': None, 'model': r.model, 'source': str(r.path), 'kind': r.kind, 'genes': len(genes),
-              'genes_not_measured': [g for g in genes if g not in set(cohort.genes)][:50],
+              'genes_not_measured': [g for g in genes if g not in measured][:50],
               'settings': r.settings, 'levels': {}, 'calibration': {}, 'pit': {},
               'topk': {'test_ranked': 'genes ranked on the evaluated data itself (as published; optimistic)',
                        'val_ranked': 'genes chosen on validation predictions only (honest)'}}

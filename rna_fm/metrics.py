@@ -123,8 +123,10 @@ def _crps_sorted(xs:np.ndarray, # (S, ...) samples sorted along axis 0
                 ) -> np.ndarray:
     "The CRPS estimate from sorted samples, summed in float64: the one formula of `crps` and `DistributionAccumulator`."
     S = xs.shape[0]
-    w = (2 * np.arange(1, S + 1) - S - 1).reshape(-1, *([1] * (xs.ndim - 1))).astype(xs.dtype)
-    return np.abs(xs - y).mean(0, dtype=np.float64) - (w * xs).sum(0, dtype=np.float64) / S**2
+    dist, spread = np.zeros(xs.shape[1:]), np.zeros(xs.shape[1:])
+    for i in range(S):                                               # sample by sample: no (S, ...) temporaries
+        dist += np.abs(xs[i] - y); spread += (2 * i + 1 - S) * xs[i]
+    return dist / S - spread / S**2
 
 def crps(samples, # (S, N, G) draws of the predictive distribution
          truth, # (N, G) measured values
@@ -241,26 +243,27 @@ def _sorted_quantile(xs:np.ndarray, p:float) -> np.ndarray:
 def energy_score(samples, # (S, N, G) draws
                  truth, # (N, G) measured values, NaN where missing (left out of the norms)
                  blocks=None, # list of gene-index arrays: one score per block (default: all genes jointly)
-                 rows:int=16, # slides whose Gram matrices are formed at once
                 ) -> np.ndarray:
     "Energy score of each slide, (N,) jointly or (N, B) per block; NaN where a slide has no measured gene in a block."
     x, y = _np(samples), _np(truth).astype(np.float64)
     if x.shape[1:] != y.shape: raise RNAFMError(f"samples {x.shape} do not match truths {y.shape}")
     S, N, G = x.shape
+    ct = np.result_type(x.dtype, np.float32)                         # float16 samples in float32; sums in float64
     m = np.isfinite(y)
-    out = np.full((N, 1 if blocks is None else len(blocks)), np.nan)
-    for b, idx in enumerate([np.arange(G)] if blocks is None else blocks):
-        idx = np.asarray(idx, np.int64)
-        for a in range(0, N, rows):
-            mb = m[a:a + rows, idx]                                                       # (n, Gb)
-            xb = np.where(mb, x[:, a:a + rows, idx].astype(np.float64), 0).transpose(1, 0, 2)   # (n, S, Gb)
-            yb = np.where(mb, y[a:a + rows, idx], 0)
-            d_xy = np.sqrt(((xb - yb[:, None])**2).sum(-1)).mean(1)
-            c = xb - xb.mean(1, keepdims=True)                                            # distances do not change
-            sq = (c * c).sum(-1)
-            d2 = sq[:, :, None] + sq[:, None, :] - 2 * c @ c.transpose(0, 2, 1)
-            d_xx = np.sqrt(np.clip(d2, 0, None)).sum((1, 2)) / (2 * S * S)
-            out[a:a + rows, b] = np.where(mb.any(1), d_xy - d_xx, np.nan)
+    idxs = [None] if blocks is None else [np.asarray(b, np.int64) for b in blocks]
+    out = np.full((N, len(idxs)), np.nan)
+    for i in range(N):                                               # one slide at a time: (S, G) stays in the cache
+        xi = np.ascontiguousarray(x[:, i], dtype=ct)
+        for b, idx in enumerate(idxs):
+            use = (slice(None) if m[i].all() else m[i]) if idx is None else idx[m[i, idx]]
+            v = xi[:, use]
+            if v.shape[1] == 0: continue
+            d = v - y[i, use].astype(ct)
+            d_xy = np.sqrt((d * d).sum(1, dtype=np.float64)).mean()
+            c = v - v.mean(0, dtype=np.float64).astype(ct)                # distances do not change
+            sq = (c * c).sum(1, dtype=np.float64)
+            d2 = sq[:, None] + sq[None] - 2 * (c @ c.T).astype(np.float64)   # the Gram matrix: O(S^2 G), no (S, S, G) array
+            out[i, b] = d_xy - np.sqrt(np.clip(d2, 0, None)).sum() / (2 * S * S)
     return out[:, 0] if blocks is None else out
 
 class DistributionAccumulator:
