@@ -16,7 +16,8 @@ from .cohort import (ROLES, Cohort, Fold, Normaliser, SlideDataset, Splits, fit_
 from .metrics import topk_summary
 from .model import ModelConfig, RNAFM
 from .pathways import build_pathway_structure, load_gene_sets, read_gene_list
-from .predict import PredictConfig, open_features, predict
+from .predict import PredictConfig, predict
+from .features import open_features
 from .train import RESULT_NEUTRAL, TrainConfig, config_differences, fit, init_distributed, load_checkpoint, recipe_configs
 
 # %% auto #0
