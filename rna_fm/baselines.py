@@ -13,9 +13,11 @@ import torch
 from safetensors.numpy import load_file, save_file
 from .core import JSONConfig, RNAFMError, atomic_dir, first_items
 from .ridge import ALPHAS, POOLINGS, _sizes, fit_ridge, pool_clusters, pooled_features, ridge_predict
-from .cohort import ROLES, Cohort, Fold, Normaliser, slide_patients
+from .splits import ROLES, Fold
+from .cohort import Cohort, slide_patients
+from .normalise import Normaliser
 from .predict import PredictConfig, _slide_seed, check_truth, write_predictions
-from .cv import _load_json_cfg, _is_main, cli_folds, cli_gene_select, cli_inputs, fold_scores, run_cv, run_fold
+from .crossval import _load_json_cfg, cli_folds, cli_gene_select, cli_inputs, fold_scores, run_cv, run_fold
 
 # %% auto #0
 __all__ = ['BASELINES', 'BaselineConfig', 'FittedBaseline', 'fit_baseline', 'slide_targets', 'predict_fitted', 'Baseline',
@@ -195,7 +197,7 @@ def predict_fitted(fitted, # a FittedBaseline, or a list of them (a fold ensembl
 
 # %% ../nbs/12_baselines.ipynb #a9ac445c
 class Baseline:
-    "A baseline for `rna_fm.cv.run_fold` / `run_cv` (`baseline=`): its recorded settings and its work in one fold."
+    "A baseline for `rna_fm.crossval.run_fold` / `run_cv` (`baseline=`): its recorded settings and its work in one fold."
     def __init__(self, cfg:BaselineConfig|str): self.cfg = BaselineConfig(cfg) if isinstance(cfg, str) else cfg
     def __repr__(self): return f"Baseline({self.cfg.name!r})"
 
