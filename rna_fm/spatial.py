@@ -17,7 +17,7 @@ from .core import JSONConfig, RNAFMError, atomic_savefig, atomic_write_text, fir
 from .store import clusters_name, read_coords, read_group, store_attrs, write_group, check_name
 from .features import read_features
 from .flow import sample
-from .train import CheckpointInfo, check_compatible, load_checkpoint
+from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint
 
 # %% auto #0
 __all__ = ['MapConfig', 'tile_grid', 'Windows', 'window_positions', 'condition_from_counts', 'SlideClusters',
