@@ -8,7 +8,7 @@ gene on synthetic slides with known regions.
   model call (the baseline, on 16 windows, measured in the same run) to show what batching buys.
 --truth: a synthetic cohort with tissue-marker genes (rna_fm.synth, frac_prop), a small model trained on its slides'
   cluster features with rna_fm.train.fit (early stopping on validation patients only), and the held-out test patients'
-  slides built by rna_fm.spatial.synthetic_store (tile textures from the slide geometry, tile features from the cohort's
+  slides built by rna_fm.synth.synthetic_store (tile textures from the slide geometry, tile features from the cohort's
   feature generator, k-means into the cohort's K). Strongly driven genes are defined on the truth alone, before any
   model runs: over 5,000 random compositions (Dirichlet(1), factors 0), the gene's expected expression has a Spearman
   correlation of at least 0.8 in absolute value with the proportion of one texture, its driving texture (the sign is
@@ -141,7 +141,8 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     from rna_fm.pathways import build_pathway_structure
     from rna_fm.model import ModelConfig, RNAFM
     from rna_fm.train import TrainConfig, fit, read_checkpoint
-    from rna_fm.spatial import MapConfig, map_slide, synthetic_store
+    from rna_fm.spatial import MapConfig, map_slide
+    from rna_fm.synth import synthetic_store
     t_start = time.perf_counter()
     coh = make_cohort(n_patients=patients, n_genes=300, n_pathways=24, frac_prop=0.3, frac_morph=0.3, seed=seed)
     cohort = load_cohort(coh.sample_sheet, coh.expression, logged=False)
