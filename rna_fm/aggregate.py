@@ -12,7 +12,7 @@ import torch
 import rna_fm
 from .core import RNAFMError, failure_line, get_device, path_lock, print_failures, progress, shard_items
 from .store import clusters_name, read_group, store_attrs, write_group
-from .embed import find_stores, read_features
+from .features import find_stores, read_features
 from .encoders import DEFAULT_ENCODER
 
 # %% auto #0

@@ -12,9 +12,11 @@ import pandas as pd
 import torch
 from safetensors.numpy import load_file, save_file
 from .core import JSONConfig, RNAFMError, atomic_dir, first_items
-from .cohort import ROLES, Cohort, Fold, Normaliser, slide_patients
+from .splits import ROLES, Fold
+from .cohort import Cohort, slide_patients
+from .normalise import Normaliser
 from .predict import PredictConfig, _slide_seed, check_truth, write_predictions
-from .cv import _load_json_cfg, _is_main, cli_folds, cli_gene_select, cli_inputs, fold_scores, run_cv, run_fold
+from .crossval import _load_json_cfg, cli_folds, cli_gene_select, cli_inputs, fold_scores, run_cv, run_fold
 
 # %% auto #0
 __all__ = ['POOLINGS', 'BASELINES', 'pool_clusters', 'pooled_features', 'fit_ridge', 'ridge_predict', 'BaselineConfig',
@@ -256,7 +258,7 @@ def predict_fitted(fitted, # a FittedBaseline, or a list of them (a fold ensembl
 
 # %% ../nbs/12_baselines.ipynb #a9ac445c
 class Baseline:
-    "A baseline for `rna_fm.cv.run_fold` / `run_cv` (`baseline=`): its recorded settings and its work in one fold."
+    "A baseline for `rna_fm.crossval.run_fold` / `run_cv` (`baseline=`): its recorded settings and its work in one fold."
     def __init__(self, cfg:BaselineConfig|str): self.cfg = BaselineConfig(cfg) if isinstance(cfg, str) else cfg
     def __repr__(self): return f"Baseline({self.cfg.name!r})"
 

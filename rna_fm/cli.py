@@ -15,13 +15,13 @@ __all__ = ['COMMANDS', 'main']
 # %% ../nbs/13_cli.ipynb #48c44e37
 COMMANDS = {
     'tile': 'rna_fm.tiling:tile_cmd',
-    'export-h5': 'rna_fm.tiling:export_h5_cmd',
-    'import-h5': 'rna_fm.tiling:import_h5_cmd',
+    'export-h5': 'rna_fm.h5io:export_h5_cmd',
+    'import-h5': 'rna_fm.h5io:import_h5_cmd',
     'embed': 'rna_fm.embed:embed_cmd',
     'aggregate': 'rna_fm.aggregate:aggregate_cmd',
-    'splits': 'rna_fm.cohort:splits_cmd',
+    'splits': 'rna_fm.splits:splits_cmd',
     'pathways': 'rna_fm.pathways:pathways_cmd',
-    'train': 'rna_fm.cv:train_cmd',
+    'train': 'rna_fm.crossval:train_cmd',
     'baseline': 'rna_fm.baselines:baseline_cmd',
     'predict': 'rna_fm.infer:predict_cmd',
     'evaluate': 'rna_fm.evaluate:evaluate_cmd',

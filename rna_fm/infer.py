@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from .core import RNAFMError, path_lock
-from .cohort import ArrayFeatures, read_sample_sheet
-from .train import read_checkpoint
-from .predict import PredictConfig, open_features, predict, read_slide_list, resolve_checkpoints
+from .features import ArrayFeatures, open_features
+from .cohort import read_sample_sheet
+from .checkpoint import read_checkpoint
+from .predict import PredictConfig, predict, read_slide_list, resolve_checkpoints
 from .baselines import FittedBaseline, predict_fitted
 
 # %% auto #0

@@ -15,9 +15,9 @@ import matplotlib.pyplot as plt
 from scipy.spatial import cKDTree
 from .core import JSONConfig, RNAFMError, atomic_savefig, atomic_write_text, first_items, path_lock, torch_threads
 from .store import clusters_name, features_name, open_store, read_coords, read_group, store_attrs, write_group, check_name
-from .embed import features_status, read_features
+from .features import features_status, read_features
 from .flow import sample
-from .train import CheckpointInfo, check_compatible, load_checkpoint
+from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint
 
 # %% auto #0
 __all__ = ['MapConfig', 'tile_grid', 'Windows', 'window_positions', 'condition_from_counts', 'SlideClusters',
@@ -450,7 +450,7 @@ def map_cmd(stores:str, # a slide store (<slide_id>.zarr) or a directory of them
             device:str=MapConfig.device, # 'cpu', 'cuda' or 'auto'
            ):
     "Map predicted genes and pathways over slides: store arrays, PNG overlays and GeoJSON for QuPath."
-    from rna_fm.embed import find_stores
+    from rna_fm.features import find_stores
     cfg = MapConfig(window=window, stride=stride, min_fill=min_fill, n_samples=n_samples, steps=steps, guidance=guidance,
                     batch=batch, seed=seed, weights=weights, device=device)
     check_name(name, 'map name')

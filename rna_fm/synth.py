@@ -749,7 +749,7 @@ def synthetic_store(coh, # a `rna_fm.synth.SyntheticCohort`
                    ) -> tuple[Path, np.ndarray]:
     "A slide store of a cohort's slide with tile features from the cohort's generator; returns it and each tile's texture."
     from rna_fm.aggregate import cluster_features            # imported here: the pipeline's modules build on this one
-    from rna_fm.embed import write_features
+    from rna_fm.features import write_features
     from rna_fm.store import clusters_name, create_store, store_path, write_group
     r = coh.slides.iloc[slide]; sid = r.slide_id
     spec = coh.slide_specs(width=size[0], height=size[1], mpp=0.5)[sid]
