@@ -21,7 +21,7 @@ from .cohort import collate_slides
 from .normalise import Normaliser
 from .checkpoint import check_compatible, load_training_state, read_checkpoint, save_checkpoint
 from .distributed import init_distributed, is_main
-from .identity import config_differences
+from .identity import check_same_run
 
 # %% auto #0
 __all__ = ['RECIPES', 'LOG_COLUMNS', 'RESULT_NEUTRAL', 'TrainConfig', 'recipe_configs', 'EMA', 'GlobalBatchSampler', 'evaluate',
@@ -84,6 +84,7 @@ RECIPES = {   # name -> ModelConfig fields, TrainConfig fields (warmup_frac: war
              'train': {'lr': 1e-3, 'schedule': 'cosine', 'warmup_frac': 0.05, 'min_lr_ratio': 0.05, 'ema_decay': 0.995}},
 }
 
+# %% ../nbs/09_train.ipynb #c9e39bae
 def recipe_configs(name:str, # a key of RECIPES
                    model_cfg:ModelConfig|None=None, # the model configuration to start from (sizes are kept)
                    train_cfg:TrainConfig|None=None, # the training configuration to start from (its max_steps sets the warm-up)
@@ -95,7 +96,6 @@ def recipe_configs(name:str, # a key of RECIPES
     train = {k: v for k, v in r['train'].items() if k != 'warmup_frac'}
     return ((model_cfg or ModelConfig()).replace(**r['model']),
             tcfg.replace(**train, warmup_steps=int(round(r['train']['warmup_frac'] * tcfg.max_steps))))
-
 
 # %% ../nbs/09_train.ipynb #fe348288
 class EMA:
@@ -163,6 +163,7 @@ class _Velocity(nn.Module):
     def __init__(self, model): super().__init__(); self.model = model
     def forward(self, x_t, t, cond, drop): return self.model(x_t, t, self.model.encode_condition(cond, drop))
 
+# %% ../nbs/09_train.ipynb #ba05fe5d
 LOG_COLUMNS = ['step', 'loss', 'lr', 'grad_norm', 'seconds', 'val_loss', 'val_pcc']
 
 class _Log:
@@ -209,6 +210,7 @@ def evaluate(model:RNAFM, # the network (EMA weights already applied if wanted)
     r = acc.result()
     return {'val_loss': total / n, 'val_pcc': float(np.nanmean(r)) if np.isfinite(r).any() else float('nan')}
 
+# %% ../nbs/09_train.ipynb #fd14313b
 def _better(a, # this validation's score
             b, # the best score so far (None: no finite score yet)
             select_on:str) -> bool:
@@ -220,18 +222,57 @@ def _better(a, # this validation's score
 # %% ../nbs/09_train.ipynb #ab3da224
 RESULT_NEUTRAL = ('device', 'num_workers', 'dist_timeout')   # TrainConfig fields that do not change what a run computes
 
+# %% ../nbs/09_train.ipynb #6ce23150
 def _check_resumable(out:Path, model:RNAFM, cfg:TrainConfig, normaliser:Normaliser, encoder:str):
     "Refuse to continue (or reuse) the run in `out` when its model, training settings, genes, pathways or encoder differ."
     info = read_checkpoint(out/'last')
-    if info.model_cfg != model.cfg:
-        raise RNAFMError(f"'{out}' holds a run of another model configuration "
-                         f"({'; '.join(config_differences(info.model_cfg.to_dict(), model.cfg.to_dict())[:3])}); "
-                         "use a new output directory, or the same settings to resume it")
-    diff = config_differences(info.train, cfg.to_dict(), RESULT_NEUTRAL) if info.train else []
-    if diff:
-        raise RNAFMError(f"'{out}' holds a run with other training settings ({'; '.join(diff[:3])}); continuing it with "
-                         "these would mix two recipes: use a new output directory, or the recorded settings to resume it")
+    check_same_run(info.model_cfg.to_dict(), model.cfg.to_dict(), f"'{out}' holds a run of another model configuration",
+                   "use a new output directory, or the same settings to resume it")
+    if info.train:
+        check_same_run(info.train, cfg.to_dict(), f"'{out}' holds a run with other training settings",
+                       "continuing it with these would mix two recipes: use a new output directory, or the recorded "
+                       "settings to resume it", RESULT_NEUTRAL)
     check_compatible(info, genes=normaliser.genes, encoder=encoder, pathways=model.structure)
+
+# %% ../nbs/09_train.ipynb #4775db26
+def _validate(model, ema, opt, val_ds, cfg, out, di, state, done, log, callbacks, normaliser, encoder, t0) -> bool:
+    "Validate (main process), keep the best checkpoint, write `last/`; return whether to stop early."
+    stop = torch.zeros(1)
+    if is_main():
+        with (ema.applied(model) if cfg.select_ema else contextlib.nullcontext()):
+            m = evaluate(model, val_ds, cfg)
+        row = {'step': done, **{k: round(v, 6) for k, v in m.items()}, 'seconds': round(time.time() - t0, 2)}
+        log.add(row); [cb(row) for cb in callbacks]
+        score = m[cfg.select_on]
+        if _better(score, state['best'], cfg.select_on):
+            state.update(best=score, best_step=done, bad_evals=0)
+            save_checkpoint(out/'best', model, normaliser, encoder, ema, None, cfg, done, m, 'ema' if cfg.select_ema else 'raw')
+        else: state['bad_evals'] += 1
+        state.update(step=done, seconds=time.time() - t0)
+        save_checkpoint(out/'last', model, normaliser, encoder, ema, opt, cfg, done, m,
+                        'ema' if cfg.select_ema else 'raw', trainer_state=state)
+        stop[0] = float(cfg.patience > 0 and state['bad_evals'] >= cfg.patience)
+    if di.world > 1:
+        dist.broadcast(stop, 0)
+        st = [state]; dist.broadcast_object_list(st, 0); state.update(st[0])
+    return bool(stop.item())
+
+# %% ../nbs/09_train.ipynb #19ad0725
+def _loss_figure(log_csv:Path, png:Path):
+    "Training loss and validation metrics against steps."
+    import matplotlib; matplotlib.use('Agg', force=False)
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    df = pd.read_csv(log_csv)
+    fig, axs = plt.subplots(1, 2, figsize=(8, 3))
+    tr = df.dropna(subset=['loss']); va = df.dropna(subset=['val_loss'])
+    axs[0].plot(tr.step, tr.loss, lw=0.8, label='train'); axs[0].plot(va.step, va.val_loss, 'o-', ms=3, label='validation')
+    axs[0].set_yscale('log'); axs[0].set_xlabel('step'); axs[0].set_ylabel('flow-matching loss'); axs[0].legend(fontsize=8)
+    axs[1].plot(va.step, va.val_pcc, 'o-', ms=3, c='C2'); axs[1].set_xlabel('step'); axs[1].set_ylabel('validation mean per-gene r')
+    fig.tight_layout()
+    try:
+        atomic_savefig(fig, png, dpi=80)                    # a kill never leaves half a figure
+    finally: plt.close(fig)
 
 # %% ../nbs/09_train.ipynb #05d652c7
 def fit(model:RNAFM, # the network to train (weights are updated in place)
@@ -311,42 +352,3 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
     if is_main(): atomic_write_json(out/'done.json', summary)
     if di.world > 1: dist.barrier()
     return summary
-
-# %% ../nbs/09_train.ipynb #4775db26
-def _validate(model, ema, opt, val_ds, cfg, out, di, state, done, log, callbacks, normaliser, encoder, t0) -> bool:
-    "Validate (main process), keep the best checkpoint, write `last/`; return whether to stop early."
-    stop = torch.zeros(1)
-    if is_main():
-        with (ema.applied(model) if cfg.select_ema else contextlib.nullcontext()):
-            m = evaluate(model, val_ds, cfg)
-        row = {'step': done, **{k: round(v, 6) for k, v in m.items()}, 'seconds': round(time.time() - t0, 2)}
-        log.add(row); [cb(row) for cb in callbacks]
-        score = m[cfg.select_on]
-        if _better(score, state['best'], cfg.select_on):
-            state.update(best=score, best_step=done, bad_evals=0)
-            save_checkpoint(out/'best', model, normaliser, encoder, ema, None, cfg, done, m, 'ema' if cfg.select_ema else 'raw')
-        else: state['bad_evals'] += 1
-        state.update(step=done, seconds=time.time() - t0)
-        save_checkpoint(out/'last', model, normaliser, encoder, ema, opt, cfg, done, m,
-                        'ema' if cfg.select_ema else 'raw', trainer_state=state)
-        stop[0] = float(cfg.patience > 0 and state['bad_evals'] >= cfg.patience)
-    if di.world > 1:
-        dist.broadcast(stop, 0)
-        st = [state]; dist.broadcast_object_list(st, 0); state.update(st[0])
-    return bool(stop.item())
-
-def _loss_figure(log_csv:Path, png:Path):
-    "Training loss and validation metrics against steps."
-    import matplotlib; matplotlib.use('Agg', force=False)
-    import matplotlib.pyplot as plt
-    import pandas as pd
-    df = pd.read_csv(log_csv)
-    fig, axs = plt.subplots(1, 2, figsize=(8, 3))
-    tr = df.dropna(subset=['loss']); va = df.dropna(subset=['val_loss'])
-    axs[0].plot(tr.step, tr.loss, lw=0.8, label='train'); axs[0].plot(va.step, va.val_loss, 'o-', ms=3, label='validation')
-    axs[0].set_yscale('log'); axs[0].set_xlabel('step'); axs[0].set_ylabel('flow-matching loss'); axs[0].legend(fontsize=8)
-    axs[1].plot(va.step, va.val_pcc, 'o-', ms=3, c='C2'); axs[1].set_xlabel('step'); axs[1].set_ylabel('validation mean per-gene r')
-    fig.tight_layout()
-    try:
-        atomic_savefig(fig, png, dpi=80)                    # a kill never leaves half a figure
-    finally: plt.close(fig)
