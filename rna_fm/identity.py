@@ -42,11 +42,12 @@ def config_differences(recorded:dict, # settings a run was made with (from a che
 def run_mismatch(recorded:dict|None, # the identity a step recorded with its results (None: none recorded)
                  asked:dict, # the identity of the run asked for now
                  ignore=(), # keys (dotted for nested dicts) that do not change results, e.g. 'train.device'
+                 most:int=3, # differences named; the others are counted
                 ) -> str|None:
-    "The first difference between a recorded run identity and the one asked for, in words; None when it is the same run."
+    "What differs between a recorded run identity and the one asked for, in words; None when it is the same run."
     diff = config_differences(recorded or {}, asked, ignore)
     if not diff: return None
-    return diff[0] + (f' (and {len(diff) - 1} more)' if len(diff) > 1 else '')
+    return '; '.join(diff[:most]) + (f' (and {len(diff) - most} more)' if len(diff) > most else '')
 
 
 # %% ../nbs/00b_identity.ipynb #599aeb36
