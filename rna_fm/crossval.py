@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from .core import RNAFMError, atomic_write_json, atomic_write_text, first_items, fold_dirs, get_device, is_temp_path
+from .core import RNAFMError, atomic_write_json, atomic_write_text, first_items, fold_dirs, is_temp_path
 from .splits import ROLES, Fold, Splits, make_splits
 from .cohort import Cohort, SlideDataset, read_table, training_cohort
 from .normalise import Normaliser, fit_normaliser
