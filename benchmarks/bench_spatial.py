@@ -147,6 +147,7 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     from rna_fm.checkpoint import read_checkpoint
     from rna_fm.spatial import MapConfig, map_slide
     from rna_fm.synth import synthetic_store
+    from rna_fm.core import RNAFMError
     t_start = time.perf_counter()
     coh = make_cohort(n_patients=patients, n_genes=300, n_pathways=24, frac_prop=0.3, frac_morph=0.3, seed=seed)
     cohort = load_cohort(coh.sample_sheet, coh.expression, logged=False)
@@ -169,15 +170,20 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     drv = driven_genes(coh)
     strong = drv[(drv.kind == 'prop') & (drv.rho.abs() >= DRIVEN_RHO)]
     genes = list(strong.index)
-    test = fold.slides(cohort, 'test')[:max_slides]
+    test, skipped = [], []                  # the first max_slides test-fold slides whose geometry can be drawn at slide_size
     index = {s: i for i, s in enumerate(coh.slides.slide_id)}
     fac = [f'factor_{f}' for f in range(coh.spec.n_factors)]
     rho_map, rho_truth, rho_map_truth, top, top_truth = {}, {}, {}, {}, {}
     top_m, top_m_truth, m_count = [], [], []        # extra figure: a driving cluster among the top m, m = the texture's clusters
     cfg = MapConfig()
-    for sid in test:
+    for sid in fold.slides(cohort, 'test'):
+        if len(test) == max_slides: break
         i = index[sid]
-        store, tex = synthetic_store(coh, i, work/'stores', size=slide_size, seed=seed)
+        try: store, tex = synthetic_store(coh, i, work/'stores', size=slide_size, seed=seed)
+        except RNAFMError as e:
+            if 'cannot fit' not in str(e): raise
+            skipped.append(sid); continue            # its tissue pieces do not fit a slide this size: the next test slide
+        test.append(sid)
         sm = map_slide(store, run, genes=genes, cfg=cfg)
         T = coh.spec.n_textures
         mem = sm.windows.members
@@ -222,7 +228,7 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     pairs = [x for v in top.values() for x in v]; pairs_t = [x for v in top_truth.values() for x in v]
     per_gene = np.array([np.mean(v) for v in top.values()]); per_gene_t = np.array([np.mean(v) for v in top_truth.values()])
     return {'patients': patients, 'K': coh.spec.K, 'prior': getattr(read_checkpoint(run).model_cfg, 'prior', 'none'), 'genes': len(coh.genes), 'prop_genes': int((drv.kind == 'prop').sum()),
-            'strongly_driven_genes': len(genes), 'test_slides': len(test), 'slide_size': list(slide_size),
+            'strongly_driven_genes': len(genes), 'test_slides': len(test), 'skipped_slides': skipped, 'slide_size': list(slide_size),
             'train_steps': None if checkpoint else steps, 'train_seconds': None if checkpoint else round(t_train, 1),
             'checkpoint': str(run), 'checkpoint_step': read_checkpoint(run).step, 'map_config': cfg.to_dict(),
             'spearman_map_vs_abundance': dist(rho_map), 'spearman_truth_vs_abundance': dist(rho_truth),
@@ -283,7 +289,7 @@ def main():
         if a.truth and not a.train_only:
             print(f"synthetic truth: {r['patients']} patients, {r['genes']} genes ({r['prop_genes']} tissue-marker genes, "
                   f"{r['strongly_driven_genes']} strongly driven: |Spearman| >= {DRIVEN_RHO} with one texture's share), "
-                  f"{r['test_slides']} held-out slides, prior {r['prior']}, " + (f"model trained {r['train_steps']} steps in {r['train_seconds']} s" if r['train_steps']
+                  f"{r['test_slides']} held-out slides ({len(r['skipped_slides'])} skipped: tissue does not fit the slide size), prior {r['prior']}, " + (f"model trained {r['train_steps']} steps in {r['train_seconds']} s" if r['train_steps']
                   else 'model from --checkpoint') + f", checkpoint kept at step {r['checkpoint_step']}")
             for key, what in (('spearman_map_vs_abundance', 'map vs local abundance of the driving texture'),
                               ('spearman_truth_vs_abundance', 'expected local expression vs abundance (ceiling)'),
