@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from .core import RNAFMError, atomic_write_json, atomic_write_text, first_items, fold_dirs, get_device, is_temp_path
+from .core import RNAFMError, atomic_write_json, atomic_write_text, first_items, fold_dirs, is_temp_path
 from .splits import ROLES, Fold, Splits, make_splits
 from .cohort import Cohort, SlideDataset, read_table, training_cohort
 from .normalise import Normaliser, fit_normaliser
@@ -20,7 +20,7 @@ from .pathways import build_pathway_structure, load_gene_sets, read_gene_list
 from .predict import PredictConfig, predict
 from .features import open_features
 from .train import RESULT_NEUTRAL, TrainConfig, fit, recipe_configs
-from .identity import config_differences
+from .identity import run_mismatch
 from .checkpoint import load_checkpoint
 
 # %% auto #0
@@ -162,8 +162,8 @@ def fold_dir_mismatch(out_dir, # a fold directory
     if old.get('version') != record['version']: return f"its fold.json has format version {old.get('version')}, not {record['version']}"
     why = _role_change(old['patients'], record['patients'])
     if why: return why
-    diff = config_differences(old['settings'], record['settings'], NEUTRAL_SETTINGS)
-    if diff: return f"setting {diff[0]}" + (f" (and {len(diff) - 1} more)" if len(diff) > 1 else '')
+    why = run_mismatch(old['settings'], record['settings'], NEUTRAL_SETTINGS)
+    if why: return f"setting {why}"
     if old.get('expression_sha256') != record['expression_sha256']: return "the expression of its patients has changed"
     return None
 
@@ -193,8 +193,8 @@ def run_dir_mismatch(out_dir, # a cross-validation directory
             why = _role_change({r: a.role(r) for r in ROLES}, {r: b.role(r) for r in ROLES})
             if why: return f"its split (splits.csv) differs: fold {k}: {why}"
     if (out/'run.json').exists():
-        diff = config_differences(json.loads((out/'run.json').read_text()), settings, NEUTRAL_SETTINGS)
-        if diff: return f"setting {diff[0]}" + (f" (and {len(diff) - 1} more)" if len(diff) > 1 else '')
+        why = run_mismatch(json.loads((out/'run.json').read_text()), settings, NEUTRAL_SETTINGS)
+        if why: return f"setting {why}"
     return None
 
 def _drop_stale_folds(out:Path, cohort:Cohort, splits:Splits, features, model_cfg, train_cfg, predict_cfg, encoder,

@@ -42,9 +42,10 @@ def _table_ids(f:Path) -> tuple[list, list]:
     "Row ids and columns of a prediction table, without reading its values."
     if f.suffix == '.parquet':
         import pyarrow.parquet as pq
-        t = pq.read_table(f, columns=['id'] if 'id' in pq.read_schema(f).names else [])
-        cols = [c for c in pq.read_schema(f).names if c not in ('id', '__index_level_0__')]
-        return [str(v) for v in t.column(0).to_pylist()], cols
+        pf = pq.ParquetFile(f)                                       # the footer of a 20,000-column table is parsed once
+        names = pf.schema_arrow.names
+        t = pf.read(columns=['id'] if 'id' in names else [])
+        return [str(v) for v in t.column(0).to_pylist()], [c for c in names if c not in ('id', '__index_level_0__')]
     head = pd.read_csv(f, nrows=0).columns
     return pd.read_csv(f, usecols=[0], dtype=str).iloc[:, 0].tolist(), list(head[1:])
 
@@ -53,8 +54,7 @@ def read_table_values(f:Path, # a prediction table (.parquet or .csv)
                      ) -> pd.DataFrame:
     "A prediction table (ids x genes, float32), ids as text; a Parquet table is read a group of columns at a time."
     if f.suffix == '.parquet':
-        import pyarrow.parquet as pq
-        df = read_parquet(f, None if genes is None else [c for c in ['id'] if c in pq.read_schema(f).names] + list(genes))
+        df = read_parquet(f, None if genes is None else ['id', *genes])   # 'id': the stored index (or a column)
     else:
         first = pd.read_csv(f, nrows=0).columns[0]
         df = pd.read_csv(f, index_col=0, dtype={first: str}, engine='c', usecols=None if genes is None else [first, *genes])
