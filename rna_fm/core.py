@@ -99,20 +99,29 @@ class JSONConfig:
         "A copy with `kwargs` changed, converted to the declared types and validated like a loaded config."
         return type(self).from_dict({**self.to_dict(), **_to_jsonable(kwargs)})
     @classmethod
-    def from_dict(cls, d:dict): return _dataclass_from_dict(cls, d)
+    def upgrade(cls, d:dict) -> dict:
+        "The fields of `d` with the keys older files used renamed (a subclass that renamed a field says how)."
+        return d
+    @classmethod
+    def from_dict(cls, d:dict): return _dataclass_from_dict(cls, cls.upgrade(d) if isinstance(d, dict) else d)
     @classmethod
     def from_json(cls, s:str): return cls.from_dict(json.loads(s))
     def save(self, path) -> Path:
         "Write this configuration to `path` as JSON, atomically."
         return atomic_write_text(path, self.to_json() + '\n')
     @classmethod
-    def load(cls, path):
-        "Read a configuration written by `save`."
+    def read_fields(cls, path) -> dict:
+        "The fields a config file holds (keys of older files renamed), checked to make a valid configuration on their own."
         path = Path(path)
         if not path.exists(): raise RNAFMError(f"config file '{path}' does not exist")
         try: d = json.loads(path.read_text())
         except json.JSONDecodeError as e: raise RNAFMError(f"config file '{path}' is not valid JSON: {e}") from None
-        return cls.from_dict(d)
+        cls.from_dict(d)
+        return cls.upgrade(d)
+    @classmethod
+    def load(cls, path):
+        "Read a configuration written by `save`."
+        return cls.from_dict(cls.read_fields(path))
 
 # %% ../nbs/00_core.ipynb #b35e975f
 def seed_everything(seed:int, # seed for Python, NumPy and torch
