@@ -131,8 +131,8 @@ class Option:
         cls, name = self.field
         tp = _hints(cls)[name]; base = _plain(tp); c = choices(tp)
         if base is bool: return parser.add_argument(f'--{self.name}', action='store_const', const=True, default=None, help=self.help)
-        meta = '{' + ','.join(map(str, c)) + '}' if c else base.__name__.upper()
-        parser.add_argument(f'--{self.name}', type=base, default=None, metavar=meta, help=self.help)
+        meta = {'metavar': '{' + ','.join(map(str, c)) + '}'} if c else {}
+        parser.add_argument(f'--{self.name}', type=base, default=None, help=self.help, **meta)
 
 # %% ../nbs/00a_config.ipynb #81d58add
 @dataclasses.dataclass
@@ -168,9 +168,10 @@ class Given:
     flags: dict                # field path -> value given
     def resolve(self, preset=None, # a configuration to start from (a recipe's)
                 file=None, # a JSON file of fields
+                **more, # fields given as the command's own (positional) parameters, as options
                ):
         "The configuration: class defaults < preset < the file's fields < the options given."
-        return merge_config(self.cls, preset, file, self.flags)
+        return merge_config(self.cls, preset, file, {**self.flags, **more})
 
 # %% ../nbs/00a_config.ipynb #75aa6f98
 def config_options(**specs:Options):
@@ -200,15 +201,19 @@ def config_options(**specs:Options):
 def command_parser(fn, # a command function (a `*_cmd`), decorated with `config_options` or not
                    prog:str|None=None,
                   ) -> argparse.ArgumentParser:
-    "The parser of a command: its own parameters with their docments (as fastcore's `anno_parser`), then the options generated from configuration fields."
+    """The parser of a command: its own parameters with their docments (as fastcore's `anno_parser`), then the options
+    generated from configuration fields. An own parameter without a comment that is named after a field of the settings
+    the command takes (a positional one, such as `rna-fm baseline NAME`) has that field's help."""
     own = getattr(fn, '__wrapped__', fn)
     p = argparse.ArgumentParser(description=own.__doc__, prog=prog, formatter_class=_HelpFormatter)
+    fields = {f.name: (cls, f.name) for o in getattr(fn, 'options', ()) for _, cls, _ in o.targets for f in dataclasses.fields(cls)}
     for k, v in docments(own, full=True, returns=False, eval_str=True).items():
         if k in getattr(fn, 'settings', ()): continue
         param = v.anno if isinstance(v.anno, Param) else None
         if param is None:
             c, base = choices(v.anno), _plain(v.anno)
-            param = Param(v.docment, base)
+            doc = v.docment or (field_help(fields[k][0])[fields[k][1]] if k in fields else None)
+            param = Param(doc, base)
             if c: param.metavar = '{' + ','.join(map(str, c)) + '}'
         param.set_default(v.default)
         name = f"no-{k}" if param.negated else k

@@ -13,10 +13,10 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['test_warning', 'RNAFMError', 'first_items', 'JSONConfig', 'seed_everything', 'get_device', 'torch_threads',
-           'autocast', 'progress_enabled', 'LogLines', 'progress', 'parse_shard', 'shard_items', 'is_temp_path',
-           'atomic_write', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_savefig',
-           'atomic_dir', 'sweep_temps', 'content_fingerprint', 'file_fingerprint', 'same_content', 'sha256_file',
-           'LockedError', 'path_lock', 'failure_line', 'print_failures', 'die_with_parent']
+           'progress_enabled', 'LogLines', 'progress', 'parse_shard', 'shard_items', 'is_temp_path', 'atomic_write',
+           'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_savefig', 'atomic_dir',
+           'sweep_temps', 'content_fingerprint', 'file_fingerprint', 'same_content', 'sha256_file', 'LockedError',
+           'path_lock', 'failure_line', 'print_failures', 'die_with_parent']
 
 # %% ../nbs/00_core.ipynb #0fcac48b
 def test_warning(f, contains:str):
@@ -160,16 +160,6 @@ def torch_threads(n:int, # intra-op threads inside the block
     torch.set_num_threads(n)
     try: yield
     finally: torch.set_num_threads(old)
-
-# %% ../nbs/00_core.ipynb #cebf5263
-def autocast(mode:str, # 'auto', 'bf16' or 'off'
-             device:torch.device|str, # where the computation runs
-            ):
-    "The autocast context for `mode` on `device` (a null context when full precision is wanted)."
-    if mode not in ('auto', 'bf16', 'off'): raise RNAFMError(f"precision {mode!r}: use 'auto', 'bf16' or 'off'")
-    device = torch.device(device)
-    if mode == 'bf16' or (mode == 'auto' and device.type == 'cuda'): return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 # %% ../nbs/00_core.ipynb #4917b8cd
 def progress_enabled() -> bool:
