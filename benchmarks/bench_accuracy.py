@@ -96,7 +96,8 @@ def cpu_seconds_per_step(model_cfg, train_cfg, cohort, fold, feats, sets, steps:
 def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:bool=False, out:str=None, seed:int=0,
          threads:int=1, n_samples:int=16, only:list|None=None):
     import torch
-    from rna_fm.cohort import ArrayFeatures, make_holdout, read_reference_table
+    from rna_fm.features import ArrayFeatures
+    from rna_fm.cohort import make_holdout, read_reference_table
     from rna_fm.cv import run_fold
     from rna_fm.baselines import Baseline, BaselineConfig
     from rna_fm.model import ModelConfig

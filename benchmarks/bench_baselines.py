@@ -44,7 +44,8 @@ def main():
     os.environ['RNA_FM_PROGRESS'] = '0'
     import torch
     from rna_fm.baselines import Baseline, BaselineConfig
-    from rna_fm.cohort import ArrayFeatures, make_splits
+    from rna_fm.features import ArrayFeatures
+    from rna_fm.cohort import make_splits
     from rna_fm.core import torch_threads
     from rna_fm.cv import run_cv
     from rna_fm.model import ModelConfig

@@ -31,7 +31,7 @@ def _cli(*args):
 
 def run(work:Path, patients:int=300, genes:int=0, steps:int=800, folds:int=5, external:int=60, seed:int=0) -> dict:
     "Build the cohort, cross-validate and predict an external cohort; return correlations by gene kind and timings."
-    from rna_fm.cohort import ArrayFeatures
+    from rna_fm.features import ArrayFeatures
     from rna_fm.demo import recovery_by_kind
     from rna_fm.model import ModelConfig
     from rna_fm.pathways import read_gmt

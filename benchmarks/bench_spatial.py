@@ -37,7 +37,7 @@ MIN_RHO, DRIVEN_RHO = 0.6, 0.8     # the issue's bar for a map; the truth's defi
 def _blob_store(root:Path, n_tiles:int, k:int, d:int, seed:int=0) -> Path:
     "A slide store of about `n_tiles` tiles in a disc, random features and spatially coherent cluster assignments."
     from rna_fm.store import create_store, store_path, write_group, clusters_name
-    from rna_fm.embed import write_features
+    from rna_fm.features import write_features
     rng = np.random.default_rng(seed)
     r = int(np.ceil(np.sqrt(n_tiles / np.pi))) + 1
     gx, gy = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1))
@@ -129,7 +129,8 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     "Maps of strongly driven genes against the local abundance of their driving texture, and cluster importance."
     from rna_fm.core import torch_threads
     from rna_fm.synth import make_cohort
-    from rna_fm.cohort import ArrayFeatures, SlideDataset, load_cohort, make_splits, fit_normaliser
+    from rna_fm.features import ArrayFeatures
+    from rna_fm.cohort import SlideDataset, load_cohort, make_splits, fit_normaliser
     from rna_fm.pathways import build_pathway_structure
     from rna_fm.model import ModelConfig, RNAFM
     from rna_fm.train import TrainConfig, fit, read_checkpoint

@@ -17,7 +17,8 @@ def _setup(batch_slides:int):
     "Published-size structure, a dataset of random cluster features with targets, and the configs."
     import numpy as np, pandas as pd, torch
     from bench_model import _structure
-    from rna_fm.cohort import ArrayFeatures, Normaliser, SlideDataset
+    from rna_fm.features import ArrayFeatures
+    from rna_fm.cohort import Normaliser, SlideDataset
     st = _structure('published')
     g = np.random.default_rng(0)
     ids = [f'S{i:04d}' for i in range(batch_slides)]

@@ -13,7 +13,7 @@ import rna_fm
 from .config import Given, Options, check_choices, config_options
 from .core import JSONConfig, RNAFMError, failure_line, get_device, path_lock, print_failures, progress, shard_items
 from .store import clusters_name, read_group, store_attrs, write_group
-from .embed import find_stores, read_features
+from .features import find_stores, read_features
 from .encoders import DEFAULT_ENCODER
 
 # %% auto #0

@@ -15,8 +15,8 @@ __all__ = ['COMMANDS', 'main']
 # %% ../nbs/13_cli.ipynb #48c44e37
 COMMANDS = {
     'tile': 'rna_fm.tiling:tile_cmd',
-    'export-h5': 'rna_fm.tiling:export_h5_cmd',
-    'import-h5': 'rna_fm.tiling:import_h5_cmd',
+    'export-h5': 'rna_fm.h5io:export_h5_cmd',
+    'import-h5': 'rna_fm.h5io:import_h5_cmd',
     'embed': 'rna_fm.embed:embed_cmd',
     'aggregate': 'rna_fm.aggregate:aggregate_cmd',
     'splits': 'rna_fm.cohort:splits_cmd',

@@ -13,15 +13,14 @@ import pandas as pd
 import torch
 from fastcore.basics import patch
 from torch.utils.data import Dataset
-from .core import JSONConfig, RNAFMError, atomic_write, atomic_write_json, atomic_write_text, first_items
+from .core import JSONConfig, RNAFMError, atomic_write_json, atomic_write_text, first_items, read_parquet
 from .slide import slide_id_of
-from .store import clusters_name, open_store, store_path
+from .features import ArrayFeatures, slide_condition
 
 # %% auto #0
 __all__ = ['ID_COLUMNS', 'ZERO_STD', 'ROLES', 'read_table', 'read_sample_sheet', 'slide_patients', 'Cohort', 'load_cohort',
            'read_reference_table', 'select_genes', 'patients_digest', 'Normaliser', 'fit_normaliser', 'Fold', 'Splits',
-           'make_splits', 'make_holdout', 'StoreFeatures', 'ArrayFeatures', 'cluster_shares', 'slide_condition',
-           'SlideDataset', 'collate_slides', 'patient_labels', 'splits_cmd']
+           'make_splits', 'make_holdout', 'SlideDataset', 'collate_slides', 'patient_labels', 'splits_cmd']
 
 # %% ../nbs/05_cohort.ipynb #ae0e0f2c
 ID_COLUMNS = ('slide_id', 'patient_id', 'sample_id', 'wsi_file_name', 'slide_path', 'store_path')
@@ -33,7 +32,7 @@ def read_table(path, # .csv, .tsv/.txt (tab-separated) or .parquet, optionally .
     path = Path(path)
     if not path.exists(): raise RNAFMError(f"table '{path}' does not exist")
     name = path.name.lower().removesuffix('.gz')
-    if name.endswith('.parquet'): return pd.read_parquet(path)
+    if name.endswith('.parquet'): return read_parquet(path)                   # in groups of columns: wide tables stay small
     sep = '\t' if name.endswith(('.tsv', '.txt', '.tab')) else ','
     try:
         with (gzip.open(path, 'rt', encoding='utf-8-sig') if path.suffix == '.gz' else open(path, encoding='utf-8-sig')) as f:
@@ -728,146 +727,6 @@ def load(cls:Splits, path, # a file written by `save` (or by hand, in the same f
         except AttributeError: raise RNAFMError(f"splits file '{path}': each fold must be an object with train, val and test") from None
     else: s = _splits_from_frame(pd.read_csv(path, dtype={'patient_id': str}, keep_default_na=False), path)
     return s.check(patients)
-
-# %% ../nbs/05_cohort.ipynb #90f42ee2
-class StoreFeatures:
-    "Cluster features read lazily from slide stores: slide id -> (K, D) float32 centroids."
-    def __init__(self, root, # directory holding the slide stores (`<root>/<slide_id>.zarr`)
-                 encoder:str, # tile encoder id whose features were clustered
-                 k:int, # number of clusters
-                ):
-        self.root, self.encoder, self.k = Path(root), str(encoder), int(k)
-        self.group = clusters_name(self.encoder, self.k)
-
-    def path(self, slide_id:str) -> Path: return store_path(self.root, slide_id)
-
-    def missing(self, slide_ids) -> list[str]:
-        "Slides whose store does not exist (a cheap check before training starts)."
-        return [s for s in slide_ids if not (self.path(s)/'zarr.json').exists()]
-
-    def __contains__(self, slide_id:str) -> bool: return not self.missing([slide_id])
-
-    def _group(self, slide_id:str):
-        "The slide's complete cluster group (a clear error when the store or the group is missing)."
-        p = self.path(slide_id)
-        if not (p/'zarr.json').exists():
-            raise RNAFMError(f"slide {slide_id!r}: no slide store at '{p}'; run `rna-fm tile`, `embed` and `aggregate` for it, "
-                             "or leave the slide out")
-        g = open_store(p)
-        sub = g[self.group] if self.group in g else None
-        if sub is None or not sub.attrs.get('complete') or sub.attrs.get('n_tiles') != g.attrs['n_tiles']:
-            raise RNAFMError(f"slide {slide_id!r}: the store '{p}' has no complete cluster features '{self.group}' "
-                             f"(encoder {self.encoder!r}, K={self.k}); run the aggregation step with this encoder and K")
-        return sub
-
-    def __getitem__(self, slide_id:str) -> np.ndarray:
-        "The slide's (K, D) centroids, reading that one array of its cluster group (not the (N,) tile assignments)."
-        p, sub = self.path(slide_id), self._group(slide_id)
-        a = sub['centroids'] if 'centroids' in sub else None
-        if a is None or len(a.shape) != 2 or a.shape[0] != self.k:
-            raise RNAFMError(f"slide {slide_id!r}: '{self.group}/centroids' in '{p}' has shape {None if a is None else a.shape}, "
-                             f"expected ({self.k}, D); re-run the aggregation step")
-        return np.asarray(a[...], np.float32)
-
-    def sizes(self, slide_id:str) -> np.ndarray|None:
-        "The slide's (K,) cluster sizes (tiles per cluster, in the centroids' order); None when its store has none."
-        sub = self._group(slide_id)
-        if 'sizes' not in sub: return None
-        a = np.asarray(sub['sizes'][...], np.float64)
-        if a.shape != (self.k,):
-            raise RNAFMError(f"slide {slide_id!r}: '{self.group}/sizes' in '{self.path(slide_id)}' has shape {a.shape}, "
-                             f"expected ({self.k},); re-run the aggregation step")
-        return a
-
-    def __repr__(self): return f"StoreFeatures('{self.root}', encoder={self.encoder!r}, k={self.k})"
-
-class ArrayFeatures:
-    "Cluster features held in memory: slide id -> (K, D) float32 array."
-    def __init__(self, features:Mapping, # slide id -> (K, D) array
-                 sizes:Mapping|None=None, # slide id -> (K,) tiles (or share of tiles) per cluster, for every slide
-                ):
-        self.features = {str(s): np.asarray(f, np.float32) for s, f in features.items()}
-        shapes = {s: f.shape for s, f in self.features.items()}
-        ref = next(iter(shapes.values()), None)
-        odd = [s for s, sh in shapes.items() if len(sh) != 2 or sh != ref]
-        if ref is None or len(ref) != 2 or odd:
-            raise RNAFMError(f"cluster features must all be (K, D) arrays of one shape; {first_items(odd or list(shapes))} "
-                             f"differ(s) from {ref}")
-        bad = [s for s, f in self.features.items() if not np.isfinite(f).all()]
-        if bad: raise RNAFMError(f"cluster features of {len(bad)} slide(s) contain NaN or infinity (first: {first_items(bad)})")
-        self.cluster_sizes = None if sizes is None else {str(s): np.asarray(v, np.float64) for s, v in sizes.items()}
-        if sizes is not None:
-            miss = [s for s in self.features if s not in self.cluster_sizes]
-            if miss: raise RNAFMError(f"{len(miss)} slide(s) have features but no cluster sizes (first: {first_items(miss)})")
-            odd = [s for s in self.features if self.cluster_sizes[s].shape != ref[:1] or not np.isfinite(self.cluster_sizes[s]).all()
-                   or (self.cluster_sizes[s] < 0).any() or self.cluster_sizes[s].sum() <= 0]
-            if odd: raise RNAFMError(f"cluster sizes of {len(odd)} slide(s) are not {ref[:1]} arrays of non-negative counts with "
-                                     f"a positive total (first: {first_items(odd)})")
-
-    @classmethod
-    def from_arrays(cls, slide_ids, # (S,) slide ids
-                    features:np.ndarray, # (S, K, D) features in the same order
-                    sizes:np.ndarray|None=None, # (S, K) cluster sizes in the same order, e.g. `make_cohort(...).cluster_sizes`
-                   ) -> ArrayFeatures:
-        "Features from a stacked array, e.g. `make_cohort(...).features` with `.slides.slide_id`."
-        slide_ids = [str(s) for s in slide_ids]
-        if len(slide_ids) != len(features): raise RNAFMError(f"{len(slide_ids)} slide ids but {len(features)} feature arrays")
-        if len(set(slide_ids)) != len(slide_ids): raise RNAFMError("slide ids must be unique")
-        return cls(dict(zip(slide_ids, features)), None if sizes is None else dict(zip(slide_ids, sizes)))
-
-    @classmethod
-    def load(cls, path) -> ArrayFeatures:
-        "Features from an .npz file holding one (K, D) array per slide id (and, optionally, (K,) sizes as `sizes/<slide id>`)."
-        if not Path(path).exists(): raise RNAFMError(f"features file '{path}' does not exist")
-        with np.load(path, allow_pickle=False) as z:
-            sizes = {k[6:]: z[k] for k in z.files if k.startswith('sizes/')}
-            return cls({k: z[k] for k in z.files if not k.startswith('sizes/')}, sizes or None)
-
-    def save(self, path) -> Path:
-        "Write the features to an .npz file atomically."
-        sizes = {f'sizes/{k}': v for k, v in (self.cluster_sizes or {}).items()}
-        with atomic_write(path, 'wb') as f: np.savez(f, **self.features, **sizes)
-        return Path(path)
-
-    @property
-    def shape(self) -> tuple: return next(iter(self.features.values())).shape
-    def __contains__(self, slide_id) -> bool: return slide_id in self.features
-    def __len__(self): return len(self.features)
-    def __getitem__(self, slide_id:str) -> np.ndarray:
-        try: return self.features[slide_id]
-        except KeyError: raise RNAFMError(f"slide {slide_id!r} has no cluster features in this feature set") from None
-    def missing(self, slide_ids) -> list[str]: return [s for s in slide_ids if s not in self.features]
-    def sizes(self, slide_id:str) -> np.ndarray|None:
-        "The slide's (K,) cluster sizes; None when these features were given without them."
-        self[slide_id]
-        return None if self.cluster_sizes is None else self.cluster_sizes[slide_id]
-    def __repr__(self): return f"ArrayFeatures({len(self)} slides, shape {self.shape})"
-
-# %% ../nbs/05_cohort.ipynb #a16d0002
-def cluster_shares(features, # feature source; its `sizes(slide_id)` (when it has one) gives tiles per cluster
-                   slide_id:str,
-                  ) -> np.ndarray|None:
-    "Each cluster's share of the slide's tiles, (K,) float32 summing to 1; None when the source has no cluster sizes."
-    get = getattr(features, 'sizes', None)
-    s = get(slide_id) if callable(get) else None
-    if s is None: return None
-    s = np.asarray(s, np.float64)
-    if s.ndim != 1 or not np.isfinite(s).all() or (s < 0).any() or not s.sum() > 0:
-        raise RNAFMError(f"slide {slide_id!r}: cluster sizes {first_items(list(s.ravel()))} are not K non-negative counts "
-                         "with a positive total; re-run the aggregation step")
-    return (s / s.sum()).astype(np.float32)
-
-def slide_condition(features, # feature source: slide id -> (K, D), optionally with `sizes(slide_id)`
-                    slide_id:str,
-                   ) -> np.ndarray:
-    "What the model is conditioned on: the (K, D) cluster features, with the (K,) shares as a last column when known."
-    f = np.asarray(features[slide_id], np.float32)
-    s = cluster_shares(features, slide_id)
-    if s is None: return f
-    if f.ndim != 2 or len(s) != len(f):
-        raise RNAFMError(f"slide {slide_id!r}: {len(s)} cluster sizes for cluster features of shape {f.shape}; re-run the aggregation step")
-    return np.concatenate([f, s[:, None]], 1)
-
 
 # %% ../nbs/05_cohort.ipynb #b071474c
 class SlideDataset(Dataset):

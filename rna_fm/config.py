@@ -13,12 +13,13 @@ import torch
 from .core import RNAFMError
 
 # %% auto #0
-__all__ = ['Precision', 'AMP_TO_PRECISION', 'choices', 'check_choice', 'check_choices', 'field_help', 'field_default',
-           'merge_config', 'Option', 'Options', 'Given', 'config_options', 'command_parser', 'resolve_precision',
-           'autocast', 'upgrade_amp']
+__all__ = ['Precision', 'StoredDtype', 'AMP_TO_PRECISION', 'choices', 'check_choice', 'check_choices', 'field_help',
+           'field_default', 'merge_config', 'Option', 'Options', 'Given', 'config_options', 'command_parser',
+           'resolve_precision', 'autocast', 'upgrade_amp']
 
 # %% ../nbs/00a_config.ipynb #63b0de0b
 Precision = Literal['auto', 'fp32', 'fp16', 'bf16']   # compute precision of the networks (see `autocast`)
+StoredDtype = Literal['float16', 'float32']           # dtype of arrays written to disk (features, samples)
 
 def choices(tp) -> tuple|None:
     "The allowed values of a `Literal[...]` annotation (also inside `X|None` or `tuple[Literal[...], ...]`); None for other types."

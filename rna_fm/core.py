@@ -15,8 +15,8 @@ from tqdm.auto import tqdm
 __all__ = ['test_warning', 'RNAFMError', 'first_items', 'JSONConfig', 'seed_everything', 'get_device', 'torch_threads',
            'progress_enabled', 'LogLines', 'progress', 'parse_shard', 'shard_items', 'is_temp_path', 'atomic_write',
            'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_savefig', 'atomic_dir',
-           'sweep_temps', 'content_fingerprint', 'file_fingerprint', 'same_content', 'sha256_file', 'LockedError',
-           'path_lock', 'failure_line', 'print_failures', 'die_with_parent']
+           'sweep_temps', 'content_fingerprint', 'file_fingerprint', 'same_content', 'sha256_file', 'fold_dirs',
+           'read_parquet', 'LockedError', 'path_lock', 'failure_line', 'print_failures', 'die_with_parent']
 
 # %% ../nbs/00_core.ipynb #0fcac48b
 def test_warning(f, contains:str):
@@ -361,6 +361,38 @@ def sha256_file(path, chunk:int=1<<20) -> str:
     with open(path, 'rb') as f:
         while b := f.read(chunk): h.update(b)
     return h.hexdigest()
+
+# %% ../nbs/00_core.ipynb #f0d5d1a2
+def fold_dirs(run_dir, # a cross-validation run directory
+             ) -> list[Path]:
+    "The fold directories (`fold0`, `fold1`, ...) of a run, in numeric order."
+    return sorted((d for d in Path(run_dir).glob('fold*') if d.is_dir() and d.name[4:].isdigit()), key=lambda d: int(d.name[4:]))
+
+# %% ../nbs/00_core.ipynb #f0d5d1a5
+def read_parquet(path, # a .parquet file
+                 columns=None, # columns to read, in this order (default: all but the index columns)
+                 chunk:int=2048, # columns read at once
+                ):
+    "A Parquet table as a DataFrame, read a group of columns at a time so that wide tables stay in bounded memory."
+    import pandas as pd, pyarrow.parquet as pq
+    pf = pq.ParquetFile(path, pre_buffer=True)
+    names = pf.schema_arrow.names
+    meta = pf.schema_arrow.pandas_metadata or {}
+    index = [c for c in meta.get('index_columns', []) if isinstance(c, str) and c in names]   # a RangeIndex is not stored
+    cols = [c for c in names if c not in index] if columns is None else [c for c in columns if c not in index]
+    lacking = [c for c in cols if c not in names]
+    if lacking: raise RNAFMError(f"'{path}' has no column(s) {first_items(lacking)}: it has {first_items(names)}")
+    want = index + cols
+    parts = [pf.read(columns=want[a:a + chunk], use_threads=True).to_pandas(ignore_metadata=True) for a in range(0, len(want), chunk)]
+    df = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=pd.RangeIndex(pf.metadata.num_rows))
+    if index:
+        label = {c.get('field_name'): c.get('name') for c in meta.get('columns', [])}
+        df = df.set_index(index)
+        df.index.names = [label.get(c, c) for c in index]
+    rng = [c for c in meta.get('index_columns', []) if isinstance(c, dict) and c.get('kind') == 'range']
+    if rng and not index:                                              # a RangeIndex is stored as metadata only
+        df.index = pd.RangeIndex(rng[0]['start'], rng[0]['stop'], rng[0]['step'], name=rng[0].get('name'))
+    return df
 
 # %% ../nbs/00_core.ipynb #1b992d1f
 class LockedError(RNAFMError):

@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.distributed as dist
-from .core import RNAFMError, atomic_write_json, atomic_write_text, first_items, get_device, is_temp_path
+from .core import RNAFMError, atomic_write_json, atomic_write_text, first_items, fold_dirs, get_device, is_temp_path
 from .cohort import (ROLES, Cohort, Fold, Normaliser, SlideDataset, Splits, fit_normaliser, make_splits, read_table,
                            _training_cohort)
 from .metrics import topk_summary
 from .model import ModelConfig, RNAFM
 from .pathways import build_pathway_structure, load_gene_sets, read_gene_list
-from .predict import PredictConfig, open_features, predict
+from .predict import PredictConfig, predict
+from .features import open_features
 from .train import RESULT_NEUTRAL, TrainConfig, config_differences, fit, init_distributed, load_checkpoint, recipe_configs
 
 # %% auto #0
@@ -201,8 +202,7 @@ def _drop_stale_folds(out:Path, cohort:Cohort, splits:Splits, features, model_cf
                       gene_select, pathway_kw, gene_sets, baseline=None) -> list[str]:
     "Delete the fold directories (and the summary) whose results another split, settings or data made; their names."
     gone = []
-    for d in sorted(out.glob('fold*')):
-        if not d.is_dir() or not d.name[4:].isdigit(): continue
+    for d in fold_dirs(out):
         i = int(d.name[4:])
         if i < len(splits):
             rec = fold_record(cohort, splits[i], _fold_settings(baseline, model_cfg, features, splits[i].slides(cohort, 'train'),

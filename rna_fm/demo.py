@@ -16,7 +16,8 @@ from .tiling import tile_slide
 from .store import clusters_name, read_coords, read_group, store_attrs
 from .embed import embed_slide
 from .aggregate import aggregate_slide
-from .cohort import ArrayFeatures, Splits, read_reference_table, make_splits
+from .features import ArrayFeatures
+from .cohort import Splits, read_reference_table, make_splits
 from .pathways import hallmark_gene_sets
 from .model import ModelConfig
 from .train import TrainConfig, load_checkpoint, recipe_configs

@@ -4,95 +4,23 @@
 
 # %% ../nbs/03_embed.ipynb #35b232d8
 from __future__ import annotations
-import contextlib, glob, math, shutil, sys, time
+import contextlib, math, shutil, sys, time
 from pathlib import Path
-import h5py
 import numpy as np
 import torch
-import zarr
-from zarr.storage import LocalStore
 import rna_fm
-import os, uuid
 from dataclasses import dataclass
-from typing import Literal
-from .config import Given, Options, Precision, autocast, check_choices, config_options, resolve_precision
-from .core import (JSONConfig, RNAFMError, failure_line, get_device, is_temp_path, path_lock, print_failures, progress, sha256_file,
+from .config import Given, Options, Precision, StoredDtype, autocast, check_choices, config_options, resolve_precision
+from .core import (JSONConfig, RNAFMError, failure_line, get_device, path_lock, print_failures, progress,
                          shard_items, sweep_temps)
 from .encoders import DEFAULT_ENCODER, Encoder, get_encoder
-from .store import check_name, create_store, features_name, open_store, read_coords, store_attrs, store_contents, store_path
+from .store import check_name, features_name, open_store, store_attrs
+from .features import find_stores, new_features_array, staging_name, swap_in, writable_store
+from .h5io import find_h5_files, import_features_h5
 from .tiling import TileDataset
 
 # %% auto #0
-__all__ = ['features_status', 'read_features', 'write_features', 'EmbedConfig', 'embed_slide', 'read_h5_features',
-           'import_features_h5', 'find_stores', 'embed_cmd']
-
-# %% ../nbs/03_embed.ipynb #dc7732c4
-def _rw_group(store) -> zarr.Group:
-    "The slide store, checked, opened for writing."
-    open_store(store)
-    return zarr.open_group(LocalStore(Path(store)), mode='r+')
-
-def features_status(store, # a slide store
-                    encoder:str, # encoder id
-                   ) -> str:
-    "'complete', 'partial' or 'absent': the state of the features of `encoder` in `store`."
-    g, name = open_store(store), features_name(encoder)
-    if name not in g: return 'absent'
-    a = g[name].attrs
-    return 'complete' if a.get('complete') and a.get('n_tiles') == g.attrs['n_tiles'] else 'partial'
-
-def read_features(store, # a slide store
-                  encoder:str, # encoder id
-                  dtype=np.float32, # dtype of the returned array
-                 ) -> tuple[np.ndarray, dict]:
-    "The complete (N, D) features of `encoder` in `store` and their attributes; a clear error when they are not there."
-    status = features_status(store, encoder)
-    if status != 'complete':
-        what = 'are only partly computed' if status == 'partial' else 'are not there'
-        raise RNAFMError(f"slide store '{store}': the tile features of encoder {encoder!r} {what}; "
-                         f"run `rna-fm embed {Path(store).parent} --encoder {encoder}` first")
-    a = open_store(store)[features_name(encoder)]
-    return np.asarray(a[...], dtype=dtype), dict(a.attrs)
-
-def _new_features(store:Path, name:str, n:int, dim:int, dtype:str, chunk_tiles:int, attrs:dict) -> zarr.Array:
-    "Create an empty, incomplete feature array at group path `name` (replacing any there)."
-    g = _rw_group(store); top = name.split('/')[0]
-    if top not in g: g.create_group(top)
-    a = g.create_array(name, shape=(n, dim), dtype=dtype, chunks=(max(1, min(chunk_tiles, n)), dim), fill_value=0, overwrite=True)
-    a.attrs.put({**attrs, 'complete': False, 'chunks_done': []})
-    return a
-
-def _staging(encoder:str) -> str: return f'staging/{check_name(encoder, "encoder id")}'
-
-def _swap_in(store:Path, encoder:str):
-    "Put the complete staged features of `encoder` in place of its features, dropping the clusters made from the old ones."
-    root, g = Path(store), _rw_group(store)
-    if 'features' not in g: g.create_group('features')
-    shutil.rmtree(root/'clusters'/encoder, ignore_errors=True)    # derived from the features replaced: recomputable
-    new, final = root/'staging'/encoder, root/'features'/encoder
-    aside = final.with_name(f'.{encoder}.old-{uuid.uuid4().hex[:8]}.tmp-')   # `sweep_temps` restores it after a kill
-    if final.exists(): os.replace(final, aside)
-    os.replace(new, final); shutil.rmtree(aside, ignore_errors=True)
-
-def write_features(store, # a slide store
-                   encoder:str, # encoder id
-                   features:np.ndarray, # (N, D) features of the store's N tiles, in the order of its coords
-                   attrs:dict, # what made them (at least the keys of `Encoder.attrs`)
-                   dtype:str='float16', # 'float16' or 'float32'
-                  ) -> str:
-    "Write complete features in one go (imports, tests), beside the old ones, then swap; `embed_slide` writes them by chunks."
-    n = store_attrs(store)['n_tiles']; features = np.asarray(features)
-    if features.ndim != 2 or len(features) != n:
-        raise RNAFMError(f"slide store '{store}' has {n} tiles; features of shape {features.shape} do not fit (need ({n}, D))")
-    with np.errstate(over='ignore'): vals = features.astype(dtype)
-    if not np.isfinite(vals).all(): raise RNAFMError(f"features for '{store}' hold NaN or infinite values (as {dtype})")
-    full = {**attrs, 'dtype': dtype, 'n_tiles': n, 'chunk_tiles': max(1, n)}
-    with path_lock(store, what=f'slide store {store}'):
-        a = _new_features(Path(store), _staging(encoder), n, features.shape[1], dtype, max(1, n), full)
-        if n: a[...] = vals
-        a.attrs.put({**full, 'complete': True})
-        _swap_in(Path(store), encoder)
-    return features_name(encoder)
+__all__ = ['EmbedConfig', 'embed_slide', 'embed_cmd']
 
 # %% ../nbs/03_embed.ipynb #9a34d526
 @dataclass
@@ -102,7 +30,7 @@ class EmbedConfig(JSONConfig):
     workers: int = 2              # DataLoader worker processes reading tiles (0: read them in the main process)
     device: str = 'auto'          # where tiles are encoded: 'auto' (CUDA when present), 'cpu' or 'cuda'
     precision: Precision = 'auto' # compute precision of the encoder: auto is bf16 autocast on CUDA and fp32 on the CPU
-    dtype: Literal['float16', 'float32'] = 'float16' # stored dtype of the features
+    dtype: StoredDtype = 'float16' # stored dtype of the features
     chunk_tiles: int = 2048       # rows written at once: the unit of resuming an interrupted run
 
     def __post_init__(self):
@@ -175,18 +103,18 @@ def _embed_locked(store, sa, n, sid, enc, slide, batch_size, num_workers, device
     g, name, done = open_store(store), features_name(enc.name), set()
     has_old = name in g and g[name].attrs.get('complete') and g[name].attrs.get('n_tiles') == n
     if has_old and not overwrite and matches(dict(g[name].attrs), g[name]): return {'slide_id': sid, 'status': 'up to date', 'n_tiles': n}
-    tgt = _staging(enc.name) if has_old else name        # never empty complete features before their successor is complete
+    tgt = staging_name(enc.name) if has_old else name        # never empty complete features before their successor is complete
     old = dict(g[tgt].attrs) if tgt in g and (tgt != name or not overwrite) else None
     same = old is not None and matches(old, g[tgt])
     dev = get_device(device); run = _run_settings(dev, batch_size, precision)
-    if same and old.get('complete'): todo, arr = [], _rw_group(store)[tgt]   # staged by a run killed before its swap
+    if same and old.get('complete'): todo, arr = [], writable_store(store)[tgt]   # staged by a run killed before its swap
     else:
         if same and old.get('chunks_done') and not restart:   # resume, in the chunks the array was made with
             _check_resume(sid, enc.name, old, run, n)
             done, chunk_tiles = set(old['chunks_done']), int(old['chunk_tiles'])
         if not done and tgt == name: shutil.rmtree(Path(store)/'clusters'/enc.name, ignore_errors=True)   # made from other features
-        arr = (_rw_group(store)[tgt] if done else
-               _new_features(store, tgt, n, enc.dim, dtype, chunk_tiles, {**settings, **run, 'tool_version': rna_fm.__version__}))
+        arr = (writable_store(store)[tgt] if done else
+               new_features_array(store, tgt, n, enc.dim, dtype, chunk_tiles, {**settings, **run, 'tool_version': rna_fm.__version__}))
         todo = [c for c in range(math.ceil(n / chunk_tiles)) if c not in done]
     status = 'resumed' if done else 'embedded'
     if todo:
@@ -196,7 +124,7 @@ def _embed_locked(store, sa, n, sid, enc, slide, batch_size, num_workers, device
         _encode_chunks(arr, TileDataset(store, slide=slide, transform=enc.transform), enc, todo, done, n, chunk_tiles,
                        batch_size, num_workers, dev, dtype, precision, sid, show_progress)
     arr.attrs.put({**dict(arr.attrs), 'chunks_done': [], 'complete': True})
-    if tgt != name: _swap_in(store, enc.name)
+    if tgt != name: swap_in(store, enc.name)
     return {'slide_id': sid, 'status': status, 'n_tiles': n}
 
 # %% ../nbs/03_embed.ipynb #7d5fa2a4
@@ -228,83 +156,7 @@ def _encode_chunks(arr, ds, enc:Encoder, todo, done:set, n:int, chunk_tiles:int,
                 arr[lo:hi] = buf[:hi - lo]
                 done.add(c); arr.attrs.put({**dict(arr.attrs), 'chunks_done': sorted(done)})
 
-# %% ../nbs/03_embed.ipynb #680a9e25
-def read_h5_features(path, # a CLAM/TRIDENT patch-features file
-                    ) -> tuple[np.ndarray, np.ndarray, dict]:
-    "`features` (N, D), `coords` (N, 2) int64 and the attributes of `coords` from an HDF5 file, or a clear error."
-    path = Path(path)
-    if not path.is_file(): raise RNAFMError(f"features file '{path}' does not exist")
-    try:
-        with h5py.File(path, 'r') as h:
-            missing = [k for k in ('features', 'coords') if k not in h]
-            if missing: raise RNAFMError(f"'{path}' has no dataset {missing}; a CLAM/TRIDENT features file holds "
-                                         f"'features' (N, D) and 'coords' (N, 2); found {sorted(h)}")
-            feats, coords = h['features'][()], h['coords'][()]
-            attrs = {k: (v.tolist() if hasattr(v, 'tolist') else v.decode() if isinstance(v, bytes) else v)
-                     for k, v in h['coords'].attrs.items()}
-    except OSError as e: raise RNAFMError(f"'{path}' is not a readable HDF5 file ({e})") from None
-    if feats.ndim == 3 and feats.shape[0] == 1: feats = feats[0]      # some pipelines save (1, N, D)
-    if feats.ndim != 2:
-        raise RNAFMError(f"'{path}': features must be (N, D) patch features, got shape {feats.shape}"
-                         + (" (a slide-level embedding?)" if feats.ndim == 1 else ''))
-    if coords.ndim != 2 or coords.shape[1] != 2 or len(coords) != len(feats):
-        raise RNAFMError(f"'{path}': coords must be (N, 2) with one row per feature row; got {coords.shape} for features {feats.shape}")
-    if not np.isfinite(feats).all(): raise RNAFMError(f"'{path}': features hold NaN or infinite values")
-    return feats, coords.astype(np.int64), attrs
-
-def import_features_h5(path, # a CLAM/TRIDENT features file
-                       out, # directory of the slide stores
-                       encoder:str, # the id to store the features under, e.g. 'uni' or 'conch-v1.5' (the ids of rna_fm.encoders' table)
-                       slide_id:str|None=None, # default: the file name without '.h5'
-                       slide=None, # the slide file, to make a full store when there is none yet
-                       dtype:str|None=None, # stored dtype (default: float16 for float16 input, else float32)
-                       overwrite:bool=False, # replace a store whose tiles differ from the file's (all its features and clusters)
-                       wait:bool=False, # wait for another run writing the store instead of raising `LockedError`
-                      ) -> Path:
-    "Import a slide's patch features (and coordinates) from a CLAM/TRIDENT HDF5 file into its store; returns the store."
-    path = Path(path); feats, coords, h5a = read_h5_features(path)
-    slide_id = check_name(slide_id or path.name.removesuffix('.h5').removesuffix('.hdf5'))
-    sp = store_path(out, slide_id)
-    with path_lock(sp, wait=wait, what=f'slide store {sp}'):
-        try: old = read_coords(sp)
-        except RNAFMError: old = None                     # no store yet (or not a complete one)
-        if old is not None and np.array_equal(old, coords): pass   # same tiles: only this encoder's features are replaced
-        elif old is not None and not overwrite:
-            held = store_contents(sp)
-            raise RNAFMError(f"slide store '{sp}' holds other tiles ({len(old)}) than '{path}' ({len(coords)}): the features "
-                             "belong to other tiles. Pass overwrite=True (--overwrite) to replace the store: its tiles"
-                             + (f" and {', '.join(held)}" if held else '') + " would be deleted")
-        elif slide is not None:
-            from rna_fm.tiling import import_h5
-            import_h5(path, slide, out, slide_id=slide_id)
-        else:
-            create_store(sp, coords, {'slide_id': slide_id, 'imported_from': {'path': str(path.resolve()), 'attrs': h5a},
-                                      'tool': 'rna_fm', 'tool_version': rna_fm.__version__})
-        attrs = {'encoder': encoder, 'weights_id': f'imported:{path.name} sha256:{sha256_file(path)[:16]}', 'dim': int(feats.shape[1]),
-                 'input_size': None, 'mean': None, 'std': None, 'source': str(path.resolve())}
-        write_features(sp, encoder, feats, attrs, dtype or ('float16' if feats.dtype == np.float16 else 'float32'))
-    return sp
-
 # %% ../nbs/03_embed.ipynb #80ac3fbd
-def find_stores(stores, # a directory of slide stores, or one store
-               ) -> list[Path]:
-    "The slide stores under `stores`, sorted by slide id."
-    p = Path(stores)
-    if p.name.endswith('.zarr') and (p/'zarr.json').exists(): return [p]
-    if not p.is_dir(): raise RNAFMError(f"'{p}' is not a directory of slide stores; give the --out directory of `rna-fm tile`")
-    found = sorted(q for q in p.glob('*.zarr') if (q/'zarr.json').exists() and not is_temp_path(q) and not q.name.startswith('.'))
-    if not found: raise RNAFMError(f"no slide stores (<slide_id>.zarr) in '{p}'; run `rna-fm tile` first")
-    return found
-
-def _h5_files(spec:str) -> list[Path]:
-    "HDF5 files named by a directory, a glob pattern or a file."
-    p = Path(spec)
-    if p.is_dir(): files = sorted(p.glob('*.h5'))
-    elif any(ch in spec for ch in '*?['): files = sorted(Path(q) for q in glob.glob(spec))
-    else: files = [p]
-    if not files: raise RNAFMError(f"no .h5 files in {spec!r}")
-    return files
-
 @config_options(embed=Options(EmbedConfig))
 def embed_cmd(stores:str, # directory of the slide stores (the --out of `rna-fm tile`); with --from_h5, where to put them
               encoder:str=None, # an id of the encoder table (rna_fm.encoders; the default effnet_lite0 works offline), timm-<architecture>, or yours as package.module:name (a factory or Encoder in that importable module, or an encoder it registers on import); with --from_h5 the id to file the features under
@@ -321,7 +173,7 @@ def embed_cmd(stores:str, # directory of the slide stores (the --out of `rna-fm 
     if from_h5 is not None:
         if encoder is None: raise RNAFMError("with --from_h5, name the encoder that made the features with --encoder (e.g. uni)")
         check_name(encoder, 'encoder id')
-        files = shard_items(_h5_files(from_h5), shard)
+        files = shard_items(find_h5_files(from_h5), shard)
         for f in progress(files, desc='files'):
             try: print(f"{f.name}: imported -> {import_features_h5(f, stores, encoder, overwrite=overwrite, wait=wait)}")
             except Exception as e: failures.append((f.name, failure_line(e)))

@@ -12,7 +12,7 @@ import pandas as pd
 import zarr
 from fastcore.script import Param
 from zarr.storage import LocalStore
-from .core import RNAFMError, atomic_dir, first_items, progress
+from .core import RNAFMError, atomic_dir, first_items, fold_dirs, progress
 from .cohort import Cohort, load_cohort, read_reference_table, read_table
 from .metrics import DistributionAccumulator, gene_metrics, pathway_correlation, summarise_gene_metrics
 from .pathways import load_gene_sets
@@ -257,10 +257,6 @@ class Run:
     model: str = 'unknown'
     settings: dict = field(default_factory=dict)
 
-def _fold_dirs(p:Path) -> list[Path]:
-    return sorted((d for d in p.glob('fold*') if d.name[4:].isdigit() and (d/'test_predictions'/'prediction.json').exists()),
-                  key=lambda d: int(d.name[4:]))
-
 def _checkpoint_val_dirs(meta:dict) -> list[Path]:
     "The validation predictions beside the checkpoint(s) recorded in prediction.json (fold<i>/best -> fold<i>/val_predictions)."
     ck = meta.get('checkpoints') or meta.get('checkpoint') or []
@@ -274,7 +270,7 @@ def open_run(path, # a prediction directory, or a cross-validation run directory
     "Find what a run directory holds, and check that its folds can be pooled."
     p = Path(path)
     if not p.is_dir(): raise RNAFMError(f"'{p}' does not exist or is not a directory")
-    folds = _fold_dirs(p)
+    folds = [d for d in fold_dirs(p) if (d/'test_predictions'/'prediction.json').exists()]
     if (p/'prediction.json').exists():
         pr = read_predictions(p)
         vd = [Path(val)] if val is not None else _checkpoint_val_dirs(pr.meta)

@@ -8,9 +8,10 @@ import json
 from pathlib import Path
 from .config import Given, Options, config_options
 from .core import RNAFMError, path_lock
-from .cohort import ArrayFeatures, read_sample_sheet
+from .features import ArrayFeatures, open_features
+from .cohort import read_sample_sheet
 from .train import read_checkpoint
-from .predict import PredictConfig, open_features, predict, read_slide_list, resolve_checkpoints
+from .predict import PredictConfig, predict, read_slide_list, resolve_checkpoints
 from .baselines import FittedBaseline, predict_fitted
 
 # %% auto #0

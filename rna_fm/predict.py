@@ -13,16 +13,17 @@ import pandas as pd
 import torch
 import zarr
 from zarr.storage import LocalStore
-from .config import Precision, autocast, check_choices, upgrade_amp
-from .core import JSONConfig, RNAFMError, atomic_dir, first_items, get_device, path_lock, progress, sha256_file
-from .cohort import ArrayFeatures, StoreFeatures, read_sample_sheet, cluster_shares, slide_patients
+from .config import Precision, StoredDtype, autocast, check_choices, upgrade_amp
+from .core import JSONConfig, RNAFMError, atomic_dir, first_items, fold_dirs, get_device, path_lock, progress, sha256_file
+from .cohort import read_sample_sheet, slide_patients
+from .features import ArrayFeatures, cluster_shares
 from .flow import Solver, sample
 from .metrics import PearsonAccumulator, bh_qvalues, crps, fdr_summary, interval_coverage, pearson_pvalue
 from .train import CheckpointInfo, check_compatible, load_checkpoint, read_checkpoint
 
 # %% auto #0
 __all__ = ['Format', 'FORMATS', 'Weights', 'PredictConfig', 'write_h5ad', 'check_truth', 'write_predictions', 'check_ensemble',
-           'checkpoint_identity', 'resolve_checkpoints', 'predict', 'open_features', 'read_slide_list']
+           'checkpoint_identity', 'resolve_checkpoints', 'predict', 'read_slide_list']
 
 # %% ../nbs/10_predict.ipynb #f97d2923
 Format = Literal['csv', 'parquet', 'h5ad', 'h5ad_samples']   # a prediction output format
@@ -40,7 +41,7 @@ class PredictConfig(JSONConfig):
     batch_slides: int = 8        # slides sampled together (memory grows with batch_slides x n_samples x genes)
     quantiles: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95) # quantiles of the predictive distribution in the tables
     save_samples: bool = True    # write the raw samples (S, slides, genes) to samples.zarr
-    samples_dtype: Literal['float16', 'float32'] = 'float16' # dtype of the raw samples on disk
+    samples_dtype: StoredDtype = 'float16' # dtype of the raw samples on disk
     formats: tuple[Format, ...] = ('csv',) # outputs: 'h5ad' is AnnData, 'h5ad_samples' AnnData with a layer per sample
     weights: Weights = 'selected' # checkpoint weights: 'selected' is what model selection kept
     device: str = 'auto'         # where samples are drawn: 'auto' (CUDA when present), 'cpu' or 'cuda'
@@ -306,7 +307,7 @@ def resolve_checkpoints(spec:str, # a checkpoint directory, several separated by
     for part in [s.strip() for s in str(spec).split(',') if s.strip()]:
         p = Path(part)
         own = (p/'config.json').exists() or (p/'baseline.json').exists()
-        folds = [] if own else sorted((d for d in p.glob('fold*') if d.name[4:].isdigit()), key=lambda d: int(d.name[4:]))
+        folds = [] if own else fold_dirs(p)
         found = [d/'best' for d in folds if (d/'best'/'config.json').exists()] or \
                 [d/'model' for d in folds if (d/'model'/'baseline.json').exists()]        # a baseline's fold models
         out += found or [p]
@@ -360,19 +361,6 @@ def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, 
     return write_predictions(out_dir, slides, patients, genes, draw, cfg.n_samples * len(loaded), cfg, truth, meta, sample_sheet)
 
 # %% ../nbs/10_predict.ipynb #d5195366
-def open_features(stores:str|None=None, # directory of slide stores
-                  encoder:str|None=None, # encoder id of the stores' features
-                  k:int|None=None, # clusters per slide (K of the stores' cluster features)
-                  features:str|None=None, # .npz file of (K, D) arrays, one per slide id
-                 ):
-    "The feature source the command line asked for."
-    if (stores is None) == (features is None): raise RNAFMError("give either --stores (with --encoder) or --features")
-    if features is not None: return ArrayFeatures.load(features)
-    if encoder is None: raise RNAFMError("--stores needs --encoder: the id of the encoder whose features were clustered")
-    if not Path(stores).is_dir(): raise RNAFMError(f"stores directory '{stores}' does not exist")
-    if k is None: raise RNAFMError("--stores needs K, the number of clusters of the stores' features")
-    return StoreFeatures(stores, encoder, k)
-
 def read_slide_list(path:str) -> list[str]:
     "Slide ids from a text file (one per line) or a table with a slide_id (or wsi_file_name) column."
     p = Path(path)

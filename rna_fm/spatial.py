@@ -16,7 +16,7 @@ from scipy.spatial import cKDTree
 from .config import Given, Options, check_choices, config_options
 from .core import JSONConfig, RNAFMError, atomic_savefig, atomic_write_text, first_items, path_lock, torch_threads
 from .store import clusters_name, read_coords, read_group, store_attrs, write_group, check_name
-from .embed import read_features
+from .features import read_features
 from .flow import Solver, sample
 from .predict import PredictConfig, Weights
 from .train import CheckpointInfo, check_compatible, load_checkpoint
@@ -435,7 +435,7 @@ def synthetic_store(coh, # a `rna_fm.synth.SyntheticCohort`
     "A slide store of a cohort's slide with tile features from the cohort's generator; returns it and each tile's texture."
     from rna_fm.synth import SlideGeometry, SyntheticSlide
     from rna_fm.aggregate import cluster_features
-    from rna_fm.embed import write_features
+    from rna_fm.features import write_features
     from rna_fm.store import create_store, store_path
     r = coh.slides.iloc[slide]; sid = r.slide_id
     spec = coh.slide_specs(width=size[0], height=size[1], mpp=0.5)[sid]
@@ -466,7 +466,7 @@ def map_cmd(stores:str, # a slide store (<slide_id>.zarr) or a directory of them
             mapping:Given=None, # the MapConfig options given (`config_options`)
            ):
     "Map predicted genes and pathways over slides: store arrays, PNG overlays and GeoJSON for QuPath."
-    from rna_fm.embed import find_stores
+    from rna_fm.features import find_stores
     cfg = mapping.resolve()
     check_name(name, 'map name')
     split = lambda s: [x.strip() for x in s.split(',') if x.strip()] if s else []

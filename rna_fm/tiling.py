@@ -9,7 +9,6 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_compl
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-import h5py
 import numpy as np
 import openslide
 import pandas as pd
@@ -18,19 +17,19 @@ from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 import tifffile
 import rna_fm
-from .config import Given, Options, check_choice, config_options
-from .core import (JSONConfig, RNAFMError, atomic_write, die_with_parent, file_fingerprint, is_temp_path, path_lock, progress, same_content,
+from .config import Given, Options, config_options
+from .core import (JSONConfig, RNAFMError, atomic_write, die_with_parent, file_fingerprint, path_lock, progress, same_content,
                    shard_items, sweep_temps)
 from .slide import is_slide_file, slide_id_of
+from .tissue import TissueConfig, detect_tissue
 from .store import check_name, create_store, read_coords, store_attrs, store_contents, store_path, update_store_attrs
 
 # %% auto #0
 __all__ = ['MPP_RANGE', 'LEVEL_TOLERANCE', 'PICTURE_PX', 'WORKER_DIED', 'open_slide', 'slide_mpp', 'best_level', 'lowres_level',
-           'read_level', 'read_lowres', 'TissueConfig', 'hsv', 'otsu_threshold', 'od_blue_red', 'ink_mask',
-           'detect_tissue', 'TilingConfig', 'tile_geometry', 'grid_coords', 'tissue_fraction', 'tissue_covered',
-           'TilePlan', 'NoTissueWarning', 'cap_tiles', 'plan_tiles', 'overlay_picture', 'save_picture',
-           'store_is_current', 'tile_slide', 'TiffLevel', 'tiff_level', 'read_tile', 'TileDataset', 'export_h5',
-           'import_h5', 'export_h5_cmd', 'import_h5_cmd', 'find_slides', 'run_jobs', 'tile_cmd']
+           'read_level', 'read_lowres', 'TilingConfig', 'tile_geometry', 'grid_coords', 'tissue_fraction',
+           'tissue_covered', 'TilePlan', 'NoTissueWarning', 'coords_digest', 'cap_tiles', 'plan_tiles',
+           'overlay_picture', 'save_picture', 'store_is_current', 'tile_slide', 'TiffLevel', 'tiff_level', 'read_tile',
+           'TileDataset', 'find_slides', 'run_jobs', 'tile_cmd']
 
 # %% ../nbs/02_tiling.ipynb #34964fe4
 def open_slide(path, # the slide file
@@ -141,113 +140,6 @@ def read_lowres(slide:openslide.OpenSlide, # an open slide
     "The whole slide at about `um_per_px`: RGB (h, w, 3) uint8, and the level-0 pixels per pixel of that image."
     return read_level(slide, *lowres_level(slide.level_downsamples, mpp0, um_per_px))
 
-# %% ../nbs/02_tiling.ipynb #39032587
-@dataclass
-class TissueConfig(JSONConfig):
-    "Settings of tissue detection, stored with every slide store."
-    mask_mpp: float = 8.0             # resolution of the tissue mask (um/px); tiles are judged on this mask
-    smooth_um: float = 8.0            # sigma (um) of the Gaussian blur before colours are judged (hides single nuclei)
-    min_saturation: float = 0.05      # Otsu's saturation threshold is clipped to [min_saturation, max_saturation],
-    max_saturation: float = 0.15      # so that glass alone stays empty and tissue alone is not cut in two
-    dark_value: float = 0.4           # darker than this (max of R, G, B in [0, 1]) ...
-    dark_chroma: float = 0.1          # ... and nearly grey (max - min of R, G, B below this): black ink, dirt, shadow
-    blue_ink_hue: tuple[float, float] = (180.0, 250.0)  # hue range (degrees) of blue ink ...
-    blue_ink_saturation: float = 0.35 # ... at this saturation or more, and, when its hue is 240 or more (as haematoxylin's) ...
-    blue_ink_od_ratio: float = 0.35   # ... absorbing blue at most this fraction as much as red (haematoxylin: 0.41-0.45)
-    green_ink_hue: tuple[float, float] = (70.0, 180.0)  # hue range (degrees) of green ink ...
-    green_ink_saturation: float = 0.15 # ... at this saturation or more
-    ink_margin_um: float = 8.0        # margin (um) excluded around ink and dark marks, whose edges blend into tissue
-    close_um: float = 8.0             # radius (um) of the closing that bridges small gaps in tissue
-    open_um: float = 8.0              # radius (um) of the opening that removes threads and specks
-    min_region_um2: float = 20000.0   # tissue pieces smaller than this (um^2; 0.02 mm^2) are dropped
-    min_hole_um2: float = 20000.0     # holes in tissue smaller than this (um^2) are filled
-
-    def __post_init__(self):
-        for k in ('mask_mpp', 'min_saturation', 'max_saturation', 'dark_value'):
-            if not getattr(self, k) > 0: raise RNAFMError(f"TissueConfig.{k} must be positive, got {getattr(self, k)}")
-        if not self.min_saturation <= self.max_saturation < 1:
-            raise RNAFMError(f"TissueConfig: need min_saturation <= max_saturation < 1, got {self.min_saturation}, {self.max_saturation}")
-        for k in ('blue_ink_od_ratio', 'smooth_um', 'ink_margin_um', 'close_um', 'open_um', 'min_region_um2', 'min_hole_um2'):
-            if getattr(self, k) < 0: raise RNAFMError(f"TissueConfig.{k} must be >= 0, got {getattr(self, k)}")
-
-# %% ../nbs/02_tiling.ipynb #20499216
-def hsv(rgb:np.ndarray, # (..., 3) RGB, uint8 or float in [0, 255]
-       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Hue (degrees in [0, 360)), saturation and value (in [0, 1]) of an RGB image."
-    f = np.asarray(rgb, np.float32) / 255
-    r, g, b = f[..., 0], f[..., 1], f[..., 2]
-    mx, mn = f.max(-1), f.min(-1)
-    c = np.maximum(mx - mn, 1e-6)
-    h = np.where(mx == r, ((g - b) / c) % 6, np.where(mx == g, (b - r) / c + 2, (r - g) / c + 4)) * 60
-    return h, (mx - mn) / np.maximum(mx, 1e-6), mx
-
-def otsu_threshold(x:np.ndarray, # values in [0, 1]
-                   bins:int=256) -> float:
-    "Otsu's threshold of `x`: the cut that maximises the between-class variance of its histogram."
-    n, edges = np.histogram(np.ravel(x), bins=bins, range=(0, 1))
-    centre = (edges[:-1] + edges[1:]) / 2
-    w0 = np.cumsum(n); w1 = w0[-1] - w0
-    m0 = np.cumsum(n * centre)
-    with np.errstate(divide='ignore', invalid='ignore'):
-        between = w0 * w1 * (m0 / w0 - (m0[-1] - m0) / w1) ** 2
-    return float(edges[np.argmax(np.nan_to_num(between)) + 1])
-
-def _disk(r:int) -> np.ndarray:
-    y, x = np.ogrid[-r:r + 1, -r:r + 1]
-    return x * x + y * y <= r * r
-
-def _drop_small(mask:np.ndarray, min_px:float) -> np.ndarray:
-    "`mask` without its connected pieces smaller than `min_px` pixels."
-    lab, n = ndi.label(mask)
-    if n == 0: return mask
-    return np.r_[False, np.bincount(lab.ravel())[1:] >= min_px][lab]
-
-def _morph(mask:np.ndarray, close_r:int, open_r:int) -> np.ndarray:
-    "Closing then opening by disks, with the image edge treated as continuing the mask (tissue cut by the edge stays)."
-    p = max(close_r, open_r) + 1
-    m = np.pad(mask, p, mode='edge')
-    if close_r: m = ndi.binary_closing(m, _disk(close_r))
-    if open_r: m = ndi.binary_opening(m, _disk(open_r))
-    return m[p:-p, p:-p]
-
-# %% ../nbs/02_tiling.ipynb #211ff986
-def od_blue_red(h, s, v) -> np.ndarray:
-    "Blue over red optical density, OD_B / OD_R, of colours whose largest channel is blue (hue 180-300)."
-    c = s * v
-    r = v - c * (1 - np.clip((h - 240) / 60, 0, 1))             # red: the smallest channel below 240, the middle one above
-    return np.log(np.clip(v, 1 / 255, 1)) / np.log(np.clip(r, 1 / 255, 1 - 1e-6))
-
-def ink_mask(h, s, v, # hue (degrees), saturation and value of the (blurred) image
-             cfg:TissueConfig) -> np.ndarray:
-    "Blue, green and black ink, dirt and shadows: bool, same shape as `h`."
-    blue = (h >= cfg.blue_ink_hue[0]) & (h <= cfg.blue_ink_hue[1]) & (s >= cfg.blue_ink_saturation)
-    blue &= (h < 240) | (od_blue_red(h, s, v) <= cfg.blue_ink_od_ratio)   # not haematoxylin
-    green = (h >= cfg.green_ink_hue[0]) & (h <= cfg.green_ink_hue[1]) & (s >= cfg.green_ink_saturation)
-    dark = (v < cfg.dark_value) & (s * v < cfg.dark_chroma)    # s * v = max - min of R, G, B
-    return blue | green | dark
-
-def detect_tissue(rgb:np.ndarray, # (h, w, 3) uint8 image of the whole slide
-                  um_per_px:float, # its resolution (um/px)
-                  cfg:TissueConfig|None=None, # settings
-                 ) -> tuple[np.ndarray, dict]:
-    "Tissue mask (h, w) bool of a low-resolution slide image, and a record of the threshold and what was excluded."
-    cfg = cfg or TissueConfig()
-    px = lambda um: int(round(um / um_per_px))
-    sigma = cfg.smooth_um / um_per_px
-    img = ndi.gaussian_filter(rgb.astype(np.float32), (sigma, sigma, 0)) if sigma > 0.3 else rgb
-    h, s, v = hsv(img)
-    ink = ink_mask(h, s, v, cfg)
-    if ink.any() and px(cfg.ink_margin_um) > 0: ink = ndi.binary_dilation(ink, _disk(max(1, px(cfg.ink_margin_um))))
-    otsu = otsu_threshold(s[~ink]) if (~ink).any() else 1.0
-    t = float(np.clip(otsu, cfg.min_saturation, cfg.max_saturation))
-    mask = _morph((s > t) & ~ink, px(cfg.close_um), px(cfg.open_um))
-    holes = ndi.binary_fill_holes(mask) & ~mask
-    mask |= holes & ~_drop_small(holes, cfg.min_hole_um2 / um_per_px**2)
-    mask = _drop_small(mask & ~ink, cfg.min_region_um2 / um_per_px**2)
-    info = {'um_per_px': float(um_per_px), 'otsu': otsu, 'threshold': t, 'ink_fraction': float(ink.mean()),
-            'tissue_fraction': float(mask.mean()), 'tissue_mm2': float(mask.sum() * um_per_px**2 / 1e6)}
-    return mask, info
-
 # %% ../nbs/02_tiling.ipynb #eac3143a
 @dataclass
 class TilingConfig(JSONConfig):
@@ -344,7 +236,7 @@ class NoTissueWarning(UserWarning):
 
 PICTURE_PX = 1000   # long side of the overlay pictures (px), unless the tissue mask is already that sharp
 
-def _digest(coords:np.ndarray) -> str:
+def coords_digest(coords:np.ndarray) -> str:
     "SHA-256 of the coordinates, recorded in the store so a damaged store is noticed."
     return hashlib.sha256(np.ascontiguousarray(coords, dtype='<i8').tobytes()).hexdigest()
 
@@ -399,7 +291,7 @@ def plan_tiles(path, # the slide file
              'n_candidates': int((frac >= cfg.min_tissue).sum()), 'n_grid': int(len(grid)),
              'tissue_covered': tissue_covered(mask, px0, coords, geo['tile_px_level0']),
              'tissue': {**cfg.tissue.to_dict(), 'result': info}, 'config': cfg.to_dict(),
-             'coords_sha256': _digest(coords), 'tool': 'rna_fm', 'tool_version': rna_fm.__version__}
+             'coords_sha256': coords_digest(coords), 'tool': 'rna_fm', 'tool_version': rna_fm.__version__}
     if len(coords) == 0:
         attrs['warning'] = 'no tissue found' if not mask.any() else f'no tile has at least {cfg.min_tissue:.0%} tissue'
         warnings.warn(f"slide '{path}': {attrs['warning']}; its store holds no tiles. Look at its picture; if it does show "
@@ -439,7 +331,7 @@ def _intact(store) -> dict|None:
     "The attributes of `store` if it is a complete store whose coordinates match their checksum, else None."
     try: a = store_attrs(store); coords = read_coords(store)
     except Exception: return None     # missing, half-written or damaged: not to be trusted
-    return a if a.get('coords_sha256') == _digest(coords) else None
+    return a if a.get('coords_sha256') == coords_digest(coords) else None
 
 def store_is_current(store, # a slide store's path
                      slide, # the slide file (at its recorded path or moved: judged by content)
@@ -568,7 +460,7 @@ class TileDataset(torch.utils.data.Dataset):
                  indices=None, # rows of the store to read (default: all)
                 ):
         a, coords = store_attrs(store), read_coords(store)
-        if a.get('coords_sha256') not in (None, _digest(coords)):
+        if a.get('coords_sha256') not in (None, coords_digest(coords)):
             raise RNAFMError(f"slide store '{store}' is damaged (its coordinates do not match their checksum); re-run `rna-fm tile`")
         self.store, self.path, self.transform = Path(store), Path(slide or a['source_path']), transform
         if not self.path.exists():
@@ -608,119 +500,6 @@ class TileDataset(torch.utils.data.Dataset):
 
     def __getstate__(self):   # handles do not travel to another process
         return {**self.__dict__, '_slide': None, '_tiff': None, '_pid': None}
-
-# %% ../nbs/02_tiling.ipynb #f106f84f
-def export_h5(store, # a slide store
-              path, # the HDF5 file to write
-              flavour:str='clam', # 'clam' (patch_size in px of patch_level) or 'trident' (patch_size at the target, patch_size_level0)
-             ) -> Path:
-    "Write a store's coordinates as a CLAM- or TRIDENT-style HDF5 file, atomically."
-    a, coords = store_attrs(store), read_coords(store)
-    d, W, H = a['level_downsample'], *a['level0_dimensions']
-    if flavour == 'clam':
-        dims = a['level_dimensions'][a['level']]
-        attrs = {'patch_size': a['read_px'], 'patch_level': a['level'], 'downsample': [d, d], 'level_dim': dims,
-                 'downsampled_level_dim': dims, 'name': a['slide_id'], 'tile_px': a['tile_px'], 'mpp': a['mpp']}
-    elif flavour == 'trident':
-        attrs = {'patch_size': a['tile_px'], 'patch_size_level0': int(round(a['tile_px_level0'])),
-                 'level0_magnification': 10 / a['mpp'], 'target_magnification': 10 / a['tile_mpp'], 'overlap': 0,
-                 'name': a['slide_id'], 'level0_width': W, 'level0_height': H, 'mpp': a['mpp']}
-    else: raise RNAFMError(f"flavour {flavour!r}: use 'clam' or 'trident'")
-    with atomic_write(path, 'w+b') as f, h5py.File(f, 'w') as h:
-        ds = h.create_dataset('coords', data=coords.astype(np.int64))
-        for k, v in attrs.items(): ds.attrs[k] = v
-    return Path(path)
-
-def _plain(v):
-    "An HDF5 attribute as a plain JSON value."
-    v = v.tolist() if hasattr(v, 'tolist') else v
-    if isinstance(v, bytes): return v.decode(errors='replace')
-    if isinstance(v, list): return [_plain(o) for o in v]
-    return v
-
-def _read_h5_coords(path:Path) -> tuple[np.ndarray, dict]:
-    "`coords` (N, 2) and its attributes from an HDF5 file, or a clear error."
-    if not path.exists(): raise RNAFMError(f"coordinates file '{path}' does not exist")
-    try:
-        with h5py.File(path, 'r') as h:
-            if 'coords' not in h: raise RNAFMError(f"'{path}' has no dataset 'coords'; it is not a CLAM/TRIDENT coordinates file")
-            coords, attrs = h['coords'][()], {k: _plain(v) for k, v in h['coords'].attrs.items()}
-    except OSError as e: raise RNAFMError(f"'{path}' is not a readable HDF5 file ({e})") from None
-    coords = np.asarray(coords)
-    if coords.ndim != 2 or coords.shape[1] != 2 or (coords.size and not np.all(np.mod(coords, 1) == 0)):
-        raise RNAFMError(f"'{path}': coords must be (N, 2) integer level-0 positions, got shape {coords.shape}")
-    return coords.astype(np.int64), attrs
-
-def import_h5(path, # CLAM/TRIDENT HDF5 file with `coords`
-              slide, # the slide the coordinates belong to
-              out, # directory of the stores
-              slide_id:str|None=None, # default: from the slide's file name
-              mpp:float|None=None, # um/px of level 0, overriding the slide's metadata
-              tile_px:int|None=None, # size of the tiles read (default: the file's patch_size)
-             ) -> Path:
-    "Make a slide store from CLAM- or TRIDENT-style coordinates; returns the store's path."
-    path, slide = Path(path), Path(slide)
-    coords, h5a = _read_h5_coords(path)
-    with open_slide(slide) as o:
-        mpp0, source = slide_mpp(o.properties, mpp, name=f"slide '{slide}'")
-        ds, (W, H) = o.level_downsamples, o.dimensions
-        level_dims = [list(d) for d in o.level_dimensions]
-    if 'patch_size_level0' in h5a:
-        flavour, size0 = 'trident', float(h5a['patch_size_level0'])
-    elif 'patch_size' in h5a and 'patch_level' in h5a:
-        lv = int(h5a['patch_level'])
-        if not 0 <= lv < len(ds): raise RNAFMError(f"'{path}': patch_level {lv} does not exist in slide '{slide}' ({len(ds)} levels)")
-        d = np.ravel(h5a.get('downsample', ds[lv]))[0]
-        flavour, size0 = 'clam', float(h5a['patch_size']) * float(d)
-    else: raise RNAFMError(f"'{path}': coords need the attributes patch_size and patch_level (CLAM) or patch_size_level0 "
-                           f"(TRIDENT); found {sorted(h5a)}")
-    tile_px = int(tile_px or h5a.get('tile_px') or h5a['patch_size'])
-    if len(coords) and (coords.min() < 0 or coords[:, 0].max() >= W or coords[:, 1].max() >= H):
-        raise RNAFMError(f"'{path}': tiles fall outside slide '{slide}' ({W}x{H}); are they from another slide?")
-    edge = bool(len(coords)) and bool((coords + size0 > np.array([W, H]) + 1).any())   # tiles past the edge
-    cfg = TilingConfig(target_mpp=size0 * mpp0 / tile_px, tile_px=tile_px, min_tissue=0.0, mpp=mpp, edge_tiles=edge)
-    geo = tile_geometry(ds, mpp0, cfg.target_mpp, tile_px, name=f"slide '{slide}'")
-    slide_id = check_name(slide_id or slide_id_of(slide))
-    attrs = {'slide_id': slide_id, 'source_path': str(slide.resolve()), 'file_fingerprint': file_fingerprint(slide),
-             'level0_dimensions': [W, H], 'level_dimensions': level_dims, 'level_downsamples': [float(d) for d in ds],
-             'mpp': mpp0, 'mpp_source': source, 'target_mpp': cfg.target_mpp, **geo, 'downsample': geo['tile_px_level0'] / tile_px,
-             'tissue': None, 'config': cfg.to_dict(), 'imported_from': {'path': str(path.resolve()), 'flavour': flavour, 'attrs': h5a},
-             'coords_sha256': _digest(coords), 'tool': 'rna_fm', 'tool_version': rna_fm.__version__}
-    with path_lock(sp := store_path(out, slide_id), what=f'slide store {sp}'): return create_store(sp, coords, attrs)
-
-# %% ../nbs/02_tiling.ipynb #9d253b5b
-def export_h5_cmd(stores:str, # a slide store (<slide_id>.zarr), or a directory of them
-                  out:str, # directory of the HDF5 files (<out>/<slide_id>.h5)
-                  flavour:str='clam', # 'clam' (patch_size in px of patch_level) or 'trident' (patch_size at the tiles' resolution)
-                 ) -> int:
-    "Write slide stores' tile coordinates as CLAM- or TRIDENT-style HDF5 files."
-    p = Path(stores)
-    if flavour not in ('clam', 'trident'): raise RNAFMError(f"--flavour {flavour!r}: use 'clam' or 'trident'")
-    one = p.name.endswith('.zarr')
-    paths = [p] if one else sorted(q for q in p.glob('*.zarr') if q.is_dir() and not is_temp_path(q)) if p.is_dir() else []
-    if not paths: raise RNAFMError(f"no slide stores in '{p}': give a store (<slide_id>.zarr) or a directory of stores made by `rna-fm tile`")
-    failed = 0
-    for sp in progress(paths, desc='stores'):
-        try: h = export_h5(sp, Path(out)/f'{sp.name[:-5]}.h5', flavour)
-        except RNAFMError as e:
-            if one: raise
-            failed += 1; print(f"rna-fm export-h5: store {sp} failed: {e}", file=sys.stderr); continue
-        print(f"{sp.name[:-5]}: {store_attrs(sp)['n_tiles']} tiles -> {h}")
-    print(f"{len(paths)} stores: {len(paths) - failed} exported ({flavour}), {failed} failed; files in {out}")
-    return 1 if failed else 0
-
-def import_h5_cmd(h5:str, # a CLAM/TRIDENT HDF5 file holding `coords`
-                  slide:str, # the slide file those coordinates belong to
-                  out:str, # directory of the slide stores (<out>/<slide_id>.zarr)
-                  slide_id:str=None, # the slide's id (default: from the slide's file name)
-                  mpp:float=None, # um/px of level 0, overriding the slide's metadata
-                  tile_px:int=None, # size of the tiles read (px; default: the file's patch_size)
-                 ) -> int:
-    "Make a slide store from a CLAM- or TRIDENT-style HDF5 coordinates file."
-    a = store_attrs(sp := import_h5(h5, slide, out, slide_id=slide_id, mpp=mpp, tile_px=tile_px))
-    print(f"{a['slide_id']}: {a['n_tiles']} tiles of {a['tile_px']} px at {a['tile_mpp']:.4g} um/px "
-          f"(from a {a['imported_from']['flavour'].upper()} file) -> {sp}")
-    return 0
 
 # %% ../nbs/02_tiling.ipynb #b1b8607f
 _PATH_COLUMNS = ('slide_path', 'path', 'slide', 'wsi', 'filename', 'wsi_file_name')

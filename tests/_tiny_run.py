@@ -51,7 +51,8 @@ TRAIN = dict(batch_size=16, eval_every=10, log_every=5, lr=2e-3, val_samples=2, 
 def fit_main(out:str, max_steps:int=60):
     "`fit` on fold 0 of the tiny cohort."
     import torch
-    from rna_fm.cohort import ArrayFeatures, SlideDataset, fit_normaliser, load_cohort, make_splits
+    from rna_fm.features import ArrayFeatures
+    from rna_fm.cohort import SlideDataset, fit_normaliser, load_cohort, make_splits
     from rna_fm.model import ModelConfig, RNAFM
     from rna_fm.pathways import build_pathway_structure
     from rna_fm.train import TrainConfig, fit
@@ -70,7 +71,7 @@ def fit_main(out:str, max_steps:int=60):
 def prepare(work:str, max_steps:int=30):
     "The inputs of `rna-fm train` for the tiny cohort: reference table, features, gene sets, model and train configs."
     from pathlib import Path
-    from rna_fm.cohort import ArrayFeatures
+    from rna_fm.features import ArrayFeatures
     from rna_fm.model import ModelConfig
     from rna_fm.train import TrainConfig
     w = Path(work); w.mkdir(parents=True, exist_ok=True)
