@@ -75,7 +75,8 @@ def topk(run_dir:Path, k:int=200) -> dict:
 def cpu_seconds_per_step(model_cfg, train_cfg, cohort, fold, feats, sets, steps:int=8) -> float:
     "Measured process CPU seconds per training step of this configuration (forward, backward, AdamW, EMA), first 2 steps excluded."
     import torch, torch.nn.functional as F
-    from rna_fm.cohort import SlideDataset, collate_slides, fit_normaliser
+    from rna_fm.cohort import SlideDataset, collate_slides
+    from rna_fm.normalise import fit_normaliser
     from rna_fm.flow import draw_training_noise, get_path
     from rna_fm.model import RNAFM
     from rna_fm.pathways import build_pathway_structure
@@ -97,12 +98,14 @@ def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:
          threads:int=1, n_samples:int=16, only:list|None=None):
     import torch
     from rna_fm.features import ArrayFeatures
-    from rna_fm.cohort import make_holdout, read_reference_table
-    from rna_fm.cv import run_fold
+    from rna_fm.splits import make_holdout
+    from rna_fm.cohort import read_reference_table
+    from rna_fm.crossval import run_fold
     from rna_fm.baselines import Baseline, BaselineConfig
     from rna_fm.model import ModelConfig
     from rna_fm.predict import PredictConfig, predict
-    from rna_fm.train import RECIPES, TrainConfig, load_checkpoint, recipe_configs
+    from rna_fm.train import RECIPES, TrainConfig, recipe_configs
+    from rna_fm.checkpoint import load_checkpoint
     os.environ.setdefault('RNA_FM_PROGRESS', '0')
     torch.set_num_threads(threads)
     t_start = time.time()

@@ -2,7 +2,7 @@
 
 The cohort is the one `rna-fm demo` builds (rna_fm.demo.run_demo: 200 patients plus 40 external, 600 Hallmark genes,
 50 Hallmark sets, seed 0; only the 200 cross-validated patients are used), split as the demo splits it (3 folds,
-validation share 0.15, seed 0). Every baseline runs every fold through `rna_fm.cv.run_cv(..., baseline=...)`, as
+validation share 0.15, seed 0). Every baseline runs every fold through `rna_fm.crossval.run_cv(..., baseline=...)`, as
 `rna-fm baseline` does, with its default settings; the flow model runs fold 0 with the demo's settings (hidden 64,
 depth 2, 400 steps), the reference measured in the same run. Printed per model: training seconds per fold (fitting and
 choosing on validation, without the prediction of validation and test patients), prediction seconds, and the test
@@ -45,9 +45,9 @@ def main():
     import torch
     from rna_fm.baselines import Baseline, BaselineConfig
     from rna_fm.features import ArrayFeatures
-    from rna_fm.cohort import make_splits
+    from rna_fm.splits import make_splits
     from rna_fm.core import torch_threads
-    from rna_fm.cv import run_cv
+    from rna_fm.crossval import run_cv
     from rna_fm.model import ModelConfig
     from rna_fm.predict import PredictConfig
     from rna_fm.train import TrainConfig

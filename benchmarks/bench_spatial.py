@@ -58,10 +58,10 @@ def speed(work:Path, n_tiles:int=5000, genes:int=600, k:int=100, d:int=1280, str
     "Tiles per second of local prediction on CPU, batched and one window per call."
     from rna_fm.core import torch_threads
     from rna_fm.synth import make_gene_sets
-    from rna_fm.cohort import Normaliser
+    from rna_fm.normalise import Normaliser
     from rna_fm.pathways import build_pathway_structure
     from rna_fm.model import ModelConfig, RNAFM
-    from rna_fm.train import save_checkpoint, load_checkpoint
+    from rna_fm.checkpoint import save_checkpoint, load_checkpoint
     from rna_fm.spatial import MapConfig, Readout, read_slide_clusters, local_predictions, cluster_importance
     store = _blob_store(work, n_tiles, k, d)
     names = [f'G{i:04d}' for i in range(genes)]
@@ -130,10 +130,13 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     from rna_fm.core import torch_threads
     from rna_fm.synth import make_cohort
     from rna_fm.features import ArrayFeatures
-    from rna_fm.cohort import SlideDataset, load_cohort, make_splits, fit_normaliser
+    from rna_fm.cohort import SlideDataset, load_cohort
+    from rna_fm.splits import make_splits
+    from rna_fm.normalise import fit_normaliser
     from rna_fm.pathways import build_pathway_structure
     from rna_fm.model import ModelConfig, RNAFM
-    from rna_fm.train import TrainConfig, fit, read_checkpoint
+    from rna_fm.train import TrainConfig, fit
+    from rna_fm.checkpoint import read_checkpoint
     from rna_fm.spatial import MapConfig, map_slide, synthetic_store
     t_start = time.perf_counter()
     coh = make_cohort(n_patients=patients, n_genes=300, n_pathways=24, frac_prop=0.3, frac_morph=0.3, seed=seed)

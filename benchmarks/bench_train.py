@@ -18,7 +18,8 @@ def _setup(batch_slides:int):
     import numpy as np, pandas as pd, torch
     from bench_model import _structure
     from rna_fm.features import ArrayFeatures
-    from rna_fm.cohort import Normaliser, SlideDataset
+    from rna_fm.normalise import Normaliser
+    from rna_fm.cohort import SlideDataset
     st = _structure('published')
     g = np.random.default_rng(0)
     ids = [f'S{i:04d}' for i in range(batch_slides)]
@@ -53,7 +54,7 @@ def phase_predict(n_samples:int=32):
     import numpy as np, torch
     from rna_fm.model import ModelConfig, RNAFM
     from rna_fm.predict import PredictConfig, predict
-    from rna_fm.train import CheckpointInfo
+    from rna_fm.checkpoint import CheckpointInfo
     st, feats, ex, norm, sheet, ds = _setup(2)
     torch.manual_seed(0)
     model = RNAFM(ModelConfig(), st).eval()

@@ -14,9 +14,11 @@ import torch
 from safetensors.numpy import load_file, save_file
 from .config import Given, Options, check_choice, check_choices, config_options
 from .core import JSONConfig, RNAFMError, atomic_dir, first_items
-from .cohort import ROLES, Cohort, Fold, Normaliser, slide_patients
+from .splits import ROLES, Fold
+from .cohort import Cohort, slide_patients
+from .normalise import Normaliser
 from .predict import PredictConfig, _slide_seed, check_truth, write_predictions
-from .cv import _load_json_cfg, _is_main, cli_folds, cli_gene_select, cli_inputs, fold_scores, run_cv, run_fold
+from .crossval import CV_OPTIONS, cli_folds, cli_gene_select, cli_inputs, fold_scores, run_cv, run_fold
 
 # %% auto #0
 __all__ = ['BaselineName', 'BASELINES', 'Pooling', 'POOLINGS', 'BaselineConfig', 'pool_clusters', 'pooled_features', 'fit_ridge',
@@ -257,7 +259,7 @@ def predict_fitted(fitted, # a FittedBaseline, or a list of them (a fold ensembl
 
 # %% ../nbs/12_baselines.ipynb #a9ac445c
 class Baseline:
-    "A baseline for `rna_fm.cv.run_fold` / `run_cv` (`baseline=`): its recorded settings and its work in one fold."
+    "A baseline for `rna_fm.crossval.run_fold` / `run_cv` (`baseline=`): its recorded settings and its work in one fold."
     def __init__(self, cfg:BaselineConfig|str): self.cfg = BaselineConfig(cfg) if isinstance(cfg, str) else cfg
     def __repr__(self): return f"Baseline({self.cfg.name!r})"
 
@@ -348,40 +350,24 @@ def _fit_net(cfg:BaselineConfig, features, train_slides, Y, val_slides, Y_val, s
     return {f'net.{k_}': t.numpy() for k_, t in best[2].items()}, info
 
 # %% ../nbs/12_baselines.ipynb #59e9666d
-def baseline_cmd(name:str, # the baseline: mean, ridge, he2rna or sequoia
+@config_options(**CV_OPTIONS, baseline=Options(BaselineConfig, 'pooling', 'max_steps', 'seed'),
+                sampling=Options(PredictConfig, 'n_samples', 'seed'))
+def baseline_cmd(name:BaselineName,
                  sample_sheet:str, # table with slide_id and patient_id; or a reference-style table with rna_<GENE> columns
                  out:str, # output directory (fold<i>/, splits.csv, run.json, summary.csv, as `rna-fm train`)
-                 expression:str=None, # expression table (patients or slides x genes); omit for a reference-style table
-                 logged:bool=False, # the expression values are already log2 (reference-style tables always are)
-                 max_patient_missing:float=0.5, # a patient missing a larger share of the genes is left out (as `rna-fm train`)
-                 max_genes_dropped:float=0.01, # dropping a larger share of the genes for missing values is an error
-                 stores:str=None, # directory of slide stores with cluster features
-                 encoder:str=None, # encoder id of the stores' cluster features
-                 k:int=100, # clusters per slide
-                 features:str=None, # or: .npz file of (K, D) cluster features per slide id (with `sizes/<slide id>` for tile pooling)
-                 splits:str=None, # split file (.csv/.json); made and saved there when missing (default: OUT/splits.csv)
-                 n_folds:int=5, # folds of a new split
-                 val_fraction:float=0.1, # validation share of a new split's training patients
-                 folds:str=None, # folds to run, e.g. '0,2' (default: all)
-                 genes:str=None, # file listing the genes to model (default: filters below, on training patients)
-                 top_var:int=None, # keep the most variable genes (on training patients)
-                 min_mean:float=None, # drop genes with a lower mean log2 expression (on training patients)
                  config:str=None, # JSON file of BaselineConfig fields
-                 pooling:str=None, # ridge: 'tile' (size-weighted mean of the cluster means) or 'cluster' (default tile)
-                 max_steps:int=None, # he2rna, sequoia: training steps
-                 n_samples:int=None, # samples per slide of the Gaussian predictive distribution (default 32)
                  h5ad:bool=False, # also write the predictions as AnnData (slides.h5ad, patients.h5ad; needs the anndata extra)
-                 seed:int=None, # seed of a new split, of training and of the samples
                  overwrite:bool=False, # delete results in OUT made by another split, settings or data, and run again
+                 cohort:Given=None, split:Given=None, aggregate:Given=None, inputs:Given=None, # the options shared with `rna-fm train`
+                 baseline:Given=None, sampling:Given=None, # options of the baseline and of its predictive distribution
                 ):
     "Cross-validate a baseline (mean, ridge, HE2RNA- or SEQUOIA-style) exactly as `rna-fm train` does the flow model."
-    cfg = _load_json_cfg(BaselineConfig, config, dict(name=name, pooling=pooling, max_steps=max_steps, seed=seed))
-    pcfg = PredictConfig(**{k: v for k, v in dict(n_samples=n_samples, seed=seed).items() if v is not None},
-                         formats=('csv', 'h5ad') if h5ad else ('csv',))
-    cohort, src, sp = cli_inputs(sample_sheet, out, expression, logged, max_patient_missing, max_genes_dropped, stores, encoder,
-                                 k, features, splits, n_folds, val_fraction, seed)
-    table = run_cv(cohort, sp, src, None, out, predict_cfg=pcfg, encoder=encoder or 'features', folds=cli_folds(folds),
-                   gene_select=cli_gene_select(genes, top_var, min_mean), overwrite=overwrite, baseline=Baseline(cfg))
+    cfg = baseline.resolve(file=config, name=name)
+    pcfg = sampling.resolve().replace(formats=('csv', 'h5ad') if h5ad else ('csv',))
+    ins = inputs.resolve()
+    coh, src, sp = cli_inputs(sample_sheet, out, cohort.resolve(), split.resolve(), ins, aggregate.resolve().k)
+    table = run_cv(coh, sp, src, None, out, predict_cfg=pcfg, encoder=ins.encoder or 'features', folds=cli_folds(ins.folds),
+                   gene_select=cli_gene_select(ins), overwrite=overwrite, baseline=Baseline(cfg))
     cols = [c for c in ('alpha', 'best_step', 'val_mse', 'pcc_mean', 'pcc_T200_val_ranked', 'crps_mean', 'coverage_90') if c in table]
     print(table[cols].round(4).to_string())
     return 0

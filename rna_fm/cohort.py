@@ -4,23 +4,22 @@
 
 # %% ../nbs/05_cohort.ipynb #1f752385
 from __future__ import annotations
-import csv, gzip, hashlib, json, warnings
+import csv, gzip, warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from fastcore.basics import patch
 from torch.utils.data import Dataset
-from .core import JSONConfig, RNAFMError, atomic_write_json, atomic_write_text, first_items, read_parquet
+from .config import check_choices
+from .core import JSONConfig, RNAFMError, first_items, read_parquet
 from .slide import slide_id_of
 from .features import ArrayFeatures, slide_condition
 
 # %% auto #0
-__all__ = ['ID_COLUMNS', 'ZERO_STD', 'ROLES', 'read_table', 'read_sample_sheet', 'slide_patients', 'Cohort', 'load_cohort',
-           'read_reference_table', 'select_genes', 'patients_digest', 'Normaliser', 'fit_normaliser', 'Fold', 'Splits',
-           'make_splits', 'make_holdout', 'SlideDataset', 'collate_slides', 'patient_labels', 'splits_cmd']
+__all__ = ['ID_COLUMNS', 'read_table', 'read_sample_sheet', 'slide_patients', 'Cohort', 'CohortConfig', 'load_cohort',
+           'read_reference_table', 'training_cohort', 'SlideDataset', 'collate_slides']
 
 # %% ../nbs/05_cohort.ipynb #ae0e0f2c
 ID_COLUMNS = ('slide_id', 'patient_id', 'sample_id', 'wsi_file_name', 'slide_path', 'store_path')
@@ -256,6 +255,26 @@ class Cohort:
         return (f"Cohort({s['slides']} slides, {s['patients']} patients ({s['multi_slide_patients']} with several slides), "
                 f"{s['genes']} genes, {'log2' if self.logged else 'raw'} values)")
 
+# %% ../nbs/05_cohort.ipynb #ff1336df
+def _check_share(name:str, x) -> float:
+    "`x` as a share in [0, 1], or an error naming the option."
+    try: v = float(x)
+    except (TypeError, ValueError): v = float('nan')
+    if not 0 <= v <= 1: raise RNAFMError(f"{name} must be a share between 0 and 1, got {x!r}")
+    return v
+
+@dataclass
+class CohortConfig(JSONConfig):
+    "Where a cohort's expression comes from and how it is cleaned."
+    expression: str|None = None      # expression table (patients or slides x genes); omit for a reference-style table with rna_<GENE> columns
+    logged: bool = False             # the expression values are already log2, not raw TPM/FPKM/counts (reference-style tables always are)
+    max_patient_missing: float = 0.5 # a patient missing a larger share of the genes (NaN/inf) is left out, with its slides
+    max_genes_dropped: float = 0.01  # dropping a larger share of the genes for missing values is an error
+
+    def __post_init__(self):
+        check_choices(self)
+        for k in ('max_patient_missing', 'max_genes_dropped'): _check_share(k, getattr(self, k))
+
 # %% ../nbs/05_cohort.ipynb #1c7dcf97
 def _join(sheet:pd.DataFrame, ex:pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Keep slides with expression and patients with slides, warning about what is dropped."
@@ -273,13 +292,6 @@ def _join(sheet:pd.DataFrame, ex:pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFra
     ex.index.name = 'patient_id'; ex.columns.name = None
     return sheet, ex
 
-def _check_share(name:str, x) -> float:
-    "`x` as a share in [0, 1], or an error naming the option."
-    try: v = float(x)
-    except (TypeError, ValueError): v = float('nan')
-    if not 0 <= v <= 1: raise RNAFMError(f"{name} must be a share between 0 and 1, got {x!r}")
-    return v
-
 def load_cohort(sample_sheet, # path or DataFrame: one row per slide, slide_id, patient_id (+ paths, labels)
                 expression, # path or DataFrame: samples (patients or slides) x genes
                 *,
@@ -287,8 +299,8 @@ def load_cohort(sample_sheet, # path or DataFrame: one row per slide, slide_id, 
                 rows:str='auto', # expression rows are 'patient' or 'slide' ids; 'auto' finds out from the sample sheet
                 id_column:str|None=None, # the expression table's id column (default: patient_id/slide_id/sample_id, else the first)
                 conflict:str='error', # slides of a patient with different expression: 'error' or 'mean'
-                max_patient_missing:float=0.5, # a patient missing a larger share of the genes (NaN/inf) is dropped with its slides
-                max_genes_dropped:float=0.01, # dropping a larger share of the genes for missing values is an error
+                max_patient_missing:float=CohortConfig.max_patient_missing, # a patient missing a larger share of the genes (NaN/inf) is dropped with its slides
+                max_genes_dropped:float=CohortConfig.max_genes_dropped, # dropping a larger share of the genes for missing values is an error
                ) -> Cohort:
     "Load and check a sample sheet and an expression table; expression belongs to patients."
     if conflict not in ('error', 'mean'): raise RNAFMError(f"conflict={conflict!r}: use 'error' or 'mean'")
@@ -314,8 +326,8 @@ def read_reference_table(table, # path or DataFrame: wsi_file_name, patient_id, 
                          logged:bool=True, # the published tables hold log values
                          prefix:str='rna_', # prefix of the gene columns
                          conflict:str='error', # slides of a patient with different expression: 'error' or 'mean'
-                         max_patient_missing:float=0.5, # a patient missing a larger share of the genes is dropped with its slides
-                         max_genes_dropped:float=0.01, # dropping a larger share of the genes for missing values is an error
+                         max_patient_missing:float=CohortConfig.max_patient_missing, # a patient missing a larger share of the genes is dropped with its slides
+                         max_genes_dropped:float=CohortConfig.max_genes_dropped, # dropping a larger share of the genes for missing values is an error
                         ) -> Cohort:
     "Load the single-table layout of published code: one row per slide, genes as `rna_<GENE>` columns."
     df = read_table(table) if isinstance(table, (str, Path)) else table
@@ -330,403 +342,20 @@ def read_reference_table(table, # path or DataFrame: wsi_file_name, patient_id, 
     return load_cohort(meta, ex, logged=logged, rows='slide', conflict=conflict, max_patient_missing=max_patient_missing,
                        max_genes_dropped=max_genes_dropped)
 
-# %% ../nbs/05_cohort.ipynb #52ed57eb
-def _train_log(expression, patients, log_transform:bool|None, where:str) -> tuple[pd.DataFrame, bool]:
-    "log2 values of the training `patients` (rows) and whether raw values get log2(x+1)."
-    if isinstance(expression, Cohort):
-        if log_transform is None: log_transform = not expression.logged
-        expression = expression.expression
-    if log_transform is None:
-        raise RNAFMError(f"{where}: say whether the values are raw (log_transform=True) or already logged (log_transform=False)")
-    patients = getattr(patients, 'train', patients)   # a Fold: its training patients
-    patients = list(dict.fromkeys(str(p) for p in patients))
-    missing = [p for p in patients if p not in expression.index]
-    if missing: raise RNAFMError(f"{where}: {len(missing)} training patient(s) are not in the expression table (first: {first_items(missing)})")
-    if len(patients) < 2: raise RNAFMError(f"{where}: at least 2 training patients are needed, got {len(patients)}")
-    x = expression.loc[patients]
-    if log_transform:
-        neg = x.to_numpy() < 0
-        if neg.any():
-            raise RNAFMError(f"{where}: {int(neg.sum())} negative raw value(s) in {int(neg.any(0).sum())} gene(s) (first: "
-                             f"{first_items(x.columns[neg.any(0)])}) of patient(s) {first_items(x.index[neg.any(1)])} cannot get "
-                             "log2(x+1); are they logged already?")
-        x = np.log1p(x) / np.log(2)
-    return x, bool(log_transform)
+# %% ../nbs/05_cohort.ipynb #754c6778
+def training_cohort(table:pd.DataFrame, expression, logged:bool,
+                     required:bool=False, # no expression to load is an error (training) rather than a warning (splitting)
+                     **kw) -> Cohort|None:
+    "The cohort `rna-fm train` loads from these inputs (both commands call this), or None when there is no expression to load."
+    if expression is not None: return load_cohort(table, expression, logged=logged, **kw)
+    if any(str(c).startswith('rna_') for c in table.columns): return read_reference_table(table, **kw)
+    if required: raise RNAFMError("the sample sheet has no rna_<GENE> columns and no expression table was given: pass the "
+                                  "expression table with --expression, or a reference-style table as the sample sheet")
+    warnings.warn("no expression table given: the folds cover every patient of the sample sheet, and training refuses them "
+                  "if some patient has no usable expression; pass the expression table (or a reference-style table) so the "
+                  "folds cover exactly the patients training uses")
+    return None
 
-def _refuse_missing(x:pd.DataFrame, where:str):
-    "Refuse NaN or infinite training values, naming the genes and patients."
-    miss = ~np.isfinite(x.to_numpy(np.float64))
-    if miss.any():
-        g, p = x.columns[miss.any(0)], x.index[miss.any(1)]
-        raise RNAFMError(f"{where}: {int(miss.sum())} missing or infinite value(s) in {len(g)} gene(s) (first: {first_items(g)}) of "
-                         f"{len(p)} training patient(s) (first: {first_items(p)}); every modelled gene needs a value for every "
-                         "training patient: load the table with load_cohort (which drops such genes or patients) or leave these genes out")
-
-def select_genes(expression, # patients x genes table (or a Cohort)
-                 patients, # the training patients (or a Fold, whose train patients are used)
-                 genes:list|None=None, # a gene list to use instead of filters
-                 min_mean:float|None=None, # lowest mean log2 expression over training patients
-                 min_var:float|None=None, # lowest variance of log2 expression over training patients
-                 top_var:int|None=None, # keep at most this many genes, the most variable
-                 log_transform:bool|None=None, # raw values get log2(x+1) (taken from a Cohort when None)
-                ) -> tuple[list[str], dict]:
-    "Genes to model, chosen on the training patients only, and a report of what each filter removed."
-    x, _ = _train_log(expression, patients, log_transform, 'select_genes')
-    report = {'candidates': x.shape[1], 'training_patients': len(x)}
-    if genes is not None:
-        genes = list(dict.fromkeys(str(g) for g in genes))
-        missing = [g for g in genes if g not in x.columns]
-        if missing: warnings.warn(f"{len(missing)} of {len(genes)} listed genes are not in the expression table and were left out "
-                                  f"(first: {first_items(missing)})")
-        kept = [g for g in genes if g in x.columns]
-        report.update(listed=len(genes), missing=len(missing), kept=len(kept))
-        if not kept: raise RNAFMError("none of the listed genes is in the expression table")
-        _refuse_missing(x[kept], 'select_genes')
-        return kept, report
-    _refuse_missing(x, 'select_genes')
-    mean, var = x.mean(axis=0), x.var(axis=0, ddof=0)
-    keep = pd.Series(True, index=x.columns)
-    for name, ok in (('low_mean', None if min_mean is None else mean >= min_mean), ('low_var', None if min_var is None else var >= min_var)):
-        if ok is not None: report[f'dropped_{name}'] = int((keep & ~ok).sum()); keep &= ok
-    if top_var is not None and keep.sum() > top_var:
-        cut = var[keep].sort_values(ascending=False, kind='stable').index[top_var:]
-        report['dropped_top_var'] = len(cut); keep[cut] = False
-    kept = x.columns[keep].tolist()
-    report['kept'] = len(kept)
-    if not kept: raise RNAFMError(f"no gene passes the filters (min_mean={min_mean}, min_var={min_var}); relax them")
-    return kept, report
-
-# %% ../nbs/05_cohort.ipynb #db54504b
-ZERO_STD = 1e-8   # sigma below this (log2 units) counts as zero variance and is replaced by 1
-
-def patients_digest(patients, # patient ids (a Fold: its training patients)
-                   ) -> str:
-    "SHA-256 (hex) of the sorted distinct patient ids joined by newlines: which patients a statistic saw, without naming them."
-    patients = getattr(patients, 'train', patients)
-    return hashlib.sha256('\n'.join(sorted({str(p) for p in patients})).encode()).hexdigest()
-
-@dataclass
-class Normaliser(JSONConfig):
-    "Per-gene z-scoring of log2 expression with statistics of the training patients."
-    genes: list[str] = field(default_factory=list) # (G,) genes, in model order
-    mean: list[float] = field(default_factory=list) # (G,) mean of log2 expression over training patients
-    std: list[float] = field(default_factory=list)  # (G,) population sd (1 where the genes were constant)
-    log_transform: bool = True                      # raw values get log2(x+1) before z-scoring
-    n_train_patients: int = 0                       # training patients the statistics come from (0: not recorded)
-    train_patients_sha256: str = ''                 # their `patients_digest` ('' in files written before it was recorded)
-
-    def __post_init__(self):
-        if not len(self.genes) == len(self.mean) == len(self.std):
-            raise RNAFMError(f"Normaliser: {len(self.genes)} genes but {len(self.mean)} means and {len(self.std)} sds")
-        if len(set(self.genes)) != len(self.genes): raise RNAFMError("Normaliser: duplicated genes")
-        m, s = np.asarray(self.mean, float), np.asarray(self.std, float)
-        bad = ~np.isfinite(m) | ~np.isfinite(s) | ~(s > 0)
-        if bad.any():
-            raise RNAFMError(f"Normaliser: means must be finite and sds finite and positive, but {int(bad.sum())} gene(s) are not "
-                             f"(first: {first_items(np.asarray(self.genes, dtype=object)[bad])})")
-        self._mu, self._sd = m, s
-
-    def fitted_on(self, patients, # patient ids, or a Fold (its training patients)
-                 ) -> bool|None:
-        "Whether the statistics were computed on exactly `patients` (None when the normaliser does not record it)."
-        return None if not self.train_patients_sha256 else self.train_patients_sha256 == patients_digest(patients)
-
-    @classmethod
-    def fit(cls, expression, # patients x genes table (raw or logged), or a Cohort
-            patients, # the training patients only (or a Fold, whose train patients are used)
-            genes:list|None=None, # genes to model, in order (default: every column; see `select_genes`)
-            log_transform:bool|None=None, # raw values get log2(x+1) (taken from a Cohort when None)
-           ) -> Normaliser:
-        "Per-gene mean and sd of log2 expression over the training `patients`."
-        x, log_transform = _train_log(expression, patients, log_transform, 'Normaliser.fit')
-        if genes is not None:
-            genes = [str(g) for g in genes]
-            missing = [g for g in genes if g not in x.columns]
-            if missing: raise RNAFMError(f"Normaliser.fit: {len(missing)} gene(s) are not in the expression table (first: {first_items(missing)})")
-            x = x[genes]
-        _refuse_missing(x, 'Normaliser.fit')
-        v = x.to_numpy(np.float64)
-        mu, sd = v.mean(0), v.std(0)
-        flat = sd < ZERO_STD
-        if flat.any():
-            warnings.warn(f"{flat.sum()} gene(s) are constant over the training patients (first: {first_items(x.columns[flat])}); their sd "
-                          "is set to 1, so their z-score is the deviation from the training value. Consider select_genes(min_var=...)")
-            sd = np.where(flat, 1.0, sd)
-        return cls(x.columns.tolist(), mu.tolist(), sd.tolist(), log_transform, len(x), patients_digest(x.index))
-
-# %% ../nbs/05_cohort.ipynb #4ffcfae9
-def _values(self:Normaliser, x, what:str) -> tuple:
-    "(float64 values (..., G), rebuild function) for a DataFrame, ndarray or tensor `x`."
-    G = len(self.genes)
-    if isinstance(x, pd.DataFrame):
-        missing = [g for g in self.genes if g not in x.columns]
-        if missing: raise RNAFMError(f"{what}: the table lacks {len(missing)} of the normaliser's {G} genes (first: {first_items(missing)}); "
-                                     "every gene the model was trained on is needed")
-        return x[self.genes].to_numpy(np.float64), lambda v: pd.DataFrame(v, index=x.index, columns=self.genes)
-    if isinstance(x, torch.Tensor):
-        if x.shape[-1] != G: raise RNAFMError(f"{what}: expected (..., {G}) values, got shape {tuple(x.shape)}")
-        return x, None
-    v = np.asarray(x, dtype=np.float64)
-    if v.shape[-1:] != (G,): raise RNAFMError(f"{what}: expected (..., {G}) values, got shape {v.shape}")
-    return v, lambda o: o
-
-def _check_input(self:Normaliser, v, # (..., G) values, ndarray or tensor
-                 rows, # row names of a DataFrame (None otherwise), for the message
-                 what:str):
-    "Refuse NaN/inf, and negative values when log2(x+1) is applied, naming the genes (and rows of a table)."
-    G = len(self.genes)
-    if isinstance(v, torch.Tensor):
-        flat = v.detach().reshape(-1, G)
-        bad, neg = (~torch.isfinite(flat)).cpu().numpy(), (flat < 0).cpu().numpy()
-    else:
-        flat = v.reshape(-1, G); bad, neg = ~np.isfinite(flat), flat < 0
-    genes = np.asarray(self.genes, dtype=object)
-    def where(m): return f"in {int(m.any(0).sum())} gene(s) (first: {first_items(genes[m.any(0)])})" + (
-        f" of {int(m.any(1).sum())} row(s) (first: {first_items(np.asarray(rows)[m.any(1)])})" if rows is not None else '')
-    if bad.any(): raise RNAFMError(f"{what}: {int(bad.sum())} NaN or infinite value(s) {where(bad)}; every gene needs a finite value")
-    if self.log_transform and neg.any():
-        raise RNAFMError(f"{what}: {int(neg.sum())} negative value(s) {where(neg)} cannot get log2(x+1): this normaliser expects raw "
-                         "TPM/FPKM/counts; are these values logged already?")
-
-@patch
-def transform(self:Normaliser, x, # raw or logged values: DataFrame (genes as columns), ndarray or tensor (..., G) in gene order
-              dtype=np.float32, # output dtype (numpy)
-             ):
-    "z-scores of `x`, (..., G) float32 in gene order (a DataFrame stays a DataFrame); NaN, inf and negative raw values refused."
-    v, wrap = _values(self, x, 'Normaliser.transform')
-    _check_input(self, v, x.index if isinstance(x, pd.DataFrame) else None, 'Normaliser.transform')
-    if isinstance(v, torch.Tensor):
-        mu, sd = (torch.as_tensor(a, dtype=torch.float64, device=v.device) for a in (self._mu, self._sd))
-        v = v.double()
-        if self.log_transform: v = torch.log1p(v) / np.log(2)
-        return ((v - mu) / sd).to(torch.float32)
-    if self.log_transform: v = np.log1p(v) / np.log(2)
-    return wrap(((v - self._mu) / self._sd).astype(dtype))
-
-@patch
-def inverse_transform(self:Normaliser, z, # z-scores: DataFrame, ndarray or tensor (..., G) in gene order
-                     ):
-    "log2 expression from z-scores: z * sd + mean (float64 for numpy, the input's dtype for tensors)."
-    v, wrap = _values(self, z, 'Normaliser.inverse_transform')
-    if isinstance(v, torch.Tensor):
-        return v * torch.as_tensor(self._sd, dtype=v.dtype, device=v.device) + torch.as_tensor(self._mu, dtype=v.dtype, device=v.device)
-    return wrap(v * self._sd + self._mu)
-
-# %% ../nbs/05_cohort.ipynb #4154219b
-def fit_normaliser(cohort:Cohort, # the training cohort
-                   fold, # a Fold (its train patients are used) or a list of training patients
-                   genes:list|None=None, # a gene list instead of filters
-                   min_mean:float|None=None, # lowest mean log2 expression over training patients
-                   min_var:float|None=None, # lowest variance of log2 expression over training patients
-                   top_var:int|None=None, # keep at most this many of the most variable genes
-                   verbose:bool=False, # print the gene selection report
-                  ) -> Normaliser:
-    "Select genes and fit the z-scoring on the training patients of `fold` only."
-    kept, report = select_genes(cohort, fold, genes=genes, min_mean=min_mean, min_var=min_var, top_var=top_var)
-    if verbose: print('gene selection on the training patients:', report)
-    return Normaliser.fit(cohort, fold, genes=kept)
-
-# %% ../nbs/05_cohort.ipynb #20af80a5
-ROLES = ('train', 'val', 'test')
-
-@dataclass
-class Fold:
-    "The train, validation and test patients of one fold (sorted patient ids)."
-    train: list[str]
-    val: list[str]
-    test: list[str]
-
-    def __post_init__(self):
-        for r in ROLES: setattr(self, r, sorted(str(p) for p in getattr(self, r)))
-
-    @property
-    def patients(self) -> list[str]: return sorted(self.train + self.val + self.test)
-
-    def role(self, role:str) -> list[str]:
-        "Patients of `role` ('train', 'val' or 'test')."
-        if role not in ROLES: raise RNAFMError(f"role {role!r}: use one of {list(ROLES)}")
-        return getattr(self, role)
-
-    def slides(self, sample_sheet, # DataFrame with slide_id and patient_id, or a Cohort
-               role:str, # 'train', 'val' or 'test'
-              ) -> list[str]:
-        "Slide ids of the patients of `role`, in sample-sheet order."
-        sheet = sample_sheet.sample_sheet if isinstance(sample_sheet, Cohort) else sample_sheet
-        return sheet.slide_id[sheet.patient_id.astype(str).isin(self.role(role))].astype(str).tolist()
-
-# %% ../nbs/05_cohort.ipynb #d020846d
-@dataclass
-class Splits:
-    "Patient-level cross-validation folds; a single fold is a fixed train/val/test (hold-out) split."
-    folds: list[Fold]
-
-    def __len__(self): return len(self.folds)
-    def __getitem__(self, i) -> Fold: return self.folds[i]
-    def __iter__(self): return iter(self.folds)
-    @property
-    def patients(self) -> list[str]: return self.folds[0].patients if self.folds else []
-
-    def check(self, patients=None, # when given, the splits must cover exactly these patients
-             ) -> Splits:
-        "Check the invariants (disjoint roles, same patients in every fold, each tested once, unless a single hold-out split); return self."
-        if not self.folds: raise RNAFMError("splits have no fold")
-        every = set(self.folds[0].patients)
-        tested = {}
-        for k, f in enumerate(self.folds):
-            for a, b in (('train', 'val'), ('train', 'test'), ('val', 'test')):
-                both = set(getattr(f, a)) & set(getattr(f, b))
-                if both: raise RNAFMError(f"fold {k}: patient(s) {first_items(sorted(both))} are in both {a} and {b}")
-            for r in ROLES:
-                d = pd.Index(getattr(f, r)); d = d[d.duplicated()]
-                if len(d): raise RNAFMError(f"fold {k}: patient(s) {first_items(d)} are listed twice in {r}")
-            if not f.train or not f.test: raise RNAFMError(f"fold {k} has no {'train' if not f.train else 'test'} patients")
-            if set(f.patients) != every:
-                diff = sorted(every ^ set(f.patients))
-                raise RNAFMError(f"fold {k} does not hold the same patients as fold 0 (differing: {first_items(diff)}); every fold "
-                                 "must assign every patient a role")
-            for p in f.test: tested.setdefault(p, []).append(k)
-        twice = {p: ks for p, ks in tested.items() if len(ks) > 1}
-        if twice:
-            p = sorted(twice)[0]
-            raise RNAFMError(f"{len(twice)} patient(s) are tested in more than one fold (first: {p!r} in folds {twice[p]})")
-        never = sorted(every - set(tested))
-        if never and len(self.folds) > 1: raise RNAFMError(f"{len(never)} patient(s) are never tested (first: {first_items(never)}); each must be in exactly one test fold, or make one fixed train/val/test split (a single fold), which may leave patients untested")
-        if patients is not None:
-            want = set(map(str, patients))
-            if want != every:
-                raise RNAFMError(f"the splits do not match the cohort: {len(want - every)} patient(s) are not in the splits "
-                                 f"(first: {first_items(sorted(want - every))}), {len(every - want)} are not in the cohort "
-                                 f"(first: {first_items(sorted(every - want))}); make splits for this cohort")
-        return self
-
-# %% ../nbs/05_cohort.ipynb #f9788ad5
-def _labels(stratify, ids:np.ndarray, n_folds:int) -> np.ndarray|None:
-    "Per-patient stratification labels as integer codes, checked."
-    if stratify is None: return None
-    s = pd.Series(stratify) if isinstance(stratify, Mapping) else stratify
-    if not isinstance(s, pd.Series): raise RNAFMError("stratify must be a Series or dict patient -> label")
-    s.index = s.index.astype(str)
-    if s.index.duplicated().any(): raise RNAFMError(f"stratify lists patient(s) twice: {first_items(s.index[s.index.duplicated()])}")
-    lab = s.reindex(ids)
-    if lab.isna().any():
-        raise RNAFMError(f"{lab.isna().sum()} patient(s) have no stratification label (first: {first_items(ids[lab.isna().to_numpy()])}); "
-                         "give every patient a label (e.g. 'unknown')")
-    small = lab.value_counts()[lambda c: c < n_folds]
-    if len(small): warnings.warn(f"{len(small)} label(s) have fewer patients than folds ({first_items(small.index.astype(str))}): "
-                                 "some test folds have none of them")
-    return pd.factorize(lab.astype(str), sort=True)[0]
-
-def _spread(n:int, m:int, rng) -> np.ndarray:
-    "m positions spread evenly over 0..n-1 from one random offset (on a label-sorted pool: a stratified pick)."
-    return np.floor((np.arange(m) + rng.random()) * n / max(m, 1)).astype(int)
-
-def _dealer(codes, rng):
-    "A function that shuffles patient indices, then groups them by label (random within a label)."
-    def deal(idx):
-        idx = rng.permutation(idx)
-        return idx if codes is None else idx[np.argsort(codes[idx], kind='stable')]
-    return deal
-
-def _pick_val(pool:np.ndarray, val_fraction:float, n:int, rng) -> np.ndarray:
-    "(n,) mask of the validation patients drawn from `pool` (dealt indices): a stratified share, at least one, never all."
-    n_val = min(max(int(round(val_fraction * len(pool))), 1 if val_fraction > 0 else 0), len(pool) - 1)
-    val = np.zeros(n, bool); val[pool[_spread(len(pool), n_val, rng)]] = True
-    return val
-
-def make_splits(patients, # patient ids (repeats are fine, e.g. a sample sheet's patient_id column), or a Cohort
-                n_folds:int=5, # number of folds; each patient is tested in exactly one
-                val_fraction:float=0.1, # fraction of each fold's non-test patients held out for validation
-                stratify=None, # Series or dict patient -> label, spread evenly over folds (None: no stratification)
-                seed:int=0, # random seed
-               ) -> Splits:
-    "Patient-level k-fold splits with disjoint train, validation and test patients."
-    if isinstance(patients, Cohort): patients = patients.patients
-    ids = np.array(sorted(set(map(str, patients))), dtype=object)
-    n = len(ids)
-    if n_folds < 2: raise RNAFMError(f"n_folds must be at least 2, got {n_folds}")
-    if n < n_folds: raise RNAFMError(f"{n} patient(s) cannot fill {n_folds} folds; use fewer folds")
-    if not 0 <= val_fraction < 1: raise RNAFMError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    codes = _labels(stratify, ids, n_folds)
-    rng = np.random.default_rng(seed)
-    deal = _dealer(codes, rng)
-    fold_of = np.empty(n, np.int64); fold_of[deal(np.arange(n))] = np.arange(n) % n_folds
-    folds = []
-    for k in range(n_folds):
-        val = _pick_val(deal(np.flatnonzero(fold_of != k)), val_fraction, n, rng)
-        test = fold_of == k
-        folds.append(Fold(ids[~test & ~val].tolist(), ids[val].tolist(), ids[test].tolist()))
-    return Splits(folds).check(ids)
-
-def make_holdout(patients, # patient ids (repeats are fine), or a Cohort
-                 test_fraction:float=0.2, # share of the patients held out for testing
-                 val_fraction:float=0.1, # share of the remaining patients used for validation
-                 stratify=None, # Series or dict patient -> label, spread evenly over the roles (None: no stratification)
-                 seed:int=0, # random seed
-                ) -> Splits:
-    "One fixed patient-level train/val/test split (a single fold): the test patients are tested once, the others never."
-    if isinstance(patients, Cohort): patients = patients.patients
-    ids = np.array(sorted(set(map(str, patients))), dtype=object)
-    n = len(ids)
-    if not 0 < test_fraction < 1: raise RNAFMError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    if not 0 <= val_fraction < 1: raise RNAFMError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    n_test = max(int(round(test_fraction * n)), 1)
-    if n_test >= n: raise RNAFMError(f"{n} patient(s) cannot give {n_test} test patient(s) and keep some for training")
-    codes = _labels(stratify, ids, 1)
-    rng = np.random.default_rng(seed)
-    deal = _dealer(codes, rng)
-    order = deal(np.arange(n))
-    test = np.zeros(n, bool); test[order[_spread(n, n_test, rng)]] = True
-    val = _pick_val(deal(np.flatnonzero(~test)), val_fraction, n, rng)
-    return Splits([Fold(ids[~test & ~val].tolist(), ids[val].tolist(), ids[test].tolist())]).check(ids)
-
-# %% ../nbs/05_cohort.ipynb #c08d7eaa
-@patch
-def to_frame(self:Splits) -> pd.DataFrame:
-    "Long table: patient_id, fold, role (one row per patient and fold)."
-    rows = [(p, k, r) for k, f in enumerate(self.folds) for r in ROLES for p in getattr(f, r)]
-    return pd.DataFrame(rows, columns=['patient_id', 'fold', 'role'])
-
-@patch
-def save(self:Splits, path, # .csv (patient_id,fold,role) or .json ({"folds": [{"train": [...], "val": [...], "test": [...]}]})
-        ) -> Path:
-    "Write the splits to `path` atomically, after checking them."
-    self.check(); path = Path(path)
-    if path.suffix == '.json': return atomic_write_json(path, {'folds': [{r: getattr(f, r) for r in ROLES} for f in self.folds]})
-    if path.suffix != '.csv': raise RNAFMError(f"splits file '{path}': use a .csv or .json name")
-    return atomic_write_text(path, self.to_frame().to_csv(index=False))
-
-def _splits_from_frame(df:pd.DataFrame, path) -> Splits:
-    "Splits from a long patient_id, fold, role table (without a fold column: one hold-out split, patient_id, role)."
-    if {'patient_id', 'role'} <= set(df.columns) and 'fold' not in df.columns: df = df.assign(fold=0)
-    if not {'patient_id', 'fold', 'role'} <= set(df.columns):
-        raise RNAFMError(f"splits file '{path}' needs columns patient_id, fold, role (or patient_id, role for one fixed "
-                         f"split) (found {list(df.columns)})")
-    df = df.assign(role=df.role.astype(str).str.strip().str.lower())
-    bad = sorted(set(df.role) - set(ROLES))
-    if bad: raise RNAFMError(f"splits file '{path}': unknown role(s) {bad}; use {list(ROLES)}")
-    try: fold = df.fold.astype(int)
-    except ValueError: raise RNAFMError(f"splits file '{path}': fold must be an integer") from None
-    if sorted(fold.unique()) != list(range(fold.max() + 1)): raise RNAFMError(f"splits file '{path}': folds must be numbered 0..n-1")
-    dup = df[df.duplicated(['patient_id', 'fold'], keep=False)]
-    if len(dup): raise RNAFMError(f"splits file '{path}': patient {dup.patient_id.iloc[0]!r} has more than one role in fold {dup.fold.iloc[0]}")
-    return Splits([Fold(*(df.patient_id[(fold == k) & (df.role == r)].tolist() for r in ROLES)) for k in range(fold.max() + 1)])
-
-@patch(cls_method=True)
-def load(cls:Splits, path, # a file written by `save` (or by hand, in the same format)
-         patients=None, # when given, the splits must cover exactly these patients
-        ) -> Splits:
-    "Read and check splits saved as CSV or JSON."
-    path = Path(path)
-    if not path.exists(): raise RNAFMError(f"splits file '{path}' does not exist")
-    if path.suffix == '.json':
-        try: d = json.loads(path.read_text())
-        except json.JSONDecodeError as e: raise RNAFMError(f"splits file '{path}' is not valid JSON: {e}") from None
-        if not isinstance(d, dict) or not isinstance(d.get('folds'), list):
-            raise RNAFMError(f"splits file '{path}' must hold {{\"folds\": [{{\"train\": [...], \"val\": [...], \"test\": [...]}}]}}")
-        try: s = cls([Fold(*(f.get(r, []) for r in ROLES)) for f in d['folds']])
-        except AttributeError: raise RNAFMError(f"splits file '{path}': each fold must be an object with train, val and test") from None
-    else: s = _splits_from_frame(pd.read_csv(path, dtype={'patient_id': str}, keep_default_na=False), path)
-    return s.check(patients)
 
 # %% ../nbs/05_cohort.ipynb #b071474c
 class SlideDataset(Dataset):
@@ -734,7 +363,7 @@ class SlideDataset(Dataset):
     def __init__(self, slide_ids, # slides to serve, in order
                  features, # feature source: StoreFeatures, ArrayFeatures or a dict slide id -> (K, D)
                  expression=None, # patients x genes table (raw or logged, as `normaliser` expects), or a Cohort; None to predict
-                 normaliser:Normaliser|None=None, # fitted on training patients; needed with `expression`
+                 normaliser=None, # an `rna_fm.normalise.Normaliser` fitted on training patients; needed with `expression`
                  sample_sheet=None, # slide_id -> patient_id (DataFrame or Cohort); None: each slide is its own patient
                 ):
         self.slide_ids = [str(s) for s in slide_ids]
@@ -785,62 +414,3 @@ def collate_slides(batch:list[dict]) -> dict:
            'patient_id': [b['patient_id'] for b in batch]}
     if 'x1' in batch[0]: out['x1'] = torch.stack([b['x1'] for b in batch])
     return out
-
-# %% ../nbs/05_cohort.ipynb #fa6aa80b
-def patient_labels(sample_sheet, # DataFrame with slide_id and patient_id (or a Cohort)
-                   column:str, # sample-sheet column holding a per-patient label
-                  ) -> pd.Series:
-    "One label per patient from a sample-sheet column, checked to agree across a patient's slides."
-    sheet = sample_sheet.sample_sheet if isinstance(sample_sheet, Cohort) else sample_sheet
-    if column not in sheet.columns: raise RNAFMError(f"the sample sheet has no column {column!r} (found {first_items(sheet.columns, 8)})")
-    n = sheet.groupby('patient_id')[column].nunique(dropna=False)
-    if (n > 1).any():
-        p = n.index[n > 1][0]
-        raise RNAFMError(f"{(n > 1).sum()} patient(s) have slides with different {column!r} (first: {p!r}: "
-                         f"{first_items(sheet[column][sheet.patient_id == p].unique())}); a label must belong to the patient")
-    return sheet.drop_duplicates('patient_id').set_index('patient_id')[column]
-
-def _training_cohort(table:pd.DataFrame, expression, logged:bool,
-                     required:bool=False, # no expression to load is an error (training) rather than a warning (splitting)
-                     **kw) -> Cohort|None:
-    "The cohort `rna-fm train` loads from these inputs (both commands call this), or None when there is no expression to load."
-    if expression is not None: return load_cohort(table, expression, logged=logged, **kw)
-    if any(str(c).startswith('rna_') for c in table.columns): return read_reference_table(table, **kw)
-    if required: raise RNAFMError("the sample sheet has no rna_<GENE> columns and no expression table was given: pass the "
-                                  "expression table with --expression, or a reference-style table as the sample sheet")
-    warnings.warn("no expression table given: the folds cover every patient of the sample sheet, and training refuses them "
-                  "if some patient has no usable expression; pass the expression table (or a reference-style table) so the "
-                  "folds cover exactly the patients training uses")
-    return None
-
-def splits_cmd(sample_sheet:str, # CSV/TSV with slide_id (or wsi_file_name) and patient_id; or a reference-style table with rna_<GENE> columns
-               out:str, # where to write the splits: .csv (patient_id,fold,role) or .json
-               expression:str=None, # the expression table training will use (omit for a reference-style table)
-               logged:bool=False, # the expression values are already log2, as for `rna-fm train`
-               n_folds:int=5, # number of folds; every patient is tested in exactly one
-               val_fraction:float=0.1, # fraction of each fold's non-test patients used for validation
-               stratify:str=None, # sample-sheet column to stratify by (e.g. cancer type or subtype)
-               seed:int=0, # random seed
-               max_patient_missing:float=0.5, # as when loading the cohort: a patient missing more of the genes is left out
-               max_genes_dropped:float=0.01, # as when loading the cohort: more genes with missing values is an error
-               test_fraction:float=None, # instead of folds: one fixed train/val/test split holding out this share for testing
-               assignment:str=None, # instead of folds: your own fixed split, a table patient_id,role (train/val/test)
-              ):
-    "Make patient-level cross-validation folds (or one fixed train/val/test split) from a sample sheet and save them."
-    if test_fraction is not None and assignment is not None: raise RNAFMError("give --test_fraction or --assignment, not both")
-    table = read_table(sample_sheet) if isinstance(sample_sheet, (str, Path)) else sample_sheet
-    everyone = read_sample_sheet(table[[c for c in table.columns if c in ('slide_id', 'wsi_file_name', 'patient_id')]])
-    cohort = _training_cohort(table, expression, logged, max_patient_missing=max_patient_missing, max_genes_dropped=max_genes_dropped)
-    sheet = read_sample_sheet(table) if cohort is None else cohort.sample_sheet
-    labels = patient_labels(sheet, stratify) if stratify else None
-    if assignment is not None: splits = Splits.load(assignment, patients=sheet.patient_id.unique())
-    elif test_fraction is not None:
-        splits = make_holdout(sheet.patient_id, test_fraction=test_fraction, val_fraction=val_fraction, stratify=labels, seed=seed)
-    else: splits = make_splits(sheet.patient_id, n_folds=n_folds, val_fraction=val_fraction, stratify=labels, seed=seed)
-    splits.save(out)
-    sizes = pd.DataFrame({r: [len(f.role(r)) for f in splits] for r in ROLES}).rename_axis('fold')
-    print(f"{len(splits.patients)} patients, {len(sheet)} slides -> {out}\n{sizes.to_string()}")
-    left = sorted(set(everyone.patient_id) - set(splits.patients))
-    if left: print(f"{len(left)} patient(s) of the sample sheet are left out, as training leaves them out (no usable expression): "
-                   f"{first_items(left)}")
-    return 0

@@ -122,10 +122,11 @@ class Option:
 
     @property
     def help(self) -> str:
-        "The field's comment and its default (nothing of it is written by hand); a switch turning a field off says so."
+        "The field's comment, the other fields it sets and its default (unless None: not set); nothing of it is written by hand."
         cls, name = self.field
-        if self.negate: return f"turn off: {field_help(cls)[name]}"
-        return f"{field_help(cls)[name]} (default: {self.default})"
+        also = ''.join(f"; also sets {c.__name__}.{p}" for _, c, p in self.targets[1:])
+        if self.negate: return f"turn off: {field_help(cls)[name]}{also}"
+        return field_help(cls)[name] + also + ('' if self.default is None else f" (default: {self.default})")
 
     def add_to(self, parser:argparse.ArgumentParser):
         "Add this option to `parser`; its value is None when it is not given."

@@ -17,12 +17,14 @@ from .store import clusters_name, read_coords, read_group, store_attrs
 from .embed import embed_slide
 from .aggregate import aggregate_slide
 from .features import ArrayFeatures
-from .cohort import Splits, read_reference_table, make_splits
+from .splits import Splits, make_splits
+from .cohort import read_reference_table
 from .pathways import hallmark_gene_sets
 from .model import ModelConfig
-from .train import TrainConfig, load_checkpoint, recipe_configs
+from .train import TrainConfig, recipe_configs
+from .checkpoint import load_checkpoint
 from .predict import PredictConfig, predict
-from .cv import run_cv
+from .crossval import run_cv
 from .baselines import BASELINES, Baseline, BaselineConfig
 from .evaluate import evaluate
 from .report import report

@@ -12,8 +12,9 @@ import pandas as pd
 import zarr
 from fastcore.script import Param
 from zarr.storage import LocalStore
-from .core import RNAFMError, atomic_dir, first_items, fold_dirs, progress
-from .cohort import Cohort, load_cohort, read_reference_table, read_table
+from .config import Given, Options, config_options
+from .core import RNAFMError, atomic_dir, first_items, fold_dirs, progress, read_parquet
+from .cohort import Cohort, CohortConfig, load_cohort, read_reference_table, read_table
 from .metrics import DistributionAccumulator, gene_metrics, pathway_correlation, summarise_gene_metrics
 from .pathways import load_gene_sets
 
@@ -42,18 +43,25 @@ def _table_ids(f:Path) -> tuple[list, list]:
     "Row ids and columns of a prediction table, without reading its values."
     if f.suffix == '.parquet':
         import pyarrow.parquet as pq
-        t = pq.read_table(f, columns=['id'] if 'id' in pq.read_schema(f).names else [])
-        cols = [c for c in pq.read_schema(f).names if c not in ('id', '__index_level_0__')]
-        return [str(v) for v in t.column(0).to_pylist()], cols
+        pf = pq.ParquetFile(f)                                       # the footer of a 20,000-column table is parsed once
+        names = pf.schema_arrow.names
+        t = pf.read(columns=['id'] if 'id' in names else [])
+        return [str(v) for v in t.column(0).to_pylist()], [c for c in names if c not in ('id', '__index_level_0__')]
     head = pd.read_csv(f, nrows=0).columns
     return pd.read_csv(f, usecols=[0], dtype=str).iloc[:, 0].tolist(), list(head[1:])
 
-def read_table_values(f:Path) -> pd.DataFrame:
-    "A prediction table (ids x genes, float32), ids as text."
-    df = pd.read_parquet(f) if f.suffix == '.parquet' else pd.read_csv(f, index_col=0, dtype={'id': str}, engine='c')
+def read_table_values(f:Path, # a prediction table (.parquet or .csv)
+                      genes=None, # the genes to read, in this order (default: all)
+                     ) -> pd.DataFrame:
+    "A prediction table (ids x genes, float32), ids as text; a Parquet table is read a group of columns at a time."
+    if f.suffix == '.parquet':
+        df = read_parquet(f, None if genes is None else ['id', *genes])   # 'id': the stored index (or a column)
+    else:
+        first = pd.read_csv(f, nrows=0).columns[0]
+        df = pd.read_csv(f, index_col=0, dtype={first: str}, engine='c', usecols=None if genes is None else [first, *genes])
     if 'id' in df.columns: df = df.set_index('id')
     df.index = df.index.astype(str)
-    return df.astype(np.float32)
+    return (df if genes is None or list(df.columns) == list(genes) else df[list(genes)]).astype(np.float32)
 
 def read_predictions(path, # a prediction directory (prediction.json, slides/, patients/, samples.zarr)
                     ) -> Predictions:
@@ -89,31 +97,12 @@ def write_fake_predictions(out_dir, # directory to write (replaced)
                            quantiles=(0.05, 0.25, 0.5, 0.75, 0.95),
                            formats=('csv',), # table formats, as PredictConfig.formats
                           ) -> Path:
-    "Write a prediction directory holding `samples`, as `rna_fm.predict` lays it out (for tests and benchmarks)."
-    from rna_fm.predict import _Tables, _summaries, _qname, _patient_chunks
-    S, N, G = samples.shape
-    names = ['mean', 'sd'] + [_qname(q) for q in quantiles]
-    chunks = _patient_chunks(list(slides), list(patients), batch)
-    order = [i for c in chunks for i in c]
-    with atomic_dir(out_dir) as tmp:
-        st, pt = _Tables(tmp/'slides', names, genes, formats), _Tables(tmp/'patients', names, genes, formats)
-        root = zarr.open_group(LocalStore(tmp/'samples.zarr'), mode='w')
-        arr = root.create_array('samples', shape=(S, N, G), dtype='float16', chunks=(S, 1, min(G, 8192)))
-        root.create_array('slide_id', shape=(N,), dtype=str)[:] = np.array([slides[i] for i in order], dtype=object)
-        root.create_array('patient_id', shape=(N,), dtype=str)[:] = np.array([patients[i] for i in order], dtype=object)
-        root.attrs.update({'genes': list(genes), 'units': 'log2 expression', 'model': model})
-        pos = 0
-        for c in chunks:
-            x = np.asarray(samples[:, c], np.float32)
-            stats = _summaries(x, quantiles)
-            st.add([slides[i] for i in c], stats)
-            arr[:, pos:pos + len(c)] = x.astype(np.float16); pos += len(c)
-            pats = list(dict.fromkeys(patients[i] for i in c))
-            if len(pats) == len(c): pt.add(pats, stats); continue              # one slide per patient: the same summaries
-            pooled = [x[:, [j for j, i in enumerate(c) if patients[i] == p]].reshape(-1, G) for p in pats]
-            pt.add(pats, {n: np.stack([_summaries(v[:, None], quantiles)[n][0] for v in pooled]) for n in names})
-        st.close(); pt.close()
-        (tmp/'prediction.json').write_text(json.dumps({'model': model, 'slides': N, 'patients': len(set(patients)), 'genes': G}))
+    "Write a prediction directory holding `samples`, with `rna_fm.predict`'s own writer (for tests and benchmarks)."
+    from rna_fm.predict import PredictConfig, write_predictions
+    pos = {s: i for i, s in enumerate(slides)}
+    cfg = PredictConfig(n_samples=samples.shape[0], batch_slides=batch, quantiles=tuple(quantiles), formats=tuple(formats))
+    write_predictions(out_dir, list(slides), list(patients), list(genes), lambda ids: samples[:, [pos[s] for s in ids]],
+                      samples.shape[0], cfg, meta={'model': model})
     return Path(out_dir)
 
 # %% ../nbs/11a_evaluate.ipynb #23d74e42
@@ -139,7 +128,7 @@ def slide_patient_map(preds:list[Predictions]) -> pd.Series|None:
 
 def load_truth(expression, # path or DataFrame: patients or slides x genes; or a reference-style table (rna_<GENE> columns)
                sample_sheet=None, # path or DataFrame with slide_id and patient_id (default: the predictions' own map)
-               logged:bool=False, # the values are log2 already (raw TPM/FPKM/counts get log2(x+1), as in training)
+               logged:bool=CohortConfig.logged, # the values are log2 already (raw TPM/FPKM/counts get log2(x+1), as in training)
                slide_patient:pd.Series|None=None, # slide -> patient from `slide_patient_map`, used without a sample sheet
                **kw, # load_cohort options: rows, id_column, conflict, max_patient_missing, max_genes_dropped
               ) -> Cohort:
@@ -156,8 +145,7 @@ def load_truth(expression, # path or DataFrame: patients or slides x genes; or a
 # %% ../nbs/11a_evaluate.ipynb #3e2682b1
 def _point_table(p:Predictions, level:str, genes:list) -> pd.DataFrame:
     "A directory's predictive means at `level` for `genes`, checked for missing values."
-    tab = read_table_values(_table_file(p.path/f'{level}s', 'mean'))
-    tab = tab[genes] if list(tab.columns) != list(genes) else tab
+    tab = read_table_values(_table_file(p.path/f'{level}s', 'mean'), genes)
     bad = ~np.isfinite(tab.to_numpy())
     if bad.any():
         raise RNAFMError(f"'{p.path}': its {level}s/mean table has {int(bad.sum())} missing or infinite value(s) (first {level}s: "
@@ -200,6 +188,62 @@ def _stream_samples(p:Predictions, acc:DistributionAccumulator, cohort:Cohort, t
             arr.get_orthogonal_selection((slice(None), idx, slice(None)))
         acc.update(x if gi is None else x[..., gi], _truth_rows(truth, pat[idx]))
 
+def _check_rows(P:pd.DataFrame, preds:list, level:str, cohort:Cohort):
+    "Refuse rows predicted twice among directories scored together, and predictions none of which has measured expression."
+    dup = P.index[P.index.duplicated()]
+    if len(dup): raise RNAFMError(f"{len(dup)} {level}(s) are predicted in more than one of the directories scored together "
+                                  f"(first: {first_items(dup)}); a {level} is scored once")
+    if not len(P): raise RNAFMError(f"no {level} of the predictions {first_items([str(p.path) for p in preds])} has measured expression "
+                                    f"(predicted: {first_items(preds[0].slides if level == 'slide' else preds[0].patients)}; "
+                                    f"measured patients: {first_items(cohort.expression.index)}): check that the ids agree")
+
+def _gather(preds:list[Predictions], cohort:Cohort, level:str, genes:list, truth:tuple, samples:bool, batch:int) -> dict:
+    "The predictive means of `preds` at `level` that have measured expression, and their samples fed to a `DistributionAccumulator`."
+    pmap = cohort.sample_sheet.set_index('slide_id').patient_id
+    parts, dropped = [], 0
+    for p in preds:
+        tab = _point_table(p, level, genes)
+        keep = (pmap.reindex(tab.index).isin(cohort.expression.index) if level == 'slide' else tab.index.isin(cohort.expression.index))
+        parts.append(tab[np.asarray(keep)]); dropped += int((~np.asarray(keep)).sum())
+    P = pd.concat(parts)
+    _check_rows(P, preds, level, cohort)
+    acc, S = None, None
+    if samples and all((p.path/'samples.zarr').exists() for p in preds):
+        acc = DistributionAccumulator(len(genes))
+        for p in preds: _stream_samples(p, acc, cohort, truth, genes, level, batch)
+        S = min(zarr.open_group(LocalStore(p.path/'samples.zarr'), mode='r')['samples'].shape[0] for p in preds)
+    return {'preds': list(preds), 'P': P, 'dropped': dropped, 'acc': acc, 'S': S}
+
+def _pool(parts:list[dict], level:str, cohort:Cohort) -> dict:
+    "Gathered groups of distinct rows (a run's folds) as one: the tables stacked, the accumulators added; no sample is read again."
+    g = {'preds': [p for q in parts for p in q['preds']], 'P': pd.concat([q['P'] for q in parts]),
+         'dropped': sum(q['dropped'] for q in parts), 'acc': None, 'S': None}
+    _check_rows(g['P'], g['preds'], level, cohort)
+    if all(q['acc'] is not None for q in parts): g['acc'], g['S'] = sum(q['acc'] for q in parts), min(q['S'] for q in parts)
+    return g
+
+def _scores(g:dict, cohort:Cohort, level:str, genes:list, truth:tuple, gene_sets:dict|None, r_val:pd.Series|None) -> dict:
+    "Gene table, pathway table, summary, calibration and PIT of a gathered group."
+    P = g['P']
+    pmap = cohort.sample_sheet.set_index('slide_id').patient_id
+    pid = pmap.reindex(P.index).to_numpy() if level == 'slide' else P.index.to_numpy()
+    Y = _truth_rows(truth, pid)
+    gm = gene_metrics(P.to_numpy(), Y, genes)
+    summary = {'rows': len(P), 'rows_without_truth': g['dropped']}
+    out = {'ids': list(P.index), 'pred': P, 'truth': Y, 'pathways': None, 'calibration': None, 'pit': None}
+    if g['acc'] is not None:
+        summary['samples_per_slide'] = g['S']
+        gm = gm.join(g['acc'].per_gene(genes))
+        d = g['acc'].summary()
+        out['calibration'], out['pit'] = d.pop('calibration'), d.pop('pit_histogram')
+        summary.update(d)
+    summary.update(summarise_gene_metrics(gm, r_val))
+    if gene_sets:
+        out['pathways'] = pathway_correlation(P.to_numpy(), Y, genes, gene_sets)
+        summary['pathway_r_mean'] = float(out['pathways'].pearson_r.mean())
+        summary['pathways_scored'] = int(out['pathways'].pearson_r.notna().sum())
+    return {**out, 'genes': gm, 'summary': summary}
+
 def score(preds:list[Predictions], # directories scored together (one, or a run's folds pooled); the same genes
           cohort:Cohort, # the measured expression (`load_truth`)
           level:str='patient', # 'patient' or 'slide'
@@ -212,39 +256,8 @@ def score(preds:list[Predictions], # directories scored together (one, or a run'
     "Gene table, pathway table, summary, calibration and PIT of predictions at one level against measured expression."
     if level not in ('patient', 'slide'): raise RNAFMError(f"level {level!r}: use 'patient' or 'slide'")
     genes = list(preds[0].genes if genes is None else genes)
-    pmap = cohort.sample_sheet.set_index('slide_id').patient_id
-    parts, dropped = [], 0
-    for p in preds:
-        tab = _point_table(p, level, genes)
-        keep = (pmap.reindex(tab.index).isin(cohort.expression.index) if level == 'slide' else tab.index.isin(cohort.expression.index))
-        parts.append(tab[np.asarray(keep)]); dropped += int((~np.asarray(keep)).sum())
-    P = pd.concat(parts)
-    dup = P.index[P.index.duplicated()]
-    if len(dup): raise RNAFMError(f"{len(dup)} {level}(s) are predicted in more than one of the directories scored together "
-                                  f"(first: {first_items(dup)}); a {level} is scored once")
-    if not len(P): raise RNAFMError(f"no {level} of the predictions {first_items([str(p.path) for p in preds])} has measured expression "
-                                    f"(predicted: {first_items(preds[0].slides if level == 'slide' else preds[0].patients)}; "
-                                    f"measured patients: {first_items(cohort.expression.index)}): check that the ids agree")
-    pid = pmap.reindex(P.index).to_numpy() if level == 'slide' else P.index.to_numpy()
     truth = truth_matrix(cohort, genes)                               # once: the log2 table is not rebuilt per batch
-    Y = _truth_rows(truth, pid)
-    gm = gene_metrics(P.to_numpy(), Y, genes)
-    summary = {'rows': len(P), 'rows_without_truth': dropped}
-    out = {'ids': list(P.index), 'pred': P, 'truth': Y, 'pathways': None, 'calibration': None, 'pit': None}
-    if samples and all((p.path/'samples.zarr').exists() for p in preds):
-        acc = DistributionAccumulator(len(genes))
-        for p in preds: _stream_samples(p, acc, cohort, truth, genes, level, batch)
-        summary['samples_per_slide'] = min(zarr.open_group(LocalStore(p.path/'samples.zarr'), mode='r')['samples'].shape[0] for p in preds)
-        gm = gm.join(acc.per_gene(genes))
-        d = acc.summary()
-        out['calibration'], out['pit'] = d.pop('calibration'), d.pop('pit_histogram')
-        summary.update(d)
-    summary.update(summarise_gene_metrics(gm, r_val))
-    if gene_sets:
-        out['pathways'] = pathway_correlation(P.to_numpy(), Y, genes, gene_sets)
-        summary['pathway_r_mean'] = float(out['pathways'].pearson_r.mean())
-        summary['pathways_scored'] = int(out['pathways'].pearson_r.notna().sum())
-    return {**out, 'genes': gm, 'summary': summary}
+    return _scores(_gather(preds, cohort, level, genes, truth, samples, batch), cohort, level, genes, truth, gene_sets, r_val)
 
 # %% ../nbs/11a_evaluate.ipynb #5c9433a2
 @dataclass
@@ -301,26 +314,30 @@ def run_genes(run:Run) -> list:
     return [g for g in run.groups['pooled'][0].genes if g in common]
 
 # %% ../nbs/11a_evaluate.ipynb #5ac68781
-def _val_r(val_dirs:list, cohort:Cohort, genes:list, level:str) -> pd.Series|None:
-    "Mean validation Pearson r per gene over `val_dirs`: scored against `cohort` when it holds their patients, else their gene_metrics.csv."
-    rs = []
+def _val_r_dir(d:Path, cohort:Cohort, genes:list, level:str, truth:tuple|None=None) -> pd.Series|None:
+    "Validation Pearson r per gene of one validation prediction directory: scored against `cohort` when it holds its patients, else its gene_metrics.csv."
+    try:
+        v = read_predictions(d)
+        tab = _point_table(v, level, [g for g in genes if g in v.genes])
+        pm = cohort.sample_sheet.set_index('slide_id').patient_id
+        pid = pm.reindex(tab.index).to_numpy() if level == 'slide' else tab.index.to_numpy()
+        ok = pd.Series(pid).isin(cohort.expression.index).to_numpy()
+        if ok.sum() >= 3:
+            tm = truth if truth is not None and list(tab.columns) == list(genes) else truth_matrix(cohort, list(tab.columns))
+            return gene_metrics(tab.to_numpy()[ok], _truth_rows(tm, pid[ok]), list(tab.columns)).pearson_r.reindex(genes)
+    except RNAFMError: pass
+    f, col = d/'gene_metrics.csv', 'r_patient' if level == 'patient' else 'r_slide'
+    if f.exists():
+        gmc = pd.read_csv(f, index_col=0)
+        if col in gmc: return gmc[col].reindex(genes)
+    return None
+
+def _val_r(val_dirs:list, cohort:Cohort, genes:list, level:str, truth:tuple|None=None, cache:dict|None=None) -> pd.Series|None:
+    "Mean validation Pearson r per gene over `val_dirs` (each scored once when `cache` is kept across calls)."
+    cache = {} if cache is None else cache
     for d in val_dirs:
-        d = Path(d)
-        try:
-            v = read_predictions(d)
-            tab = _point_table(v, level, [g for g in genes if g in v.genes])
-            pm = cohort.sample_sheet.set_index('slide_id').patient_id
-            pid = pm.reindex(tab.index).to_numpy() if level == 'slide' else tab.index.to_numpy()
-            ok = pd.Series(pid).isin(cohort.expression.index).to_numpy()
-            if ok.sum() >= 3:
-                gm = gene_metrics(tab.to_numpy()[ok], _truth_rows(truth_matrix(cohort, list(tab.columns)), pid[ok]), list(tab.columns))
-                rs.append(gm.pearson_r.reindex(genes)); continue
-        except RNAFMError: pass
-        f = d/'gene_metrics.csv'
-        col = 'r_patient' if level == 'patient' else 'r_slide'
-        if f.exists():
-            gmc = pd.read_csv(f, index_col=0)
-            if col in gmc: rs.append(gmc[col].reindex(genes))
+        if (str(d), level) not in cache: cache[(str(d), level)] = _val_r_dir(Path(d), cohort, genes, level, truth)
+    rs = [cache[(str(d), level)] for d in val_dirs if cache[(str(d), level)] is not None]
     return pd.concat(rs, axis=1).mean(axis=1) if rs else None
 
 def _best_genes(res:dict, r_val:pd.Series|None, pr_dirs:list, genes:list, n:int=6) -> pd.DataFrame:
@@ -332,8 +349,8 @@ def _best_genes(res:dict, r_val:pd.Series|None, pr_dirs:list, genes:list, n:int=
     ids = res['ids']
     qs = {}
     for q in ('q05', 'q95'):
-        try: qs[q] = pd.concat([read_table_values(_table_file(d.path/'patients', q))[best] for d in pr_dirs]).loc[ids]
-        except (RNAFMError, KeyError): qs[q] = None
+        try: qs[q] = pd.concat([read_table_values(_table_file(d.path/'patients', q), best) for d in pr_dirs]).loc[ids]
+        except (RNAFMError, KeyError, ValueError): qs[q] = None
     rows = []
     for g in best:
         j = genes.index(g)
@@ -361,7 +378,7 @@ def evaluate(runs, # prediction directories and/or cross-validation run director
              expression, # measured expression: path or DataFrame (raw TPM/FPKM/counts, or log2 with logged=True)
              out_dir, # results: one directory per run (replaced), and summary.csv over runs
              sample_sheet=None, # slide_id -> patient_id table (default: as the predictions record it)
-             logged:bool=False, # the expression values are log2 already
+             logged:bool=CohortConfig.logged, # the expression values are log2 already
              gene_sets=None, # pathway -> genes (dict, or a GMT/JSON path) for pathway-level correlation
              val=None, # validation predictions for a single prediction directory's honest top-k
              common_genes:bool=False, # pool folds of different gene lists over their shared genes
@@ -382,26 +399,31 @@ def evaluate(runs, # prediction directories and/or cross-validation run director
         if not set(g) & set(cohort.genes):
             raise RNAFMError(f"no gene of '{r.path}' (first: {first_items(g)}) is in the measured expression table (first: "
                              f"{first_items(cohort.genes)}): check the gene symbols (columns) of the table")
-    results = []
+    results, measured = [], set(cohort.genes)
     for r in progress(opened, desc='evaluating'):
         genes = run_genes(r)
         ev = {'name': None, 'model': r.model, 'source': str(r.path), 'kind': r.kind, 'genes': len(genes),
-              'genes_not_measured': [g for g in genes if g not in set(cohort.genes)][:50],
+              'genes_not_measured': [g for g in genes if g not in measured][:50],
               'settings': r.settings, 'levels': {}, 'calibration': {}, 'pit': {},
               'topk': {'test_ranked': 'genes ranked on the evaluated data itself (as published; optimistic)',
                        'val_ranked': 'genes chosen on validation predictions only (honest)'}}
-        tables, best = {}, None
+        tables, best, val_cache = {}, None, {}
         pm = cohort.sample_sheet.set_index('slide_id').patient_id
         one_slide = all(pm.reindex(q.slides).dropna().is_unique for q in r.groups['pooled'])   # then slides = patients
+        truth = truth_matrix(cohort, genes)                           # log2, once per run
         for level in levels:
             ev['levels'][level] = {}
             if level == 'slide' and one_slide and 'patient' in ev['levels']:
                 ev['levels']['slide'] = ev['levels']['patient']; ev['slide_level'] = 'same as patient level: one slide per patient'
                 ev['calibration']['slide'], ev['pit']['slide'] = ev['calibration']['patient'], ev['pit']['patient']
                 continue
+            folds = [grp for grp in r.groups if grp != 'pooled']          # a run's folds are read once: pooled = their union
+            got = {grp: _gather(r.groups[grp], cohort, level, genes, truth, samples, batch) for grp in folds}
+            got['pooled'] = _pool([got[f] for f in folds], level, cohort) if folds else \
+                            _gather(r.groups['pooled'], cohort, level, genes, truth, samples, batch)
             for grp, preds in r.groups.items():
-                rv = _val_r(r.val.get(grp, []), cohort, genes, level)
-                res = score(preds, cohort, level, genes, gene_sets if grp == 'pooled' else None, rv, samples, batch)
+                rv = _val_r(r.val.get(grp, []), cohort, genes, level, truth, val_cache)
+                res = _scores(got.pop(grp), cohort, level, genes, truth, gene_sets if grp == 'pooled' else None, rv)
                 ev['levels'][level][grp] = res['summary']
                 if grp == 'pooled':
                     tables[f'genes_{level}.csv'] = res['genes']
@@ -427,21 +449,21 @@ def evaluate(runs, # prediction directories and/or cross-validation run director
     return table
 
 # %% ../nbs/11a_evaluate.ipynb #93891f86
+@config_options(cohort=Options(CohortConfig, 'expression', 'logged', 'max_genes_dropped'))
 def evaluate_cmd(runs:Param('prediction directories and/or cross-validation run directories', str, nargs='+'),
-                 expression:str=None, # measured expression table (patients or slides x genes; or a reference-style table)
                  out:str=None, # output directory: one directory per run, and summary.csv
                  sample_sheet:str=None, # table with slide_id and patient_id (default: as the predictions record it)
-                 logged:bool=False, # the expression values are already log2 (otherwise raw TPM/FPKM/counts)
                  gene_sets:str=None, # GMT or JSON gene sets, for pathway-level correlation
                  val:str=None, # validation prediction directory, for one prediction directory's honest top-k
                  common_genes:bool=False, # pool a run's folds over their shared genes when their gene lists differ
                  no_samples:bool=False, # do not score the samples (CRPS, energy score, coverage, calibration)
-                 max_genes_dropped:float=0.01, # as when loading a cohort: dropping more genes for missing values is an error
+                 cohort:Given=None, # the CohortConfig options given: the measured expression and how it is read
                 ):
     "Score predictions or cross-validation runs against measured expression: per gene, per pathway and as distributions."
-    if expression is None or out is None: raise RNAFMError("give the measured expression (--expression TABLE) and --out DIR")
-    t = evaluate(runs, expression, out, sample_sheet, logged, gene_sets, val, common_genes, not no_samples,
-                 max_genes_dropped=max_genes_dropped)
+    c = cohort.resolve()
+    if c.expression is None or out is None: raise RNAFMError("give the measured expression (--expression TABLE) and --out DIR")
+    t = evaluate(runs, c.expression, out, sample_sheet, c.logged, gene_sets, val, common_genes, not no_samples,
+                 max_genes_dropped=c.max_genes_dropped)
     cols = [c for c in ('run', 'level', 'group', 'rows', 'pearson_r_mean', 'spearman_r_mean', 'pcc_T200_val_ranked',
                         'crps_mean', 'coverage_90') if c in t]
     print(t[t.group == 'pooled'][cols].round(4).to_string(index=False))

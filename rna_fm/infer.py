@@ -10,7 +10,7 @@ from .config import Given, Options, config_options
 from .core import RNAFMError, path_lock
 from .features import ArrayFeatures, open_features
 from .cohort import read_sample_sheet
-from .train import read_checkpoint
+from .checkpoint import read_checkpoint
 from .predict import PredictConfig, predict, read_slide_list, resolve_checkpoints
 from .baselines import FittedBaseline, predict_fitted
 

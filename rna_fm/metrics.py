@@ -118,16 +118,23 @@ def fdr_summary(r, # (G,) per-gene Pearson r on the test set
     return out
 
 # %% ../nbs/11_metrics.ipynb #4d1ce5b3
+def _crps_sorted(xs:np.ndarray, # (S, ...) samples sorted along axis 0
+                 y:np.ndarray, # (...) truths
+                ) -> np.ndarray:
+    "The CRPS estimate from sorted samples, summed in float64: the one formula of `crps` and `DistributionAccumulator`."
+    S = xs.shape[0]
+    dist, spread = np.zeros(xs.shape[1:]), np.zeros(xs.shape[1:])
+    for i in range(S):                                               # sample by sample: no (S, ...) temporaries
+        dist += np.abs(xs[i] - y); spread += (2 * i + 1 - S) * xs[i]
+    return dist / S - spread / S**2
+
 def crps(samples, # (S, N, G) draws of the predictive distribution
          truth, # (N, G) measured values
         ) -> np.ndarray:
     "CRPS of each prediction, (N, G), estimated from the samples."
     x, y = _np(samples).astype(np.float64), _np(truth).astype(np.float64)
     if x.shape[1:] != y.shape: raise RNAFMError(f"samples {x.shape} do not match truths {y.shape}")
-    S = x.shape[0]
-    xs = np.sort(x, axis=0)
-    w = (2 * np.arange(1, S + 1) - S - 1).reshape(-1, *([1] * y.ndim))
-    return np.abs(x - y).mean(0) - (w * xs).sum(0) / S**2
+    return _crps_sorted(np.sort(x, axis=0), y)
 
 def interval_coverage(samples, # (S, N, G) draws
                       truth, # (N, G) measured values
@@ -236,26 +243,27 @@ def _sorted_quantile(xs:np.ndarray, p:float) -> np.ndarray:
 def energy_score(samples, # (S, N, G) draws
                  truth, # (N, G) measured values, NaN where missing (left out of the norms)
                  blocks=None, # list of gene-index arrays: one score per block (default: all genes jointly)
-                 rows:int=16, # slides whose Gram matrices are formed at once
                 ) -> np.ndarray:
     "Energy score of each slide, (N,) jointly or (N, B) per block; NaN where a slide has no measured gene in a block."
     x, y = _np(samples), _np(truth).astype(np.float64)
     if x.shape[1:] != y.shape: raise RNAFMError(f"samples {x.shape} do not match truths {y.shape}")
     S, N, G = x.shape
+    ct = np.result_type(x.dtype, np.float32)                         # float16 samples in float32; sums in float64
     m = np.isfinite(y)
-    out = np.full((N, 1 if blocks is None else len(blocks)), np.nan)
-    for b, idx in enumerate([np.arange(G)] if blocks is None else blocks):
-        idx = np.asarray(idx, np.int64)
-        for a in range(0, N, rows):
-            mb = m[a:a + rows, idx]                                                       # (n, Gb)
-            xb = np.where(mb, x[:, a:a + rows, idx].astype(np.float64), 0).transpose(1, 0, 2)   # (n, S, Gb)
-            yb = np.where(mb, y[a:a + rows, idx], 0)
-            d_xy = np.sqrt(((xb - yb[:, None])**2).sum(-1)).mean(1)
-            c = xb - xb.mean(1, keepdims=True)                                            # distances do not change
-            sq = (c * c).sum(-1)
-            d2 = sq[:, :, None] + sq[:, None, :] - 2 * c @ c.transpose(0, 2, 1)
-            d_xx = np.sqrt(np.clip(d2, 0, None)).sum((1, 2)) / (2 * S * S)
-            out[a:a + rows, b] = np.where(mb.any(1), d_xy - d_xx, np.nan)
+    idxs = [None] if blocks is None else [np.asarray(b, np.int64) for b in blocks]
+    out = np.full((N, len(idxs)), np.nan)
+    for i in range(N):                                               # one slide at a time: (S, G) stays in the cache
+        xi = np.ascontiguousarray(x[:, i], dtype=ct)
+        for b, idx in enumerate(idxs):
+            use = (slice(None) if m[i].all() else m[i]) if idx is None else idx[m[i, idx]]
+            v = xi[:, use]
+            if v.shape[1] == 0: continue
+            d = v - y[i, use].astype(ct)
+            d_xy = np.sqrt((d * d).sum(1, dtype=np.float64)).mean()
+            c = v - v.mean(0, dtype=np.float64).astype(ct)                # distances do not change
+            sq = (c * c).sum(1, dtype=np.float64)
+            d2 = sq[:, None] + sq[None] - 2 * (c @ c.T).astype(np.float64)   # the Gram matrix: O(S^2 G), no (S, S, G) array
+            out[i, b] = d_xy - np.sqrt(np.clip(d2, 0, None)).sum() / (2 * S * S)
     return out[:, 0] if blocks is None else out
 
 class DistributionAccumulator:
@@ -283,8 +291,7 @@ class DistributionAccumulator:
         if not np.isfinite(x).all(): raise RNAFMError("the predictive samples contain NaN or infinity")
         m = np.isfinite(y); y0 = np.where(m, y, 0).astype(x.dtype)
         S, xs = x.shape[0], np.sort(x, axis=0)
-        w = (2 * np.arange(1, S + 1) - S - 1).reshape(-1, 1, 1).astype(x.dtype)
-        c = np.abs(x - y0).mean(0, dtype=np.float64) - (w * xs).sum(0, dtype=np.float64) / S**2
+        c = _crps_sorted(xs, y0)
         self.crps += np.where(m, c, 0).sum(0); self.n += m.sum(0)
         for i, lv in enumerate(self.levels):
             lo, hi = _sorted_quantile(xs, (1 - lv) / 2), _sorted_quantile(xs, (1 + lv) / 2)
@@ -295,6 +302,23 @@ class DistributionAccumulator:
         self.energy.append(energy_score(x, y))
         if self.blocks is not None: self.block_energy.append(energy_score(x, y, self.blocks))
         return self
+
+    def _layout(self) -> tuple:
+        return self.G, self.levels, len(self.pit), None if self.blocks is None else [np.asarray(b).tolist() for b in self.blocks]
+
+    def __add__(self, other:'DistributionAccumulator') -> 'DistributionAccumulator':
+        "The slides of both together (neither is changed): the folds' accumulators add up to the pooled one."
+        if not isinstance(other, DistributionAccumulator) or other._layout() != self._layout():
+            raise RNAFMError("only accumulators of the same genes, levels, PIT bins and energy blocks add up")
+        out = DistributionAccumulator(self.G, self.levels, len(self.pit), self.blocks)
+        out.n, out.crps, out.pit = self.n + other.n, self.crps + other.crps, self.pit + other.pit
+        out.cover, out.width = self.cover + other.cover, self.width + other.width
+        out.energy, out.block_energy = self.energy + other.energy, self.block_energy + other.block_energy
+        return out
+
+    def __radd__(self, other):
+        "`sum(accumulators)`, which starts from 0."
+        return self if isinstance(other, int) and other == 0 else self.__add__(other)
 
     def per_gene(self, genes=None) -> pd.DataFrame:
         "Per gene: values scored, mean CRPS, and coverage and mean width of the central intervals (NaN for unscored genes)."

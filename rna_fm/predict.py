@@ -19,7 +19,7 @@ from .cohort import read_sample_sheet, slide_patients
 from .features import ArrayFeatures, cluster_shares
 from .flow import Solver, sample
 from .metrics import PearsonAccumulator, bh_qvalues, crps, fdr_summary, interval_coverage, pearson_pvalue
-from .train import CheckpointInfo, check_compatible, load_checkpoint, read_checkpoint
+from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint, read_checkpoint
 
 # %% auto #0
 __all__ = ['Format', 'FORMATS', 'Weights', 'PredictConfig', 'write_h5ad', 'check_truth', 'write_predictions', 'check_ensemble',

@@ -19,7 +19,7 @@ from .store import clusters_name, read_coords, read_group, store_attrs, write_gr
 from .features import read_features
 from .flow import Solver, sample
 from .predict import PredictConfig, Weights
-from .train import CheckpointInfo, check_compatible, load_checkpoint
+from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint
 
 # %% auto #0
 __all__ = ['MapConfig', 'tile_grid', 'Windows', 'window_positions', 'condition_from_counts', 'SlideClusters',

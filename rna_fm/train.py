@@ -4,8 +4,8 @@
 
 # %% ../nbs/09_train.ipynb #d4d7a89b
 from __future__ import annotations
-import contextlib, csv, datetime, json, math, os, time
-from dataclasses import dataclass, field
+import contextlib, csv, json, math, time
+from dataclasses import dataclass
 from typing import Literal
 from pathlib import Path
 import numpy as np
@@ -13,21 +13,20 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
-from safetensors.torch import save_file, load_file
-import rna_fm
-from .core import (atomic_dir, atomic_savefig, atomic_write_json, atomic_write_text, first_items,
-                         get_device, JSONConfig, progress, RNAFMError, sha256_file, sweep_temps)
+from .core import (atomic_savefig, atomic_write_json, atomic_write_text, get_device, JSONConfig, progress,
+                         RNAFMError, sweep_temps)
 from .config import Precision, autocast, check_choices, upgrade_amp
 from .flow import PathName, Solver, TimeDist, draw_training_noise, get_path, sample
 from .metrics import PearsonAccumulator
 from .model import ModelConfig, RNAFM
-from .pathways import PathwayStructure
-from .cohort import Normaliser, collate_slides
+from .cohort import collate_slides
+from .normalise import Normaliser
+from .checkpoint import check_compatible, load_training_state, read_checkpoint, save_checkpoint
+from .distributed import init_distributed, is_main
+from .identity import config_differences
 
 # %% auto #0
-__all__ = ['RECIPES', 'CHECKPOINT_VERSION', 'LOG_COLUMNS', 'RESULT_NEUTRAL', 'TrainConfig', 'recipe_configs', 'EMA',
-           'save_checkpoint', 'CheckpointInfo', 'read_checkpoint', 'verify_checkpoint', 'check_compatible',
-           'load_checkpoint', 'DistInfo', 'init_distributed', 'GlobalBatchSampler', 'evaluate', 'config_differences',
+__all__ = ['RECIPES', 'LOG_COLUMNS', 'RESULT_NEUTRAL', 'TrainConfig', 'recipe_configs', 'EMA', 'GlobalBatchSampler', 'evaluate',
            'fit']
 
 # %% ../nbs/09_train.ipynb #bf9856df
@@ -137,181 +136,7 @@ class EMA:
         with torch.no_grad():
             for k in self.shadow: self.shadow[k].copy_(sd[k])
 
-# %% ../nbs/09_train.ipynb #7a92febe
-CHECKPOINT_VERSION = 1
-
-def _contiguous(sd:dict) -> dict: return {k: v.detach().contiguous().cpu() for k, v in sd.items()}
-
-def _flatten_optimizer(sd:dict) -> tuple[dict, dict]:
-    "Tensors of an optimiser state dict (for safetensors) and the rest (for JSON)."
-    tensors, plain = {}, {'param_groups': sd['param_groups'], 'state': {}}
-    for i, st in sd['state'].items():
-        plain['state'][str(i)] = {}
-        for k, v in st.items():
-            if torch.is_tensor(v): tensors[f'{i}.{k}'] = v.detach().contiguous().cpu()
-            else: plain['state'][str(i)][k] = v
-    return tensors, plain
-
-def _unflatten_optimizer(tensors:dict, plain:dict) -> dict:
-    state = {int(i): dict(v) for i, v in plain['state'].items()}
-    for key, v in tensors.items():
-        i, k = key.split('.', 1); state.setdefault(int(i), {})[k] = v
-    return {'state': state, 'param_groups': plain['param_groups']}
-
-# %% ../nbs/09_train.ipynb #220bd232
-def save_checkpoint(path, # directory to write (replaced atomically if it exists)
-                    model:RNAFM, # the network (not a DDP wrapper)
-                    normaliser:Normaliser, # the fold's normalisation statistics
-                    encoder:str, # id of the tile encoder whose cluster features the model reads
-                    ema:EMA|None=None, # averaged weights
-                    optimizer=None, # optimiser, for resuming
-                    train_cfg:TrainConfig|None=None,
-                    step:int=0, # optimiser steps done
-                    metrics:dict|None=None, # validation metrics at this step
-                    selected:str='ema', # which weights model selection chose: 'ema' or 'raw'
-                    trainer_state:dict|None=None, # loop state, for resuming
-                   ) -> Path:
-    "Write a checkpoint directory: config.json plus safetensors weights; nothing in it is pickled."
-    if list(normaliser.genes) != list(model.structure.genes):
-        raise RNAFMError("save_checkpoint: the normaliser's genes differ from the model's genes")
-    config = {'version': CHECKPOINT_VERSION, 'rna_fm_version': rna_fm.__version__, 'created': time.strftime('%Y-%m-%dT%H:%M:%S'),
-              'model': model.cfg.to_dict(), 'pathways': model.structure.to_dict(), 'normaliser': normaliser.to_dict(),
-              'encoder': encoder, 'k': model.cfg.n_clusters, 'feat_dim': model.cfg.feat_dim,
-              'train': train_cfg.to_dict() if train_cfg else None, 'step': step, 'metrics': metrics or {},
-              'selected': selected if ema is not None else 'raw'}
-    with atomic_dir(path) as tmp:
-        save_file(_contiguous(model.state_dict()), str(tmp/'model.safetensors'))
-        if ema is not None: save_file(_contiguous(ema.state_dict()), str(tmp/'ema.safetensors'))
-        if optimizer is not None:
-            tensors, plain = _flatten_optimizer(optimizer.state_dict())
-            save_file(tensors, str(tmp/'optimizer.safetensors'))
-            (tmp/'optimizer.json').write_text(json.dumps(plain))
-        if trainer_state is not None: (tmp/'trainer_state.json').write_text(json.dumps(trainer_state, indent=1))
-        config['sha256'] = {q.name: sha256_file(q) for q in sorted(tmp.iterdir())}   # checked on every load
-        (tmp/'config.json').write_text(json.dumps(config, indent=1))
-    return Path(path)
-
-# %% ../nbs/09_train.ipynb #2a19fd81
-@dataclass
-class CheckpointInfo:
-    "What a checkpoint records about itself (its config.json), rebuilt into rna_fm objects."
-    path: Path
-    model_cfg: ModelConfig
-    structure: PathwayStructure
-    normaliser: Normaliser
-    encoder: str
-    k: int
-    feat_dim: int
-    step: int
-    metrics: dict
-    selected: str
-    train_cfg: TrainConfig|None = None
-    files: tuple = ()
-
-    @property
-    def genes(self) -> list[str]: return list(self.normaliser.genes)
-
-def read_checkpoint(path) -> CheckpointInfo:
-    "Read and check a checkpoint's config.json (no weights are loaded)."
-    path = Path(path)
-    if not (path/'config.json').exists():
-        raise RNAFMError(f"'{path}' is not a checkpoint (no config.json); a checkpoint is the `best` or `last` "
-                         "directory that `rna-fm train` writes")
-    try: cfg = json.loads((path/'config.json').read_text())
-    except json.JSONDecodeError as e: raise RNAFMError(f"checkpoint '{path}': config.json is not valid JSON ({e})") from None
-    if cfg.get('version') != CHECKPOINT_VERSION:
-        raise RNAFMError(f"checkpoint '{path}' has format version {cfg.get('version')}; this rna_fm reads {CHECKPOINT_VERSION}")
-    if not (path/'model.safetensors').exists(): raise RNAFMError(f"checkpoint '{path}' has no model.safetensors")
-    return CheckpointInfo(path, ModelConfig.from_dict(cfg['model']), PathwayStructure.from_dict(cfg['pathways']),
-                          Normaliser.from_dict(cfg['normaliser']), cfg['encoder'], int(cfg['k']), int(cfg['feat_dim']),
-                          int(cfg['step']), cfg.get('metrics', {}), cfg.get('selected', 'raw'),
-                          TrainConfig.from_dict(cfg['train']) if cfg.get('train') else None,
-                          tuple(sorted(p.name for p in path.iterdir())))
-
-def verify_checkpoint(path, # a checkpoint directory
-                      names=None, # the files to check (default: every file its config.json records)
-                     ):
-    "Check a checkpoint's files against the SHA-256 sums its config.json recorded: a clear error if one was truncated or overwritten."
-    path = Path(path)
-    try: sums = json.loads((path/'config.json').read_text()).get('sha256') or {}
-    except (OSError, ValueError): raise RNAFMError(f"'{path}' is not a readable checkpoint (its config.json is missing or damaged)") from None
-    for name in (sums if names is None else [n for n in names if n in sums]):
-        if not (path/name).exists(): raise RNAFMError(f"checkpoint '{path}': its file {name} is missing; use another checkpoint or train again")
-        if sha256_file(path/name) != sums[name]:
-            raise RNAFMError(f"checkpoint '{path}': {name} is damaged (truncated or overwritten since it was saved: its SHA-256 "
-                             "differs from the one recorded); use another checkpoint (e.g. best/ rather than last/) or train again")
-
-def _load_tensors(path:Path, name:str) -> dict:
-    "The tensors of checkpoint file `name`, verified against its recorded checksum; a clear error for a damaged file."
-    verify_checkpoint(path, [name])
-    try: return load_file(str(path/name))
-    except Exception as e:     # a checkpoint written before checksums were recorded: safetensors' own error, in one line
-        raise RNAFMError(f"checkpoint '{path}': {name} cannot be read ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
-                         "it is damaged: use another checkpoint or train again") from None
-
-def check_compatible(info:CheckpointInfo, # from `read_checkpoint`
-                     genes:list|None=None, # genes of the data it will be compared with (targets)
-                     encoder:str|None=None, # encoder id of the cluster features
-                     feature_shape:tuple|None=None, # (K, D) of the cluster features
-                     pathways:PathwayStructure|None=None, # structure the data was prepared with
-                    ):
-    "Refuse, with the reason and the fix, data that a checkpoint was not trained for."
-    where = f"checkpoint '{info.path}'"
-    if genes is not None and list(genes) != info.genes:
-        extra, missing = [g for g in genes if g not in set(info.genes)], [g for g in info.genes if g not in set(genes)]
-        what = (f"{len(missing)} of its genes are missing (first: {first_items(missing)}), {len(extra)} genes are new "
-                f"(first: {first_items(extra)})" if missing or extra else "the same genes in another order")
-        raise RNAFMError(f"{where} was trained on {len(info.genes)} genes; the data differs: {what}. "
-                         "Select the checkpoint's genes (its normaliser lists them) or train a new model.")
-    if encoder is not None and encoder != info.encoder:
-        raise RNAFMError(f"{where} reads cluster features of encoder {info.encoder!r}, not {encoder!r}: "
-                         f"embed and aggregate the slides with {info.encoder!r}")
-    if feature_shape is not None and tuple(feature_shape) != (info.k, info.feat_dim):
-        raise RNAFMError(f"{where} expects cluster features of shape ({info.k}, {info.feat_dim}), the data has "
-                         f"{tuple(feature_shape)}: use K={info.k} and the checkpoint's encoder")
-    if pathways is not None and pathways != info.structure:
-        raise RNAFMError(f"{where} was built on another pathway structure ({info.structure}); the data uses {pathways}")
-
-def load_checkpoint(path, # a checkpoint directory
-                    weights:str='selected', # 'selected' (what model selection chose), 'ema' or 'raw'
-                    device='cpu',
-                   ) -> tuple[RNAFM, CheckpointInfo]:
-    "Rebuild the model of a checkpoint and load its weights (safetensors only: no code is unpickled)."
-    info = read_checkpoint(path)
-    if weights == 'selected': weights = info.selected
-    fname = {'ema': 'ema.safetensors', 'raw': 'model.safetensors'}.get(weights)
-    if fname is None: raise RNAFMError(f"weights {weights!r}: use 'selected', 'ema' or 'raw'")
-    if not (info.path/fname).exists(): raise RNAFMError(f"checkpoint '{info.path}' has no {weights} weights ({fname})")
-    model = RNAFM(info.model_cfg, info.structure)
-    sd = _load_tensors(info.path, fname)
-    try: model.load_state_dict(sd, strict=True)
-    except RuntimeError as e:
-        raise RNAFMError(f"checkpoint '{info.path}': its weights do not fit its configuration ({str(e).splitlines()[0]})") from None
-    return model.to(get_device(device)).eval(), info
-
 # %% ../nbs/09_train.ipynb #6bdb2abb
-@dataclass
-class DistInfo:
-    "Where this process sits in a distributed run (one process: rank 0 of 1)."
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    @property
-    def main(self) -> bool: return self.rank == 0
-
-def init_distributed(device:str='auto', # 'auto', 'cpu' or 'cuda': nccl with CUDA, gloo otherwise
-                     timeout:float=120.0, # minutes a collective waits for the slowest process before the run fails
-                    ) -> DistInfo:
-    "Join the process group that `torchrun` set up (gloo on CPU, nccl on GPU); a single process needs nothing."
-    world = int(os.environ.get('WORLD_SIZE', '1'))
-    if world == 1: return DistInfo()
-    rank, local = int(os.environ['RANK']), int(os.environ.get('LOCAL_RANK', '0'))
-    if not dist.is_initialized():
-        use_cuda = torch.cuda.is_available() and device in ('auto', 'cuda')
-        if use_cuda: torch.cuda.set_device(local)
-        dist.init_process_group('nccl' if use_cuda else 'gloo', timeout=datetime.timedelta(minutes=timeout))
-    return DistInfo(rank, world, local)
-
 class GlobalBatchSampler(torch.utils.data.Sampler):
     """This process's share of each global batch. Epoch e is a permutation of the dataset seeded by (seed, e);
     global batch b of an epoch is its next `batch_size` items, and process r takes the r-th of `world` equal slices.
@@ -398,32 +223,6 @@ def _better(a, # this validation's score
 # %% ../nbs/09_train.ipynb #ab3da224
 RESULT_NEUTRAL = ('device', 'num_workers', 'dist_timeout')   # TrainConfig fields that do not change what a run computes
 
-class _Absent:
-    def __repr__(self): return 'absent'
-_ABSENT = _Absent()
-
-def _shown(v) -> str:
-    "A setting's value, short enough for an error message."
-    if isinstance(v, (list, tuple)) and len(v) > 4: return f"[{len(v)} items: {', '.join(map(repr, v[:3]))}, ...]"
-    r = repr(v)
-    return r if len(r) <= 80 else r[:77] + '...'
-
-def config_differences(recorded:dict, # settings a run was made with (from a checkpoint or a fold record)
-                       current:dict, # the settings asked for now
-                       ignore=(), # keys (dotted for nested dicts, e.g. 'train.device') that do not change results
-                       prefix:str='', # prefix of the keys of this level (used in recursion)
-                      ) -> list[str]:
-    "Readable differences between two nested settings dicts, one per differing key: `key: recorded value, now value`."
-    out = []
-    for k in dict.fromkeys([*recorded, *current]):
-        name = f'{prefix}{k}'
-        if name in ignore: continue
-        a, b = recorded.get(k, _ABSENT), current.get(k, _ABSENT)
-        if isinstance(a, dict) and isinstance(b, dict): out += config_differences(a, b, ignore, name + '.'); continue
-        if a is _ABSENT or b is _ABSENT or json.loads(json.dumps(a)) != json.loads(json.dumps(b)):
-            out.append(f'{name}: {_shown(a)} recorded, {_shown(b)} now')
-    return out
-
 def _check_resumable(out:Path, model:RNAFM, cfg:TrainConfig, normaliser:Normaliser, encoder:str):
     "Refuse to continue (or reuse) the run in `out` when its model, training settings, genes, pathways or encoder differ."
     info = read_checkpoint(out/'last')
@@ -431,7 +230,7 @@ def _check_resumable(out:Path, model:RNAFM, cfg:TrainConfig, normaliser:Normalis
         raise RNAFMError(f"'{out}' holds a run of another model configuration "
                          f"({'; '.join(config_differences(info.model_cfg.to_dict(), model.cfg.to_dict())[:3])}); "
                          "use a new output directory, or the same settings to resume it")
-    diff = config_differences(info.train_cfg.to_dict(), cfg.to_dict(), RESULT_NEUTRAL) if info.train_cfg else []
+    diff = config_differences(TrainConfig.upgrade(info.train), cfg.to_dict(), RESULT_NEUTRAL) if info.train else []   # older: amp
     if diff:
         raise RNAFMError(f"'{out}' holds a run with other training settings ({'; '.join(diff[:3])}); continuing it with "
                          "these would mix two recipes: use a new output directory, or the recorded settings to resume it")
@@ -453,7 +252,7 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
     if (out/'done.json').exists(): return json.loads((out/'done.json').read_text())
     if val_ds is None or len(val_ds) < 2: raise RNAFMError("training needs at least 2 validation slides for model selection")
     device = torch.device(f'cuda:{di.local_rank}') if di.world > 1 and torch.cuda.is_available() else get_device(cfg.device)
-    if di.main: out.mkdir(parents=True, exist_ok=True); sweep_temps(out)
+    if is_main(): out.mkdir(parents=True, exist_ok=True); sweep_temps(out)
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
@@ -461,15 +260,7 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
     ema = EMA(model, cfg.ema_decay, cfg.ema_warmup)
     state = {'step': 0, 'best': None, 'best_step': None, 'bad_evals': 0, 'seconds': 0.0}
     if (out/'last'/'trainer_state.json').exists():                         # resume from the last complete checkpoint
-        last = out/'last'
-        try: verify_checkpoint(last)
-        except RNAFMError as e:
-            raise RNAFMError(f"{e}. To resume this training, delete '{last}' and run again: it restarts from step 0") from None
-        model.load_state_dict(_load_tensors(last, 'model.safetensors'))
-        ema.load_state_dict(_load_tensors(last, 'ema.safetensors'))
-        opt.load_state_dict(_unflatten_optimizer(_load_tensors(last, 'optimizer.safetensors'),
-                                                 json.loads((last/'optimizer.json').read_text())))
-        state = json.loads((last/'trainer_state.json').read_text())
+        state = load_training_state(out/'last', model, ema, opt)
     net = _Velocity(model)
     if di.world > 1: net = nn.parallel.DistributedDataParallel(net, device_ids=[di.local_rank] if device.type == 'cuda' else None)
     G, per = len(normaliser.genes), cfg.batch_size // di.world
@@ -477,9 +268,9 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
     sampler = GlobalBatchSampler(len(train_ds), cfg.batch_size, cfg.seed, di.rank, di.world, state['step'])
     loader = iter(torch.utils.data.DataLoader(train_ds, batch_sampler=sampler, collate_fn=collate_slides,
                                               num_workers=cfg.num_workers))
-    path, log = get_path(cfg.path), _Log(out/'log.csv', state['step'], di.main)
+    path, log = get_path(cfg.path), _Log(out/'log.csv', state['step'], is_main())
     mb, t0, stop = per // cfg.grad_accum, time.time() - state['seconds'], False
-    bar = progress(range(state['step'], cfg.max_steps), desc='training', disable=None if di.main else True)
+    bar = progress(range(state['step'], cfg.max_steps), desc='training', disable=None if is_main() else True)
     for step in bar:
         batch = next(loader)
         for grp in opt.param_groups: grp['lr'] = cfg.lr_at(step)
@@ -512,7 +303,7 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
         if done % cfg.eval_every == 0 or done == cfg.max_steps:
             stop = _validate(model, ema, opt, val_ds, cfg, out, di, state, done, log, callbacks, normaliser, encoder, t0)
             if stop: break
-    if di.main: _loss_figure(out/'log.csv', out/'loss.png')
+    if is_main(): _loss_figure(out/'log.csv', out/'loss.png')
     if state['best'] is None:                                           # every validation gave NaN: nothing to choose
         raise RNAFMError(f"no validation of the run in '{out}' gave a finite {cfg.select_on} (up to step {state['step']}), so "
                          "no checkpoint was chosen and `best/` was not written (see log.csv). A NaN correlation means the "
@@ -520,7 +311,7 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
                          "means training diverged (lower the learning rate). Fix the cause and train in a new directory.")
     summary = {'best_step': state['best_step'], 'best_' + cfg.select_on: state['best'], 'select_on': cfg.select_on,
                'steps': state['step'], 'stopped_early': bool(stop), 'seconds': round(time.time() - t0, 1)}
-    if di.main: atomic_write_json(out/'done.json', summary)
+    if is_main(): atomic_write_json(out/'done.json', summary)
     if di.world > 1: dist.barrier()
     return summary
 
@@ -528,7 +319,7 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
 def _validate(model, ema, opt, val_ds, cfg, out, di, state, done, log, callbacks, normaliser, encoder, t0) -> bool:
     "Validate (main process), keep the best checkpoint, write `last/`; return whether to stop early."
     stop = torch.zeros(1)
-    if di.main:
+    if is_main():
         with (ema.applied(model) if cfg.select_ema else contextlib.nullcontext()):
             m = evaluate(model, val_ds, cfg)
         row = {'step': done, **{k: round(v, 6) for k, v in m.items()}, 'seconds': round(time.time() - t0, 2)}

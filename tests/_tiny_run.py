@@ -52,7 +52,9 @@ def fit_main(out:str, max_steps:int=60):
     "`fit` on fold 0 of the tiny cohort."
     import torch
     from rna_fm.features import ArrayFeatures
-    from rna_fm.cohort import SlideDataset, fit_normaliser, load_cohort, make_splits
+    from rna_fm.cohort import SlideDataset, load_cohort
+    from rna_fm.normalise import fit_normaliser
+    from rna_fm.splits import make_splits
     from rna_fm.model import ModelConfig, RNAFM
     from rna_fm.pathways import build_pathway_structure
     from rna_fm.train import TrainConfig, fit

@@ -186,7 +186,7 @@ def test_damaged_checkpoint_weights_are_a_clear_error(trained, tmp_path, capsys,
 
 def test_non_finite_predictions_fail_naming_the_slides(trained, tmp_path, capsys):
     import torch
-    from rna_fm.train import load_checkpoint, save_checkpoint
+    from rna_fm.checkpoint import load_checkpoint, save_checkpoint
     w = trained; before = hashes(w/'pred')
     model, info = load_checkpoint(w/'out'/'fold0'/'best')
     with torch.no_grad(): next(p for n, p in model.named_parameters() if n.endswith('weight') and p.ndim == 2).fill_(float('nan'))
