@@ -17,7 +17,7 @@ from .core import JSONConfig, RNAFMError, atomic_dir, first_items
 from .splits import ROLES, Fold
 from .cohort import Cohort, slide_patients
 from .normalise import Normaliser
-from .predict import PredictConfig, _slide_seed, check_truth, write_predictions
+from .predict import PredictConfig, check_truth, slide_seed, write_predictions
 from .crossval import CV_OPTIONS, cli_folds, cli_gene_select, cli_inputs, fold_scores, run_cv, run_fold
 
 # %% auto #0
@@ -248,7 +248,7 @@ def predict_fitted(fitted, # a FittedBaseline, or a list of them (a fold ensembl
         out = []
         for c, (f, nm) in enumerate(members):                                             # each member its own noise and units
             mu = f.predict_z(features, ids)                                               # (b, G)
-            eps = np.stack([np.random.default_rng(_slide_seed(cfg.seed, s if c == 0 else f'{s}@{c}')).standard_normal((S, G))
+            eps = np.stack([np.random.default_rng(slide_seed(cfg.seed, s, c)).standard_normal((S, G))
                             for s in ids], 1)
             out.append(np.asarray(nm.inverse_transform(mu[None] + f.sd * eps)))
         return np.concatenate(out, 0)

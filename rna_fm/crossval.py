@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 from .config import Given, Options, check_choices, config_options, merge_config
-from .core import JSONConfig, RNAFMError, atomic_write_json, atomic_write_text, first_items, fold_dirs, get_device, is_temp_path
+from .core import JSONConfig, RNAFMError, atomic_write_json, atomic_write_text, first_items, fold_dirs, is_temp_path
 from .splits import ROLES, Fold, SplitConfig, Splits, make_splits
 from .aggregate import AggregateConfig
 from .cohort import Cohort, CohortConfig, SlideDataset, read_table, training_cohort
@@ -23,7 +23,7 @@ from .pathways import PathwayConfig, build_pathway_structure, load_gene_sets, re
 from .predict import PredictConfig, predict
 from .features import open_features
 from .train import RESULT_NEUTRAL, TrainConfig, fit, recipe_configs
-from .identity import config_differences
+from .identity import run_mismatch
 from .checkpoint import load_checkpoint
 
 # %% auto #0
@@ -170,8 +170,8 @@ def fold_dir_mismatch(out_dir, # a fold directory
     if old.get('version') != record['version']: return f"its fold.json has format version {old.get('version')}, not {record['version']}"
     why = _role_change(old['patients'], record['patients'])
     if why: return why
-    diff = config_differences(recorded_settings(old['settings']), record['settings'], NEUTRAL_SETTINGS)
-    if diff: return f"setting {diff[0]}" + (f" (and {len(diff) - 1} more)" if len(diff) > 1 else '')
+    why = run_mismatch(recorded_settings(old['settings']), record['settings'], NEUTRAL_SETTINGS)
+    if why: return f"setting {why}"
     if old.get('expression_sha256') != record['expression_sha256']: return "the expression of its patients has changed"
     return None
 
@@ -201,8 +201,8 @@ def run_dir_mismatch(out_dir, # a cross-validation directory
             why = _role_change({r: a.role(r) for r in ROLES}, {r: b.role(r) for r in ROLES})
             if why: return f"its split (splits.csv) differs: fold {k}: {why}"
     if (out/'run.json').exists():
-        diff = config_differences(recorded_settings(json.loads((out/'run.json').read_text())), settings, NEUTRAL_SETTINGS)
-        if diff: return f"setting {diff[0]}" + (f" (and {len(diff) - 1} more)" if len(diff) > 1 else '')
+        why = run_mismatch(recorded_settings(json.loads((out/'run.json').read_text())), settings, NEUTRAL_SETTINGS)
+        if why: return f"setting {why}"
     return None
 
 def _drop_stale_folds(out:Path, cohort:Cohort, splits:Splits, features, model_cfg, train_cfg, predict_cfg, encoder,

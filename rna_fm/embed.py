@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .config import Given, Options, Precision, StoredDtype, autocast, check_choices, config_options, resolve_precision
 from .core import (JSONConfig, RNAFMError, failure_line, get_device, path_lock, print_failures, progress,
                          shard_items, sweep_temps)
+from .identity import run_mismatch
 from .encoders import DEFAULT_ENCODER, Encoder, get_encoder
 from .store import check_name, features_name, open_store, store_attrs
 from .features import find_stores, new_features_array, staging_name, swap_in, writable_store
@@ -62,7 +63,7 @@ def _describe_run(s:dict) -> str:
 def _check_resume(sid:str, encoder:str, old:dict, run:dict, n:int):
     "Refuse to resume partial features computed with another batch size, device or autocast than `run`."
     was = {k: old.get(k) for k in run}
-    if was == run: return
+    if run_mismatch(was, run) is None: return
     n_done, n_chunks = len(old['chunks_done']), math.ceil(n / int(old['chunk_tiles']))
     how = (f"--batch_size {was['batch_size']} --device {str(was['device']).split(' ')[0]}" if was['batch_size'] is not None
            else 'the settings of that run')

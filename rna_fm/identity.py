@@ -5,9 +5,10 @@
 # %% ../nbs/00b_identity.ipynb #d4dcbe2a
 from __future__ import annotations
 import json
+from .core import RNAFMError
 
 # %% auto #0
-__all__ = ['config_differences']
+__all__ = ['config_differences', 'run_mismatch', 'check_same_run']
 
 # %% ../nbs/00b_identity.ipynb #5f1332c0
 class _Absent:
@@ -35,4 +36,28 @@ def config_differences(recorded:dict, # settings a run was made with (from a che
         if a is _ABSENT or b is _ABSENT or json.loads(json.dumps(a)) != json.loads(json.dumps(b)):
             out.append(f'{name}: {_shown(a)} recorded, {_shown(b)} now')
     return out
+
+
+# %% ../nbs/00b_identity.ipynb #884bb045
+def run_mismatch(recorded:dict|None, # the identity a step recorded with its results (None: none recorded)
+                 asked:dict, # the identity of the run asked for now
+                 ignore=(), # keys (dotted for nested dicts) that do not change results, e.g. 'train.device'
+                 most:int=3, # differences named; the others are counted
+                ) -> str|None:
+    "What differs between a recorded run identity and the one asked for, in words; None when it is the same run."
+    diff = config_differences(recorded or {}, asked, ignore)
+    if not diff: return None
+    return '; '.join(diff[:most]) + (f' (and {len(diff) - most} more)' if len(diff) > most else '')
+
+
+# %% ../nbs/00b_identity.ipynb #599aeb36
+def check_same_run(recorded:dict|None, # the identity recorded with the results
+                   asked:dict, # the identity asked for now
+                   what:str, # the results and why they cannot be reused, e.g. "'out' holds a run of another model configuration"
+                   fix:str, # what to do instead
+                   ignore=(), # keys that do not change results
+                  ):
+    "Refuse, in one sentence naming the results, the first difference and the fix, results another run made."
+    why = run_mismatch(recorded, asked, ignore)
+    if why: raise RNAFMError(f"{what} ({why}); {fix}")
 

@@ -22,8 +22,8 @@ from .metrics import PearsonAccumulator, bh_qvalues, crps, fdr_summary, interval
 from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint, read_checkpoint
 
 # %% auto #0
-__all__ = ['Format', 'FORMATS', 'Weights', 'PredictConfig', 'write_h5ad', 'check_truth', 'write_predictions', 'check_ensemble',
-           'checkpoint_identity', 'resolve_checkpoints', 'predict', 'read_slide_list']
+__all__ = ['Format', 'FORMATS', 'Weights', 'PredictConfig', 'slide_seed', 'write_h5ad', 'check_truth', 'write_predictions',
+           'check_ensemble', 'checkpoint_identity', 'resolve_checkpoints', 'predict', 'read_slide_list']
 
 # %% ../nbs/10_predict.ipynb #f97d2923
 Format = Literal['csv', 'parquet', 'h5ad', 'h5ad_samples']   # a prediction output format
@@ -95,10 +95,14 @@ def _summaries(x:np.ndarray, quantiles) -> dict:
     for q, v in zip(quantiles, np.quantile(x, quantiles, axis=0)): out[_qname(q)] = v
     return out
 
-def _slide_seed(seed:int, slide_id:str) -> int:
-    "A seed for one slide's noise: a slide's samples do not depend on which other slides are predicted with it."
+def slide_seed(seed:int, # the prediction's noise seed
+               slide_id:str, # the slide
+               member:int=0, # which model of a fold ensemble (0: the first, or a single model)
+              ) -> int:
+    "The seed of one slide's noise for one ensemble member: a slide's samples do not depend on which other slides are predicted with it."
     import hashlib
-    return int.from_bytes(hashlib.sha256(f'{seed}:{slide_id}'.encode()).digest()[:8], 'little') % 2**63
+    key = slide_id if member == 0 else f'{slide_id}@{member}'
+    return int.from_bytes(hashlib.sha256(f'{seed}:{key}'.encode()).digest()[:8], 'little') % 2**63
 
 def _read_features(feats, # feature source: slide id -> (K, D)
                    ids:list, # slides of one group
@@ -348,7 +352,7 @@ def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, 
         cond, out = _read_features(feats, ids, info).to(device), []
         for c, (net, inf) in enumerate(loaded):
             x0 = torch.stack([torch.randn(cfg.n_samples, len(genes), generator=torch.Generator().manual_seed(
-                                  _slide_seed(cfg.seed, s if c == 0 else f'{s}@{c}'))) for s in ids], 1)
+                                  slide_seed(cfg.seed, s, c))) for s in ids], 1)
             with autocast(cfg.precision, device):
                 z, _ = sample(net, cond, n_samples=cfg.n_samples, solver=cfg.solver, steps=cfg.steps, guidance=cfg.guidance,
                               x_0=x0.to(device))

@@ -21,6 +21,7 @@ from .config import Given, Options, config_options
 from .core import (JSONConfig, RNAFMError, atomic_write, die_with_parent, file_fingerprint, path_lock, progress, same_content,
                    shard_items, sweep_temps)
 from .slide import is_slide_file, slide_id_of
+from .identity import run_mismatch
 from .tissue import TissueConfig, detect_tissue
 from .store import check_name, create_store, read_coords, store_attrs, store_contents, store_path, update_store_attrs
 
@@ -339,21 +340,14 @@ def store_is_current(store, # a slide store's path
                     ) -> bool:
     "Whether `store` is complete, intact and was made from a slide of this content with these settings."
     a = _intact(store)
-    return a is not None and a.get('config') == cfg.to_dict() and same_content(a.get('file_fingerprint'), slide)
-
-def _changes(a:dict, cfg:TilingConfig) -> str:
-    "What differs between the settings a store was tiled with and `cfg`, in words."
-    flat = lambda d, pre='': {k2: v2 for k, v in d.items()
-                              for k2, v2 in (flat(v, f'{pre}{k}.').items() if isinstance(v, dict) else [(f'{pre}{k}', v)])}
-    old, new = flat(a.get('config') or {}), flat(cfg.to_dict())
-    return ', '.join(f'{k} {old.get(k)} -> {new.get(k)}' for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
+    return a is not None and run_mismatch(a.get('config'), cfg.to_dict()) is None and same_content(a.get('file_fingerprint'), slide)
 
 def _why_retile(sp:Path, path:Path, cfg:TilingConfig) -> str|None:
     "Why the complete store `sp` cannot be kept for slide `path` under `cfg` (None: it can)."
     a = _intact(sp)
     if a is None: return None
     why = [] if same_content(a.get('file_fingerprint'), path) else [f"slide '{path}' is not the file it was tiled from (its content differs)"]
-    if a.get('config') != cfg.to_dict(): why.append(f'the tiling settings changed ({_changes(a, cfg)})')
+    if changed := run_mismatch(a.get('config'), cfg.to_dict()): why.append(f'the tiling settings changed ({changed})')
     return ' and '.join(why) or None
 
 def tile_slide(path, # the slide file

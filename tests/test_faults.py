@@ -59,7 +59,7 @@ def test_touched_or_copied_slide_keeps_its_work(work, capsys):
 def test_new_tiling_settings_need_overwrite_and_say_what_goes(work, capsys):
     sl, st = work; before = hashes(st)
     code, out, err = run(capsys, 'tile', sl, st, '--target_mpp', '2', '--tile_px', '48', '--no_pictures')
-    assert code == 1 and 'tile_px 32 -> 48' in err and 'features/texture_stats' in err and 'clusters/texture_stats/k3' in err
+    assert code == 1 and 'tile_px: 32 recorded, 48 now' in err and 'features/texture_stats' in err and 'clusters/texture_stats/k3' in err
     assert '--overwrite' in err
     assert hashes(st) == before
     code, out, _ = run(capsys, 'tile', sl, st, '--target_mpp', '2', '--tile_px', '48', '--no_pictures', '--overwrite')
