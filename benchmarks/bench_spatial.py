@@ -8,7 +8,7 @@ gene on synthetic slides with known regions.
   model call (the baseline, on 16 windows, measured in the same run) to show what batching buys.
 --truth: a synthetic cohort with tissue-marker genes (rna_fm.synth, frac_prop), a small model trained on its slides'
   cluster features with rna_fm.train.fit (early stopping on validation patients only), and the held-out test patients'
-  slides built by rna_fm.spatial.synthetic_store (tile textures from the slide geometry, tile features from the cohort's
+  slides built by rna_fm.synth.synthetic_store (tile textures from the slide geometry, tile features from the cohort's
   feature generator, k-means into the cohort's K). Strongly driven genes are defined on the truth alone, before any
   model runs: over 5,000 random compositions (Dirichlet(1), factors 0), the gene's expected expression has a Spearman
   correlation of at least 0.8 in absolute value with the proportion of one texture, its driving texture (the sign is
@@ -83,33 +83,40 @@ def speed(work:Path, n_tiles:int=5000, genes:int=600, k:int=100, d:int=1280, str
     for stride, batch in ((2, 64),) + (((1, 64),) if stride1 else ()):
         cfg = MapConfig(stride=stride, batch=batch)
         if max_windows is None:
-            t0 = time.perf_counter(); table, w = local_predictions(slide, model, ro, cfg); dt = time.perf_counter() - t0
+            t0, c0 = time.perf_counter(), time.process_time()
+            table, w = local_predictions(slide, model, ro, cfg)
+            dt, dc = time.perf_counter() - t0, time.process_time() - c0
             timed = len(w.positions)
         else:                      # the loop of local_predictions on a random subset of the windows, timed alone
             w = window_positions(tile_grid(slide.coords, slide.tile_px), cfg.window, cfg.stride, cfg.min_fill)
             sub = np.random.default_rng(0).permutation(len(w.positions))[:max_windows]
             x0 = _noise(cfg, genes)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for s in range(0, len(sub), cfg.batch):
                 _sample_values(model, ro, *_window_sums(feats, assign, torch.as_tensor(w.members[sub[s:s + cfg.batch]]), k), x0, cfg)
-            timed = len(sub); dt = (time.perf_counter() - t0) * len(w.positions) / timed
+            timed = len(sub)
+            dt, dc = [(x * len(w.positions) / timed) for x in (time.perf_counter() - t0, time.process_time() - c0)]
         out['runs'].append({'window': cfg.window, 'stride': stride, 'batch': batch, 'n_samples': cfg.n_samples, 'steps': cfg.steps,
                             'windows': int(len(w.positions)), 'windows_timed': int(timed), 'seconds': round(dt, 2),
-                            'tiles_per_s': round(n_tiles / dt, 1), 'windows_per_s': round(len(w.positions) / dt, 2)})
+                            'tiles_per_s': round(n_tiles / dt, 1), 'windows_per_s': round(len(w.positions) / dt, 2),
+                            'cpu_seconds': round(dc, 2), 'tiles_per_cpu_s': round(n_tiles / dc, 1)})
     # baseline: the same sampler, one window per model call, on the first 16 windows of the stride-2 map
     cfg = MapConfig(stride=2)
     w = window_positions(tile_grid(slide.coords, slide.tile_px), cfg.window, cfg.stride, cfg.min_fill)
     x0 = _noise(cfg, genes)
     n = min(16, len(w.positions))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with torch.no_grad():
         for j in range(n): _sample_values(model, ro, *_window_sums(feats, assign, torch.as_tensor(w.members[j:j + 1]), k), x0, cfg)
-    one = (time.perf_counter() - t0) / n
-    batched = out['runs'][0]['seconds'] / len(w.positions)
+    one, one_c = (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
+    batched, batched_c = out['runs'][0]['seconds'] / len(w.positions), out['runs'][0]['cpu_seconds'] / len(w.positions)
     out['one_window_per_call'] = {'windows_timed': n, 'seconds_per_window': round(one, 4),
-                                  'batched_seconds_per_window': round(batched, 4), 'batching_speedup': round(one / batched, 2)}
+                                  'batched_seconds_per_window': round(batched, 4), 'batching_speedup': round(one / batched, 2),
+                                  'cpu_seconds_per_window': round(one_c, 4), 'batched_cpu_seconds_per_window': round(batched_c, 4),
+                                  'batching_speedup_cpu': round(one_c / batched_c, 2)}
     if importance:
-        t0 = time.perf_counter(); cluster_importance(slide, model, ro, cfg); out['importance_seconds'] = round(time.perf_counter() - t0, 2)
+        t0, c0 = time.perf_counter(), time.process_time(); cluster_importance(slide, model, ro, cfg)
+        out['importance_seconds'], out['importance_cpu_seconds'] = round(time.perf_counter() - t0, 2), round(time.process_time() - c0, 2)
     return out
 
 def driven_genes(coh, n:int=5000, seed:int=0) -> pd.DataFrame:
@@ -125,7 +132,8 @@ def driven_genes(coh, n:int=5000, seed:int=0) -> pd.DataFrame:
     r = rho[np.arange(len(t)), t]
     return pd.DataFrame({'texture': t, 'sign': np.sign(r), 'rho': r, 'kind': coh.gene_truth.kind.to_numpy()}, index=coh.genes)
 
-def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(12288, 8192), max_slides:int=16, checkpoint=None) -> dict:
+def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(12288, 8192), max_slides:int=16, checkpoint=None,
+          train_only:bool=False, prior:str='none') -> dict:
     "Maps of strongly driven genes against the local abundance of their driving texture, and cluster importance."
     from rna_fm.core import torch_threads
     from rna_fm.synth import make_cohort
@@ -137,7 +145,9 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     from rna_fm.model import ModelConfig, RNAFM
     from rna_fm.train import TrainConfig, fit
     from rna_fm.checkpoint import read_checkpoint
-    from rna_fm.spatial import MapConfig, map_slide, synthetic_store
+    from rna_fm.spatial import MapConfig, map_slide
+    from rna_fm.synth import synthetic_store
+    from rna_fm.core import RNAFMError
     t_start = time.perf_counter()
     coh = make_cohort(n_patients=patients, n_genes=300, n_pathways=24, frac_prop=0.3, frac_morph=0.3, seed=seed)
     cohort = load_cohort(coh.sample_sheet, coh.expression, logged=False)
@@ -145,7 +155,8 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     norm = fit_normaliser(cohort, fold)
     feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features)
     st = build_pathway_structure(coh.pathways, norm.genes, min_size=3)
-    mcfg = ModelConfig(hidden=64, depth=2, heads=4, feat_dim=coh.spec.D, n_clusters=coh.spec.K, cond_mlp=128, graph_heads=2, buckets=4)
+    mcfg = ModelConfig(hidden=64, depth=2, heads=4, feat_dim=coh.spec.D, n_clusters=coh.spec.K, cond_mlp=128, graph_heads=2, buckets=4,
+                       **({'prior': prior} if prior != 'none' else {}))
     tcfg = TrainConfig(batch_size=32, max_steps=steps, eval_every=max(50, steps // 6), log_every=max(50, steps // 6), lr=1e-3,
                        val_samples=4, val_steps=9)
     run = Path(checkpoint) if checkpoint else work/'run'/'best'
@@ -154,17 +165,25 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
         fit(RNAFM(mcfg, st), SlideDataset(fold.slides(cohort, 'train'), feats, cohort, norm),
             SlideDataset(fold.slides(cohort, 'val'), feats, cohort, norm), tcfg, work/'run', norm, 'synthetic')
     t_train = time.perf_counter() - t_start
+    if train_only: return {'patients': patients, 'prior': prior, 'train_steps': steps, 'train_seconds': round(t_train, 1), 'checkpoint': str(run),
+                           'checkpoint_step': read_checkpoint(run).step}
     drv = driven_genes(coh)
     strong = drv[(drv.kind == 'prop') & (drv.rho.abs() >= DRIVEN_RHO)]
     genes = list(strong.index)
-    test = fold.slides(cohort, 'test')[:max_slides]
+    test, skipped = [], []                  # the first max_slides test-fold slides whose geometry can be drawn at slide_size
     index = {s: i for i, s in enumerate(coh.slides.slide_id)}
     fac = [f'factor_{f}' for f in range(coh.spec.n_factors)]
     rho_map, rho_truth, rho_map_truth, top, top_truth = {}, {}, {}, {}, {}
+    top_m, top_m_truth, m_count = [], [], []        # extra figure: a driving cluster among the top m, m = the texture's clusters
     cfg = MapConfig()
-    for sid in test:
+    for sid in fold.slides(cohort, 'test'):
+        if len(test) == max_slides: break
         i = index[sid]
-        store, tex = synthetic_store(coh, i, work/'stores', size=slide_size, seed=seed)
+        try: store, tex = synthetic_store(coh, i, work/'stores', size=slide_size, seed=seed)
+        except RNAFMError as e:
+            if 'cannot fit' not in str(e): raise
+            skipped.append(sid); continue            # its tissue pieces do not fit a slide this size: the next test slide
+        test.append(sid)
         sm = map_slide(store, run, genes=genes, cfg=cfg)
         T = coh.spec.n_textures
         mem = sm.windows.members
@@ -195,6 +214,12 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
             top.setdefault(g, []).append(bool(cl_tex[int(np.nanargmax(np.abs(imp)))] == t))
             d = occl[0, g_idx[g]] - occl[1:, g_idx[g]]
             top_truth.setdefault(g, []).append(bool(cl_tex[present[int(np.argmax(np.abs(d)))]] == t))
+            m = int((cl_tex == t).sum())                                    # clusters of the driving texture on this slide
+            if m:
+                live = np.flatnonzero(np.isfinite(imp))
+                top_m.append(bool((cl_tex[live[np.argsort(-np.abs(imp[live]), kind='stable')[:m]]] == t).any()))
+                top_m_truth.append(bool((cl_tex[present[np.argsort(-np.abs(d), kind='stable')[:m]]] == t).any()))
+                m_count.append(m)
     def dist(v):
         v = np.asarray([np.nanmedian(x) for x in v.values()], float)
         return {'genes': int(len(v)), 'median': round(float(np.nanmedian(v)), 3), 'q25': round(float(np.nanquantile(v, 0.25)), 3),
@@ -202,8 +227,8 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
                 'share_at_least_0.6': round(float(np.mean(v >= MIN_RHO)), 3)}
     pairs = [x for v in top.values() for x in v]; pairs_t = [x for v in top_truth.values() for x in v]
     per_gene = np.array([np.mean(v) for v in top.values()]); per_gene_t = np.array([np.mean(v) for v in top_truth.values()])
-    return {'patients': patients, 'genes': len(coh.genes), 'prop_genes': int((drv.kind == 'prop').sum()),
-            'strongly_driven_genes': len(genes), 'test_slides': len(test), 'slide_size': list(slide_size),
+    return {'patients': patients, 'K': coh.spec.K, 'prior': getattr(read_checkpoint(run).model_cfg, 'prior', 'none'), 'genes': len(coh.genes), 'prop_genes': int((drv.kind == 'prop').sum()),
+            'strongly_driven_genes': len(genes), 'test_slides': len(test), 'skipped_slides': skipped, 'slide_size': list(slide_size),
             'train_steps': None if checkpoint else steps, 'train_seconds': None if checkpoint else round(t_train, 1),
             'checkpoint': str(run), 'checkpoint_step': read_checkpoint(run).step, 'map_config': cfg.to_dict(),
             'spearman_map_vs_abundance': dist(rho_map), 'spearman_truth_vs_abundance': dist(rho_truth),
@@ -213,6 +238,9 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
             'importance_median_share_of_slides_per_gene': round(float(np.median(per_gene)), 3),
             'truth_occlusion_top_is_driving_share_of_pairs': round(float(np.mean(pairs_t)), 3),
             'truth_occlusion_genes_driving_first_in_most_slides': round(float(np.mean(per_gene_t > 0.5)), 3),
+            'extra_driving_among_top_m_share_of_pairs': round(float(np.mean(top_m)), 3),
+            'extra_truth_driving_among_top_m_share_of_pairs': round(float(np.mean(top_m_truth)), 3),
+            'extra_mean_m': round(float(np.mean(m_count)), 2), 'extra_pairs': len(top_m),
             'seconds': round(time.perf_counter() - t_start, 1)}
 
 def main():
@@ -227,31 +255,41 @@ def main():
     ap.add_argument('--steps', type=int, default=1500)
     ap.add_argument('--checkpoint', default=None, help="a checkpoint this script trained earlier (same --patients), to map without training again")
     ap.add_argument('--max_slides', type=int, default=16, help='held-out slides mapped (the first of the test fold)')
+    ap.add_argument('--work', default=None, help='keep the trained model (<work>/truth/run/best) and the slide stores here (default: a temporary directory)')
+    ap.add_argument('--prior', default='none', help="--truth: the model's prior mean (rna_fm.model.ModelConfig.prior: 'none' or 'ridge')")
+    ap.add_argument('--train_only', action='store_true', help='--truth: train the model into --work and stop (map later with --checkpoint)')
+    ap.add_argument('--threads', type=int, default=None, help='torch threads (default: 2, or the CPUs if fewer)')
     ap.add_argument('--json', default=str(OUT/'bench_spatial.json'))
     a = ap.parse_args()
     if not (a.speed or a.truth): a.speed = a.truth = True
     os.environ.setdefault('RNA_FM_PROGRESS', '0')
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(a.threads or min(2, os.cpu_count() or 1))
     report = {'machine': f'{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared with other work: contention)',
               'torch': torch.__version__}
-    with tempfile.TemporaryDirectory() as d:
+    with tempfile.TemporaryDirectory() as tmp:
+        d = a.work or tmp
         if a.speed:
             r = report['speed'] = speed(Path(d)/'speed', a.tiles, stride1=a.stride1, max_windows=a.max_windows, importance=not a.no_importance)
             print(f"local prediction on CPU, {r['tiles']}-tile slide, K={r['K']}, D={r['D']}, {r['genes']} genes, {r['model']}, "
                   f"{r['threads']} threads:")
             for x in r['runs']:
                 print(f"  window {x['window']}, stride {x['stride']}, {x['n_samples']} samples x {x['steps']} steps, {x['batch']} windows/call: "
-                      f"{x['windows']} windows in {x['seconds']} s = {x['tiles_per_s']} tiles/s ({x['windows_per_s']} windows/s)"
+                      f"{x['windows']} windows in {x['seconds']} s = {x['tiles_per_s']} tiles/s ({x['windows_per_s']} windows/s); "
+                      f"process CPU {x['cpu_seconds']} s = {x['tiles_per_cpu_s']} tiles per CPU-second"
                       + (f" [{x['windows_timed']} windows timed, scaled to all]" if x['windows_timed'] < x['windows'] else ''))
             b = r['one_window_per_call']
             print(f"  one window per model call: {b['seconds_per_window']} s/window vs {b['batched_seconds_per_window']} batched "
-                  f"(batching {b['batching_speedup']}x faster)")
-            if 'importance_seconds' in r: print(f"  cluster importance (K+1 = {r['K'] + 1} slide conditions): {r['importance_seconds']} s")
+                  f"(batching {b['batching_speedup']}x faster); process CPU {b['cpu_seconds_per_window']} vs "
+                  f"{b['batched_cpu_seconds_per_window']} s/window ({b['batching_speedup_cpu']}x)")
+            if 'importance_seconds' in r: print(f"  cluster importance (K+1 = {r['K'] + 1} slide conditions): {r['importance_seconds']} s (process CPU {r['importance_cpu_seconds']} s)")
         if a.truth:
-            r = report['truth'] = truth(Path(d)/'truth', a.patients, a.steps, max_slides=a.max_slides, checkpoint=a.checkpoint)
+            r = report['truth'] = truth(Path(d)/'truth', a.patients, a.steps, max_slides=a.max_slides, checkpoint=a.checkpoint,
+                                        train_only=a.train_only, prior=a.prior)
+            if a.train_only: print(f"trained {r['train_steps']} steps in {r['train_seconds']} s; checkpoint {r['checkpoint']} (step {r['checkpoint_step']})")
+        if a.truth and not a.train_only:
             print(f"synthetic truth: {r['patients']} patients, {r['genes']} genes ({r['prop_genes']} tissue-marker genes, "
                   f"{r['strongly_driven_genes']} strongly driven: |Spearman| >= {DRIVEN_RHO} with one texture's share), "
-                  f"{r['test_slides']} held-out slides, " + (f"model trained {r['train_steps']} steps in {r['train_seconds']} s" if r['train_steps']
+                  f"{r['test_slides']} held-out slides ({len(r['skipped_slides'])} skipped: tissue does not fit the slide size), prior {r['prior']}, " + (f"model trained {r['train_steps']} steps in {r['train_seconds']} s" if r['train_steps']
                   else 'model from --checkpoint') + f", checkpoint kept at step {r['checkpoint_step']}")
             for key, what in (('spearman_map_vs_abundance', 'map vs local abundance of the driving texture'),
                               ('spearman_truth_vs_abundance', 'expected local expression vs abundance (ceiling)'),
@@ -264,6 +302,9 @@ def main():
                   f"slides (median share of slides per gene {r['importance_median_share_of_slides_per_gene']:.0%})")
             print(f"  the truth's own occlusion: {r['truth_occlusion_top_is_driving_share_of_pairs']:.0%} of pairs, "
                   f"{r['truth_occlusion_genes_driving_first_in_most_slides']:.0%} of genes first in most slides")
+            print(f"  extra figure (not the bar): a cluster of the driving texture among the top m by |importance|, m = that texture's "
+                  f"clusters on the slide (mean m {r['extra_mean_m']} of K={r['K']}): {r['extra_driving_among_top_m_share_of_pairs']:.0%} "
+                  f"of {r['extra_pairs']} pairs; the truth's own occlusion {r['extra_truth_driving_among_top_m_share_of_pairs']:.0%}")
     report['max_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     Path(a.json).write_text(json.dumps(report, indent=2) + '\n')

@@ -57,7 +57,7 @@ def check_same_run(recorded:dict|None, # the identity recorded with the results
                    fix:str, # what to do instead
                    ignore=(), # keys that do not change results
                   ):
-    "Refuse, in one sentence naming the results, the first difference and the fix, results another run made."
+    "Refuse results another run made, in one sentence: what they are, how the runs differ, and the fix."
     why = run_mismatch(recorded, asked, ignore)
     if why: raise RNAFMError(f"{what} ({why}); {fix}")
 

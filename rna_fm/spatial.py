@@ -15,8 +15,8 @@ import matplotlib.pyplot as plt
 from scipy.spatial import cKDTree
 from .config import Given, Options, check_choices, config_options
 from .core import JSONConfig, RNAFMError, atomic_savefig, atomic_write_text, first_items, path_lock, torch_threads
-from .store import clusters_name, read_coords, read_group, store_attrs, write_group, check_name
-from .features import read_features
+from .store import clusters_name, features_name, open_store, read_coords, read_group, store_attrs, write_group, check_name
+from .features import features_status, read_features
 from .flow import Solver, sample
 from .predict import PredictConfig, Weights
 from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint
@@ -25,7 +25,7 @@ from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint
 __all__ = ['MapConfig', 'tile_grid', 'Windows', 'window_positions', 'condition_from_counts', 'SlideClusters',
            'read_slide_clusters', 'Readout', 'local_predictions', 'cluster_importance', 'SpatialMap', 'map_slide',
            'write_map', 'read_map', 'tile_geojson', 'write_geojson', 'slide_thumbnail', 'plot_tiles', 'save_pictures',
-           'synthetic_store', 'map_cmd']
+           'map_cmd']
 
 # %% ../nbs/16_spatial.ipynb #sp000007
 @dataclass
@@ -141,15 +141,17 @@ class SlideClusters:
     coords: np.ndarray      # (N, 2) int64 level-0 x, y of each tile's top-left corner
     tile_px: float          # tile edge in level-0 px
     mpp: float|None         # um per level-0 px (None when unknown)
-    features: np.ndarray    # (N, D) float32 tile features
+    features: np.ndarray|None # (N, D) float32 tile features (None when only checked, see `read_slide_clusters`)
     assign: np.ndarray      # (N,) cluster of each tile, in the slide's cluster order
     k: int                  # K
     encoder: str
+    dim: int = 0            # D, the features' dimension
     source: str|None = None # the slide file, for the thumbnail
 
 def read_slide_clusters(store, # a slide store (<slide_id>.zarr)
                         encoder:str, # encoder id of the features and clusters
                         k:int, # K
+                        features:bool=True, # read the tile features (False: only check they are complete; `features` is None)
                        ) -> SlideClusters:
     "Coordinates, tile features and cluster assignments of the slide store `store`; a clear error naming the missing step."
     store = Path(store); a = store_attrs(store); sid = a.get('slide_id', store.stem)
@@ -157,11 +159,15 @@ def read_slide_clusters(store, # a slide store (<slide_id>.zarr)
     if got is None:
         raise RNAFMError(f"slide {sid!r} has no cluster assignments for encoder {encoder!r} with K={k} (group "
                          f"'{clusters_name(encoder, k)}' in '{store}'): run `rna-fm aggregate {store.parent} --encoder {encoder} --k {k}`")
-    feats, _ = read_features(store, encoder)
+    if features: feats = read_features(store, encoder)[0]
+    elif features_status(store, encoder) != 'complete': feats = read_features(store, encoder)      # its error names the step to run
+    else: feats = None
     tile_px = a.get('tile_px_level0')
     if tile_px is None: raise RNAFMError(f"slide store '{store}' does not record its tile size (tile_px_level0); re-run `rna-fm tile`")
+    dim = feats.shape[1] if feats is not None else int(open_store(store)[features_name(encoder)].shape[1])
     return SlideClusters(sid, read_coords(store), float(tile_px), a.get('mpp'), feats, np.asarray(got[0]['assign'], np.int64),
-                         int(k), encoder, a.get('source_path'))
+                         int(k), encoder, dim, a.get('source_path'))
+
 
 # %% ../nbs/16_spatial.ipynb #sp000022
 class Readout:
@@ -186,14 +192,17 @@ class Readout:
         P = torch.zeros(len(pathways), len(info.genes))
         for j, p in enumerate(pathways): P[j, mg[mp == names[p]]] = 1
         self.pathway_w = P / P.sum(1, keepdim=True).clamp_min(1)                     # (n_pathways, G) averaging weights
+        idx = self.gene_idx.numpy()
         self.norm = info.normaliser
+        self.mean = torch.as_tensor(np.asarray(self.norm.mean, np.float64)[idx])     # (n_genes,) log2 units, of the chosen genes only
+        self.std = torch.as_tensor(np.asarray(self.norm.std, np.float64)[idx])
 
     def __call__(self, z:torch.Tensor, # (S, B, G) normalised samples
                 ) -> torch.Tensor:
         "Values (S, B, C) of the columns."
         out = []
         if len(self.gene_idx):
-            out.append(self.norm.inverse_transform(z.double())[..., self.gene_idx].float())
+            out.append((z[..., self.gene_idx].double() * self.std + self.mean).float())   # = norm.inverse_transform, on these genes
         if len(self.pathway_w): out.append(z.float() @ self.pathway_w.T)
         return torch.cat(out, -1)
 
@@ -294,7 +303,7 @@ def map_slide(store, # a slide store (tiled, embedded and aggregated with the ch
     model, info = checkpoint if isinstance(checkpoint, tuple) else load_checkpoint(checkpoint, cfg.weights, cfg.device)
     readout = Readout(info, genes, pathways)
     slide = read_slide_clusters(store, info.encoder, info.k)
-    check_compatible(info, feature_shape=(info.k, slide.features.shape[1]))
+    check_compatible(info, feature_shape=(info.k, slide.dim))
     table, w = local_predictions(slide, model, readout, cfg)
     imp = cluster_importance(slide, model, readout, cfg) if importance else None
     if imp is not None:
@@ -423,36 +432,6 @@ def _file_part(name:str) -> str:
     "A column name made safe for a file name."
     return ''.join(ch if ch.isalnum() or ch in '-_.' else '_' for ch in name)[:80]
 
-# %% ../nbs/16_spatial.ipynb #sp000034
-def synthetic_store(coh, # a `rna_fm.synth.SyntheticCohort`
-                    slide:int, # index of the slide in `coh.slides`
-                    root, # directory of the slide stores
-                    size:tuple=(8192, 6144), # level-0 width, height (px at 0.5 um/px)
-                    tile_px:int=256, # tile edge (level-0 px)
-                    encoder:str='synthetic', # encoder id the features are filed under
-                    seed:int=0, # seed of the feature noise and of k-means
-                   ) -> tuple[Path, np.ndarray]:
-    "A slide store of a cohort's slide with tile features from the cohort's generator; returns it and each tile's texture."
-    from rna_fm.synth import SlideGeometry, SyntheticSlide
-    from rna_fm.aggregate import cluster_features
-    from rna_fm.features import write_features
-    from rna_fm.store import create_store, store_path
-    r = coh.slides.iloc[slide]; sid = r.slide_id
-    spec = coh.slide_specs(width=size[0], height=size[1], mpp=0.5)[sid]
-    syn = SyntheticSlide(None, spec, SlideGeometry(spec))
-    gx, gy = np.meshgrid(np.arange(size[0] // tile_px) * tile_px, np.arange(size[1] // tile_px) * tile_px)
-    coords = np.stack([gx.ravel(), gy.ravel()], 1)
-    tex, _ = syn.tile_textures(coords, tile_px, samples=4)
-    coords, tex = coords[tex >= 0], tex[tex >= 0]
-    z = r[[f'factor_{f}' for f in range(coh.spec.n_factors)]].to_numpy(float)
-    feats = coh.truth.tile_features(tex, z, np.random.default_rng([seed, slide]))
-    path = store_path(root, sid)
-    create_store(path, coords, {'slide_id': sid, 'tile_px_level0': tile_px, 'mpp': 0.5, 'synthetic': spec.to_dict()})
-    write_features(path, encoder, feats, {'encoder': encoder, 'weights_id': 'synthetic-generator', 'dim': feats.shape[1]}, dtype='float32')
-    cf = cluster_features(feats, coh.spec.K, seed=seed, device='cpu')
-    write_group(path, clusters_name(encoder, coh.spec.K), {k: cf.pop(k) for k in ('centroids', 'assign', 'sizes')}, {'encoder': encoder, **cf})
-    return path, tex
-
 # %% ../nbs/16_spatial.ipynb #sp000043
 @config_options(mapping=Options(MapConfig))
 def map_cmd(stores:str, # a slide store (<slide_id>.zarr) or a directory of them, tiled, embedded and aggregated
@@ -473,8 +452,9 @@ def map_cmd(stores:str, # a slide store (<slide_id>.zarr) or a directory of them
     model, info = load_checkpoint(checkpoint, cfg.weights, cfg.device)
     Readout(info, split(genes), split(pathways))                                  # names checked before anything runs
     paths = find_stores(stores)
-    for p in paths:                                                              # clusters and window checked for every slide
-        s = read_slide_clusters(p, info.encoder, info.k)
+    for p in paths:                          # clusters, features and window of every slide checked first (features not read yet)
+        s = read_slide_clusters(p, info.encoder, info.k, features=False)
+        check_compatible(info, feature_shape=(info.k, s.dim))
         window_positions(tile_grid(s.coords, s.tile_px), cfg.window, cfg.stride, cfg.min_fill, f"slide {s.slide_id!r}")
     for p in paths:
         t0 = time.time()

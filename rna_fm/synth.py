@@ -16,7 +16,7 @@ from .core import JSONConfig, RNAFMError, atomic_write
 # %% auto #0
 __all__ = ['TEXTURES', 'TEXTURE_NAMES', 'BACKGROUNDS', 'PEN_COLOURS', 'hash_uniform', 'SlideSpec', 'SlideGeometry', 'render',
            'render_region', 'write_slide_tiff', 'SyntheticSlide', 'make_slide', 'make_gene_sets', 'CohortSpec',
-           'CohortTruth', 'SyntheticCohort', 'make_cohort']
+           'CohortTruth', 'SyntheticCohort', 'make_cohort', 'synthetic_store']
 
 # %% ../nbs/01_synth.ipynb #689fb0d8
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
@@ -737,3 +737,32 @@ def _oracle_r2(act, L_m, shift, L_l, spec, rng, T=None, n:int=20000):
         for g in np.array_split(marker, max(1, n * len(marker) // 10**7)):
             explained[g] = (a @ L_m[:, g] + p[:, None] * shift[g] + _mixture(pi, T[g])).var(0, ddof=1)
     return explained / (explained + residual)
+
+# %% ../nbs/01_synth.ipynb #a17d0002
+def synthetic_store(coh, # a `rna_fm.synth.SyntheticCohort`
+                    slide:int, # index of the slide in `coh.slides`
+                    root, # directory of the slide stores
+                    size:tuple=(8192, 6144), # level-0 width, height (px at 0.5 um/px)
+                    tile_px:int=256, # tile edge (level-0 px)
+                    encoder:str='synthetic', # encoder id the features are filed under
+                    seed:int=0, # seed of the feature noise and of k-means
+                   ) -> tuple[Path, np.ndarray]:
+    "A slide store of a cohort's slide with tile features from the cohort's generator; returns it and each tile's texture."
+    from rna_fm.aggregate import cluster_features            # imported here: the pipeline's modules build on this one
+    from rna_fm.features import write_features
+    from rna_fm.store import clusters_name, create_store, store_path, write_group
+    r = coh.slides.iloc[slide]; sid = r.slide_id
+    spec = coh.slide_specs(width=size[0], height=size[1], mpp=0.5)[sid]
+    syn = SyntheticSlide(None, spec, SlideGeometry(spec))
+    gx, gy = np.meshgrid(np.arange(size[0] // tile_px) * tile_px, np.arange(size[1] // tile_px) * tile_px)
+    coords = np.stack([gx.ravel(), gy.ravel()], 1)
+    tex, _ = syn.tile_textures(coords, tile_px, samples=4)
+    coords, tex = coords[tex >= 0], tex[tex >= 0]
+    z = r[[f'factor_{f}' for f in range(coh.spec.n_factors)]].to_numpy(float)
+    feats = coh.truth.tile_features(tex, z, np.random.default_rng([seed, slide]))
+    path = store_path(root, sid)
+    create_store(path, coords, {'slide_id': sid, 'tile_px_level0': tile_px, 'mpp': 0.5, 'synthetic': spec.to_dict()})
+    write_features(path, encoder, feats, {'encoder': encoder, 'weights_id': 'synthetic-generator', 'dim': feats.shape[1]}, dtype='float32')
+    cf = cluster_features(feats, coh.spec.K, seed=seed, device='cpu')
+    write_group(path, clusters_name(encoder, coh.spec.K), {k: cf.pop(k) for k in ('centroids', 'assign', 'sizes')}, {'encoder': encoder, **cf})
+    return path, tex
