@@ -18,10 +18,13 @@ gene on synthetic slides with known regions.
     >= 0.6; the same for the expected local expression itself (the truth's own ceiling);
   - cluster importance: the share of (gene, slide) pairs, and per gene the share of slides, in which the cluster of
     largest |importance| belongs (by majority of its tiles) to the driving texture; the same for the truth's own
-    occlusion (expected expression of the slide's composition with and without the cluster).
+    occlusion (expected expression of the slide's composition with and without the cluster);
+  - an extra figure, not the bar: the share of pairs with a cluster of the driving texture among the top m by |importance|,
+    m = that texture's number of clusters on the slide (a texture is split over several clusters), and the same for the truth.
 Everything printed is saved as JSON (default benchmarks/out/bench_spatial.json).
 
-Usage: python benchmarks/bench_spatial.py [--speed] [--truth] [--tiles 5000] [--max_windows N] [--no_importance] [--stride1] [--patients 300] [--steps 1500] [--max_slides 16] [--checkpoint DIR] [--json PATH]
+Usage: python benchmarks/bench_spatial.py [--speed] [--truth] [--tiles 5000] [--max_windows N] [--no_importance] [--stride1] [--patients 300] [--steps 1500] [--max_slides 16] [--prior none|ridge] [--work DIR] [--train_only] [--checkpoint DIR] [--threads N] [--json PATH]
+Under load, --threads 1: two torch threads stall on each other when other processes hold the cores.
 """
 import argparse, json, os, platform, resource, sys, tempfile, time
 from pathlib import Path

@@ -4,23 +4,26 @@
 
 # %% ../nbs/07a_ridge.ipynb #r1d9e003
 from __future__ import annotations
+from typing import Literal
 import numpy as np
+from .config import check_choice
 from .core import RNAFMError
 
 # %% auto #0
-__all__ = ['POOLINGS', 'ALPHAS', 'pool_clusters', 'pooled_features', 'fit_ridge', 'ridge_predict']
+__all__ = ['Pooling', 'POOLINGS', 'ALPHAS', 'pool_clusters', 'pooled_features', 'fit_ridge', 'ridge_predict']
 
 # %% ../nbs/07a_ridge.ipynb #4edb38e6
-POOLINGS = ('tile', 'cluster')
+Pooling = Literal['tile', 'cluster']   # how cluster features are pooled into one vector per slide (see `pool_clusters`)
+POOLINGS = Pooling.__args__
 
 def pool_clusters(centroids, # (..., K, D) cluster-mean features
                   sizes=None, # (..., K) tiles (or share of tiles) per cluster; needed for 'tile'
-                  pooling:str='tile', # 'tile': size-weighted mean (= the mean of the tiles); 'cluster': mean of the K cluster means
+                  pooling:Pooling='tile', # 'tile': size-weighted mean (= the mean of the tiles); 'cluster': mean of the K cluster means
                  ) -> np.ndarray:
     "A slide-level feature vector (..., D) from its cluster features."
     c = np.asarray(centroids, np.float64)
     if pooling == 'cluster': return c.mean(-2)
-    if pooling != 'tile': raise RNAFMError(f"pooling {pooling!r}: use one of {list(POOLINGS)}")
+    check_choice('pooling', pooling, Pooling)
     if sizes is None: raise RNAFMError("pooling 'tile' needs the cluster sizes (tiles per cluster)")
     w = np.asarray(sizes, np.float64)
     if w.shape != c.shape[:-1]: raise RNAFMError(f"cluster sizes of shape {w.shape} do not match features of shape {c.shape}")
@@ -28,10 +31,10 @@ def pool_clusters(centroids, # (..., K, D) cluster-mean features
 
 def pooled_features(features, # feature source: slide id -> (K, D), with `sizes(slide_id)` for 'tile'
                     slide_ids, # slides, in order
-                    pooling:str='tile', # see `pool_clusters`
+                    pooling:Pooling='tile', # see `pool_clusters`
                    ) -> np.ndarray:
     "The (N, D) pooled vectors of `slide_ids`, read one slide at a time."
-    if pooling not in POOLINGS: raise RNAFMError(f"pooling {pooling!r}: use one of {list(POOLINGS)}")
+    check_choice('pooling', pooling, Pooling)
     return np.stack([pool_clusters(features[s], _sizes(features, s) if pooling == 'tile' else None, pooling) for s in slide_ids])
 
 def _sizes(features, slide_id:str) -> np.ndarray:
