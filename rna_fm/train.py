@@ -81,9 +81,9 @@ class TrainConfig(JSONConfig):
 
 # %% ../nbs/09_train.ipynb #a16e0002
 RECIPES = {   # name -> ModelConfig fields, TrainConfig fields (warmup_frac: warm-up as a share of max_steps)
-    'published': {'model': {'condition': 'published'},
+    'published': {'model': {'condition': 'published', 'prior': 'none'},
                   'train': {'lr': 1e-4, 'schedule': 'constant', 'warmup_frac': 0.0, 'min_lr_ratio': 0.0, 'ema_decay': 0.999}},
-    'fast': {'model': {'condition': 'published'},   # composition did not win at equal recipe (see above): an option
+    'fast': {'model': {'condition': 'published', 'prior': 'ridge'},   # the prior won, composition did not (see above)
              'train': {'lr': 1e-3, 'schedule': 'cosine', 'warmup_frac': 0.05, 'min_lr_ratio': 0.05, 'ema_decay': 0.995}},
 }
 
