@@ -244,6 +244,10 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
             'extra_driving_among_top_m_share_of_pairs': round(float(np.mean(top_m)), 3),
             'extra_truth_driving_among_top_m_share_of_pairs': round(float(np.mean(top_m_truth)), 3),
             'extra_mean_m': round(float(np.mean(m_count)), 2), 'extra_pairs': len(top_m),
+            'per_gene': {g: {'texture': int(strong.texture[g]), 'sign': int(strong.sign[g]), 'truth_rho': round(float(strong.rho[g]), 3),
+                             'map_vs_abundance': round(float(np.nanmedian(rho_map[g])), 3), 'ceiling': round(float(np.nanmedian(rho_truth[g])), 3),
+                             'map_vs_local_truth': round(float(np.nanmedian(rho_map_truth[g])), 3), 'importance_first': round(float(np.mean(top[g])), 3)}
+                         for g in rho_map},
             'seconds': round(time.perf_counter() - t_start, 1)}
 
 def main():
