@@ -85,12 +85,12 @@ def phase_train(impl:str, steps:int, batch:int=32, kind:str='published') -> dict
     return {'seconds': min(times), 'flops': fc.get_total_flops(), 'peak_gib': _peak_gib(),
             'params': sum(p.numel() for p in model.parameters())}
 
-def phase_sample(impl:str, n_samples:int=32, slides:int=2, amp:str='off', compiled:str='eager') -> dict:
+def phase_sample(impl:str, n_samples:int=32, slides:int=2, precision:str='fp32', compiled:str='eager') -> dict:
     """Seconds per slide to draw `n_samples` transcriptomes (20-point Euler grid, guidance 2), `slides` slides in one batch.
     `compiled='compile'` wraps the vectorised network's conditioned part (`RNAFM.trunk`) in `torch.compile` (the
     compilation happens in the warm-up, outside the time)."""
     import torch
-    from rna_fm.core import autocast
+    from rna_fm.config import autocast
     from rna_fm.flow import sample
     from rna_fm.model import ModelConfig
     st = _structure('published')
@@ -101,7 +101,7 @@ def phase_sample(impl:str, n_samples:int=32, slides:int=2, amp:str='off', compil
         for p in model.parameters(): p.add_(0.01 * torch.randn(p.shape, generator=g))   # non-trivial outputs
     feats = torch.randn(slides, cfg.n_clusters, cfg.feat_dim, generator=g)
     if compiled == 'compile': model.trunk = torch.compile(model.trunk, dynamic=False)
-    with autocast(amp, 'cpu'):
+    with autocast(precision, 'cpu'):
         sample(model, feats, n_samples=n_samples, steps=1, guidance=2.0, n_genes=st.n_genes)   # warm-up, same shapes
         t = _timed(lambda: sample(model, feats, n_samples=n_samples, steps=19, guidance=2.0, n_genes=st.n_genes,
                                   generator=torch.Generator().manual_seed(1)))
@@ -237,7 +237,7 @@ def main():
         print(f"{label:40}{alloc:>10}{lo['seconds_per_slide']:14.2f}{ve['seconds_per_slide']:13.2f}"
               f"{lo['seconds_per_slide'] / ve['seconds_per_slide']:9.2f}x{ve['peak_gib']:16.2f}")
     for label, args, key in [('32 draws, vec in bf16 (vs loop fp32)', ('bf16', 'eager'), 'sample_vec_bf16'),
-                             ('32 draws, vec torch.compile (vs loop)', ('off', 'compile'), 'sample_vec_compiled')]:
+                             ('32 draws, vec torch.compile (vs loop)', ('fp32', 'compile'), 'sample_vec_compiled')]:
         r = _run(['sample', 'vec', 32, 2, *args]); report[key] = r
         print(f"{label:40}{'default':>10}{loop32['seconds_per_slide']:14.2f}{r['seconds_per_slide']:13.2f}"
               f"{loop32['seconds_per_slide'] / r['seconds_per_slide']:9.2f}x{r['peak_gib']:16.2f}")

@@ -10,14 +10,32 @@ from pathlib import Path
 import numpy as np
 import torch
 import rna_fm
-from .core import RNAFMError, failure_line, get_device, path_lock, print_failures, progress, shard_items
+from .config import Given, Options, check_choices, config_options
+from .core import JSONConfig, RNAFMError, failure_line, get_device, path_lock, print_failures, progress, shard_items
 from .store import clusters_name, read_group, store_attrs, write_group
 from .features import find_stores, read_features
 from .encoders import DEFAULT_ENCODER
 
 # %% auto #0
-__all__ = ['ORDER_RULE', 'PADDING_RULE', 'kmeans_pp', 'KMeansResult', 'kmeans', 'order_clusters', 'cluster_features',
-           'aggregate_slide', 'aggregate_cmd']
+__all__ = ['ORDER_RULE', 'PADDING_RULE', 'AggregateConfig', 'kmeans_pp', 'KMeansResult', 'kmeans', 'order_clusters',
+           'cluster_features', 'aggregate_slide', 'aggregate_cmd']
+
+# %% ../nbs/04_aggregate.ipynb #eabee0d0
+@dataclass
+class AggregateConfig(JSONConfig):
+    "How each slide's tile features are clustered into K ordered cluster features."
+    k: int = 100                  # number of clusters K per slide (the method's K)
+    seed: int = 0                 # seed of the k-means++ draws
+    max_iter: int = 300           # at most this many Lloyd iterations
+    tol: float = 1e-4             # convergence tolerance (summed squared centroid shift / mean feature variance)
+    n_init: int = 1               # k-means runs from different seeds per slide; the lowest inertia is kept
+    device: str = 'auto'          # where k-means runs: 'auto' (CUDA when present), 'cpu' or 'cuda'
+
+    def __post_init__(self):
+        check_choices(self)
+        if min(self.k, self.max_iter, self.n_init) < 1:
+            raise RNAFMError(f"--k ({self.k}), --max_iter ({self.max_iter}) and --n_init ({self.n_init}) must be at least 1")
+        if not (math.isfinite(self.tol) and self.tol >= 0): raise RNAFMError(f"--tol {self.tol}: give a finite tolerance >= 0, e.g. 1e-4")
 
 # %% ../nbs/04_aggregate.ipynb #875332cd
 def _sq_dists(x:torch.Tensor, x2:torch.Tensor, c:torch.Tensor) -> torch.Tensor:
@@ -149,12 +167,12 @@ def _check_init(init, k:int, d:int, n_init:int) -> torch.Tensor:
     return c
 
 def kmeans(x, # (N, D) points (tensor or array, any float dtype)
-           k:int=100, # number of clusters
+           k:int=AggregateConfig.k, # number of clusters
            seed:int=0, # seed of the k-means++ draws
-           max_iter:int=300, # at most this many Lloyd iterations
-           tol:float=1e-4, # stop when the summed squared centroid shift is below tol x the mean feature variance
+           max_iter:int=AggregateConfig.max_iter, # at most this many Lloyd iterations
+           tol:float=AggregateConfig.tol, # stop when the summed squared centroid shift is below tol x the mean feature variance
            device:str='auto', # 'auto' (CUDA when present), 'cpu', 'cuda', ...
-           n_init:int=1, # runs from different k-means++ seeds; the one of lowest inertia is kept
+           n_init:int=AggregateConfig.n_init, # runs from different k-means++ seeds; the one of lowest inertia is kept
            n_trials:int|None=None, # k-means++ candidates per step (default 2 + ln k)
            init=None, # (k, D) initial centroids (array or tensor) to start from instead of k-means++ seeds; then n_init=1
           ) -> KMeansResult:
@@ -192,8 +210,8 @@ def order_clusters(assign:torch.Tensor, # (N,) cluster index of each tile
     return torch.argsort(-sizes * (n + 1) + first, stable=True)
 
 def cluster_features(features, # (N, D) tile features of one slide
-                     k:int=100, # K, the number of cluster features
-                     seed:int=0, max_iter:int=300, tol:float=1e-4, device:str='auto', n_init:int=1) -> dict:
+                     k:int=AggregateConfig.k, # K, the number of cluster features
+                     seed:int=0, max_iter:int=AggregateConfig.max_iter, tol:float=AggregateConfig.tol, device:str='auto', n_init:int=AggregateConfig.n_init) -> dict:
     "The slide's (K, D) ordered cluster-mean features, tile assignments (N,) and cluster sizes (K,), with fit statistics."
     r = kmeans(features, k, seed=seed, max_iter=max_iter, tol=tol, device=device, n_init=n_init)
     ke = len(r.centroids)
@@ -209,8 +227,8 @@ def cluster_features(features, # (N, D) tile features of one slide
 # %% ../nbs/04_aggregate.ipynb #c772f37a
 def aggregate_slide(store, # a slide store with features of `encoder`
                     encoder:str=DEFAULT_ENCODER, # encoder id of the features
-                    k:int=100, # number of clusters K
-                    seed:int=0, max_iter:int=300, tol:float=1e-4, n_init:int=1, # k-means settings
+                    k:int=AggregateConfig.k, # number of clusters K
+                    seed:int=0, max_iter:int=AggregateConfig.max_iter, tol:float=AggregateConfig.tol, n_init:int=AggregateConfig.n_init, # k-means settings
                     device:str='auto', # 'auto' (CUDA when present), 'cpu', 'cuda'
                     overwrite:bool=False, # recompute up-to-date cluster features
                     wait:bool=False, # wait for another run writing this store instead of raising `LockedError`
@@ -239,27 +257,22 @@ def _aggregate_locked(store, sid, encoder, k, seed, max_iter, tol, n_init, devic
     return {'slide_id': sid, 'status': 'clustered', 'n_tiles': len(feats), 'k_effective': cf['k_effective']}
 
 # %% ../nbs/04_aggregate.ipynb #97fb0f75
+@config_options(aggregate=Options(AggregateConfig))
 def aggregate_cmd(stores:str, # directory of the slide stores (the --out of `rna-fm tile`)
                   encoder:str=DEFAULT_ENCODER, # encoder id of the tile features to cluster
-                  k:int=100, # number of clusters K per slide
-                  seed:int=0, # seed of the k-means++ draws
-                  max_iter:int=300, # at most this many Lloyd iterations
-                  tol:float=1e-4, # convergence tolerance (summed squared centroid shift / mean feature variance)
-                  n_init:int=1, # k-means runs from different seeds per slide; the lowest inertia is kept
-                  device:str='auto', # 'auto' (CUDA when present), 'cpu' or 'cuda'
                   shard:str=None, # 'i/n': only every n-th slide store, starting at i (counted from 0)
                   overwrite:bool=False, # recompute up-to-date cluster features
                   wait:bool=False, # wait for another run writing a store instead of skipping that store
+                  aggregate:Given=None, # the AggregateConfig options given (`config_options`)
                  ) -> int:
     "Cluster each slide's tile features with k-means into K ordered cluster features."
-    if min(k, max_iter, n_init) < 1: raise RNAFMError(f"--k ({k}), --max_iter ({max_iter}) and --n_init ({n_init}) must be at least 1")
-    if not (math.isfinite(tol) and tol >= 0): raise RNAFMError(f"--tol {tol}: give a finite tolerance >= 0, e.g. 1e-4")
-    get_device(device)
+    cfg = aggregate.resolve(); k = cfg.k
+    get_device(cfg.device)
     items = shard_items(find_stores(stores), shard)
     failed, t0 = [], time.time()
     for sp in progress(items, desc='slides', unit='slide'):
-        try: r = aggregate_slide(sp, encoder, k, seed=seed, max_iter=max_iter, tol=tol, n_init=n_init, device=device,
-                                 overwrite=overwrite, wait=wait)
+        try: r = aggregate_slide(sp, encoder, k, seed=cfg.seed, max_iter=cfg.max_iter, tol=cfg.tol, n_init=cfg.n_init,
+                                 device=cfg.device, overwrite=overwrite, wait=wait)
         except Exception as e:     # one slide's failure, whatever it is, fails that slide only
             failed.append((sp.name, failure_line(e)))
             print(f"rna-fm aggregate: slide store {sp.name} failed: {failure_line(e)}", file=sys.stderr); continue

@@ -6,34 +6,72 @@
 from __future__ import annotations
 import json, time
 from dataclasses import dataclass, field
+from typing import Literal
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
 from safetensors.numpy import load_file, save_file
+from .config import Given, Options, check_choice, check_choices, config_options
 from .core import JSONConfig, RNAFMError, atomic_dir, first_items
 from .splits import ROLES, Fold
 from .cohort import Cohort, slide_patients
 from .normalise import Normaliser
 from .predict import PredictConfig, check_truth, slide_seed, write_predictions
-from .crossval import _load_json_cfg, cli_folds, cli_gene_select, cli_inputs, fold_scores, run_cv, run_fold
+from .crossval import CV_OPTIONS, cli_folds, cli_gene_select, cli_inputs, fold_scores, run_cv, run_fold
 
 # %% auto #0
-__all__ = ['POOLINGS', 'BASELINES', 'pool_clusters', 'pooled_features', 'fit_ridge', 'ridge_predict', 'BaselineConfig',
-           'FittedBaseline', 'fit_baseline', 'slide_targets', 'predict_fitted', 'Baseline', 'topk_mean', 'HE2RNANet',
-           'SequoiaNet', 'baseline_cmd']
+__all__ = ['BaselineName', 'BASELINES', 'Pooling', 'POOLINGS', 'BaselineConfig', 'pool_clusters', 'pooled_features', 'fit_ridge',
+           'ridge_predict', 'FittedBaseline', 'fit_baseline', 'slide_targets', 'predict_fitted', 'Baseline',
+           'topk_mean', 'HE2RNANet', 'SequoiaNet', 'baseline_cmd']
+
+# %% ../nbs/12_baselines.ipynb #4aa2f05a
+BaselineName = Literal['mean', 'ridge', 'he2rna', 'sequoia']   # the baselines
+BASELINES = BaselineName.__args__
+Pooling = Literal['tile', 'cluster']   # how cluster features are pooled into one vector per slide (see `pool_clusters`)
+POOLINGS = Pooling.__args__
+
+@dataclass
+class BaselineConfig(JSONConfig):
+    "Which baseline, and its settings."
+    name: BaselineName = 'ridge'   # the baseline
+    pooling: Pooling = 'tile'      # ridge: 'tile' (size-weighted mean of cluster means, the tile mean) or 'cluster' (their plain mean)
+    alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)   # ridge: penalties tried, relative to the training slides
+    hidden: int = 256              # he2rna, sequoia: width
+    depth: int = 2                 # sequoia: transformer layers
+    heads: int = 4                 # sequoia: attention heads
+    top_k: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 100)   # he2rna: k of the top-k mean over clusters (clipped to K); one drawn per batch, all averaged to predict
+    aggregation: Literal['topk', 'mean'] = 'topk' # he2rna: over clusters, the top-k mean or the size-weighted mean
+    dropout: float = 0.25          # he2rna, sequoia
+    max_steps: int = 600           # he2rna, sequoia: training steps
+    batch_size: int = 16           # he2rna, sequoia
+    lr: float = 1e-3               # he2rna, sequoia: AdamW learning rate
+    weight_decay: float = 1e-4     # he2rna, sequoia
+    eval_every: int = 50           # he2rna, sequoia: steps between validations; the best validation MSE is kept
+    seed: int = 0                  # seed of training and of the samples of the predictive distribution
+
+    def __post_init__(self):
+        check_choices(self)
+        if not self.alphas or min(self.alphas) <= 0: raise RNAFMError("alphas must be positive penalties")
+        if not self.top_k or min(self.top_k) < 1: raise RNAFMError("top_k must be positive cluster counts")
+
+    def relevant(self) -> dict:
+        "The settings that decide this baseline's results."
+        keep = {'mean': (), 'ridge': ('pooling', 'alphas'),
+                'he2rna': ('hidden', 'top_k', 'aggregation', 'dropout', 'max_steps', 'batch_size', 'lr', 'weight_decay', 'eval_every', 'seed'),
+                'sequoia': ('hidden', 'depth', 'heads', 'dropout', 'max_steps', 'batch_size', 'lr', 'weight_decay', 'eval_every', 'seed')}
+        d = self.to_dict()
+        return {'name': self.name, **{k: d[k] for k in keep[self.name]}}
 
 # %% ../nbs/12_baselines.ipynb #4edb38e6
-POOLINGS = ('tile', 'cluster')
-
 def pool_clusters(centroids, # (..., K, D) cluster-mean features
                   sizes=None, # (..., K) tiles (or share of tiles) per cluster; needed for 'tile'
-                  pooling:str='tile', # 'tile': size-weighted mean (= the mean of the tiles); 'cluster': mean of the K cluster means
+                  pooling:Pooling=BaselineConfig.pooling, # 'tile': size-weighted mean (= the mean of the tiles); 'cluster': mean of the K cluster means
                  ) -> np.ndarray:
     "A slide-level feature vector (..., D) from its cluster features."
     c = np.asarray(centroids, np.float64)
     if pooling == 'cluster': return c.mean(-2)
-    if pooling != 'tile': raise RNAFMError(f"pooling {pooling!r}: use one of {list(POOLINGS)}")
+    check_choice('pooling', pooling, Pooling)
     if sizes is None: raise RNAFMError("pooling 'tile' needs the cluster sizes (tiles per cluster)")
     w = np.asarray(sizes, np.float64)
     if w.shape != c.shape[:-1]: raise RNAFMError(f"cluster sizes of shape {w.shape} do not match features of shape {c.shape}")
@@ -41,10 +79,10 @@ def pool_clusters(centroids, # (..., K, D) cluster-mean features
 
 def pooled_features(features, # feature source: slide id -> (K, D), with `sizes(slide_id)` for 'tile'
                     slide_ids, # slides, in order
-                    pooling:str='tile', # see `pool_clusters`
+                    pooling:Pooling=BaselineConfig.pooling, # see `pool_clusters`
                    ) -> np.ndarray:
     "The (N, D) pooled vectors of `slide_ids`, read one slide at a time."
-    if pooling not in POOLINGS: raise RNAFMError(f"pooling {pooling!r}: use one of {list(POOLINGS)}")
+    check_choice('pooling', pooling, Pooling)
     return np.stack([pool_clusters(features[s], _sizes(features, s) if pooling == 'tile' else None, pooling) for s in slide_ids])
 
 def _sizes(features, slide_id:str) -> np.ndarray:
@@ -60,7 +98,7 @@ def fit_ridge(X, # (n, D) training slides' pooled features
               Y, # (n, G) their targets (z-scores)
               X_val, # (m, D) validation slides' pooled features
               Y_val, # (m, G) their targets
-              alphas=(1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0), # penalties tried, relative to n
+              alphas=BaselineConfig.alphas, # penalties tried, relative to n
              ) -> dict:
     "Ridge from standardised features to all genes, the penalty chosen on validation MSE; arrays and the choice."
     X, Y, X_val, Y_val = (np.asarray(a, np.float64) for a in (X, Y, X_val, Y_val))
@@ -83,43 +121,6 @@ def ridge_predict(fit:dict, # from `fit_ridge`
                  ) -> np.ndarray:
     "(m, G) predictions."
     return ((np.asarray(X, np.float64) - fit['x_mean']) / fit['x_scale']) @ fit['coef'] + fit['intercept']
-
-# %% ../nbs/12_baselines.ipynb #4aa2f05a
-BASELINES = ('mean', 'ridge', 'he2rna', 'sequoia')
-
-@dataclass
-class BaselineConfig(JSONConfig):
-    "Which baseline, and its settings."
-    name: str = 'ridge'            # 'mean', 'ridge', 'he2rna' or 'sequoia'
-    pooling: str = 'tile'          # ridge: 'tile' (size-weighted mean of cluster means, the tile mean) or 'cluster' (their plain mean)
-    alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)   # ridge: penalties tried, relative to the training slides
-    hidden: int = 256              # he2rna, sequoia: width
-    depth: int = 2                 # sequoia: transformer layers
-    heads: int = 4                 # sequoia: attention heads
-    top_k: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 100)   # he2rna: k of the top-k mean over clusters (clipped to K); one drawn per batch, all averaged to predict
-    aggregation: str = 'topk'      # he2rna: 'topk', or 'mean' (size-weighted mean over clusters)
-    dropout: float = 0.25          # he2rna, sequoia
-    max_steps: int = 600           # he2rna, sequoia: training steps
-    batch_size: int = 16           # he2rna, sequoia
-    lr: float = 1e-3               # he2rna, sequoia: AdamW learning rate
-    weight_decay: float = 1e-4     # he2rna, sequoia
-    eval_every: int = 50           # he2rna, sequoia: steps between validations; the best validation MSE is kept
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.name not in BASELINES: raise RNAFMError(f"baseline {self.name!r}: use one of {list(BASELINES)}")
-        if self.pooling not in POOLINGS: raise RNAFMError(f"pooling {self.pooling!r}: use one of {list(POOLINGS)}")
-        if self.aggregation not in ('topk', 'mean'): raise RNAFMError(f"aggregation {self.aggregation!r}: use 'topk' or 'mean'")
-        if not self.alphas or min(self.alphas) <= 0: raise RNAFMError("alphas must be positive penalties")
-        if not self.top_k or min(self.top_k) < 1: raise RNAFMError("top_k must be positive cluster counts")
-
-    def relevant(self) -> dict:
-        "The settings that decide this baseline's results."
-        keep = {'mean': (), 'ridge': ('pooling', 'alphas'),
-                'he2rna': ('hidden', 'top_k', 'aggregation', 'dropout', 'max_steps', 'batch_size', 'lr', 'weight_decay', 'eval_every', 'seed'),
-                'sequoia': ('hidden', 'depth', 'heads', 'dropout', 'max_steps', 'batch_size', 'lr', 'weight_decay', 'eval_every', 'seed')}
-        d = self.to_dict()
-        return {'name': self.name, **{k: d[k] for k in keep[self.name]}}
 
 # %% ../nbs/12_baselines.ipynb #77cb06ff
 def _stack(features, ids:list, sizes:bool=False) -> tuple:
@@ -349,40 +350,24 @@ def _fit_net(cfg:BaselineConfig, features, train_slides, Y, val_slides, Y_val, s
     return {f'net.{k_}': t.numpy() for k_, t in best[2].items()}, info
 
 # %% ../nbs/12_baselines.ipynb #59e9666d
-def baseline_cmd(name:str, # the baseline: mean, ridge, he2rna or sequoia
+@config_options(**CV_OPTIONS, baseline=Options(BaselineConfig, 'pooling', 'max_steps', 'seed'),
+                sampling=Options(PredictConfig, 'n_samples', 'seed'))
+def baseline_cmd(name:BaselineName,
                  sample_sheet:str, # table with slide_id and patient_id; or a reference-style table with rna_<GENE> columns
                  out:str, # output directory (fold<i>/, splits.csv, run.json, summary.csv, as `rna-fm train`)
-                 expression:str=None, # expression table (patients or slides x genes); omit for a reference-style table
-                 logged:bool=False, # the expression values are already log2 (reference-style tables always are)
-                 max_patient_missing:float=0.5, # a patient missing a larger share of the genes is left out (as `rna-fm train`)
-                 max_genes_dropped:float=0.01, # dropping a larger share of the genes for missing values is an error
-                 stores:str=None, # directory of slide stores with cluster features
-                 encoder:str=None, # encoder id of the stores' cluster features
-                 k:int=100, # clusters per slide
-                 features:str=None, # or: .npz file of (K, D) cluster features per slide id (with `sizes/<slide id>` for tile pooling)
-                 splits:str=None, # split file (.csv/.json); made and saved there when missing (default: OUT/splits.csv)
-                 n_folds:int=5, # folds of a new split
-                 val_fraction:float=0.1, # validation share of a new split's training patients
-                 folds:str=None, # folds to run, e.g. '0,2' (default: all)
-                 genes:str=None, # file listing the genes to model (default: filters below, on training patients)
-                 top_var:int=None, # keep the most variable genes (on training patients)
-                 min_mean:float=None, # drop genes with a lower mean log2 expression (on training patients)
                  config:str=None, # JSON file of BaselineConfig fields
-                 pooling:str=None, # ridge: 'tile' (size-weighted mean of the cluster means) or 'cluster' (default tile)
-                 max_steps:int=None, # he2rna, sequoia: training steps
-                 n_samples:int=None, # samples per slide of the Gaussian predictive distribution (default 32)
                  h5ad:bool=False, # also write the predictions as AnnData (slides.h5ad, patients.h5ad; needs the anndata extra)
-                 seed:int=None, # seed of a new split, of training and of the samples
                  overwrite:bool=False, # delete results in OUT made by another split, settings or data, and run again
+                 cohort:Given=None, split:Given=None, aggregate:Given=None, inputs:Given=None, # the options shared with `rna-fm train`
+                 baseline:Given=None, sampling:Given=None, # options of the baseline and of its predictive distribution
                 ):
     "Cross-validate a baseline (mean, ridge, HE2RNA- or SEQUOIA-style) exactly as `rna-fm train` does the flow model."
-    cfg = _load_json_cfg(BaselineConfig, config, dict(name=name, pooling=pooling, max_steps=max_steps, seed=seed))
-    pcfg = PredictConfig(**{k: v for k, v in dict(n_samples=n_samples, seed=seed).items() if v is not None},
-                         formats=('csv', 'h5ad') if h5ad else ('csv',))
-    cohort, src, sp = cli_inputs(sample_sheet, out, expression, logged, max_patient_missing, max_genes_dropped, stores, encoder,
-                                 k, features, splits, n_folds, val_fraction, seed)
-    table = run_cv(cohort, sp, src, None, out, predict_cfg=pcfg, encoder=encoder or 'features', folds=cli_folds(folds),
-                   gene_select=cli_gene_select(genes, top_var, min_mean), overwrite=overwrite, baseline=Baseline(cfg))
+    cfg = baseline.resolve(file=config, name=name)
+    pcfg = sampling.resolve().replace(formats=('csv', 'h5ad') if h5ad else ('csv',))
+    ins = inputs.resolve()
+    coh, src, sp = cli_inputs(sample_sheet, out, cohort.resolve(), split.resolve(), ins, aggregate.resolve().k)
+    table = run_cv(coh, sp, src, None, out, predict_cfg=pcfg, encoder=ins.encoder or 'features', folds=cli_folds(ins.folds),
+                   gene_select=cli_gene_select(ins), overwrite=overwrite, baseline=Baseline(cfg))
     cols = [c for c in ('alpha', 'best_step', 'val_mse', 'pcc_mean', 'pcc_T200_val_ranked', 'crps_mean', 'coverage_90') if c in table]
     print(table[cols].round(4).to_string())
     return 0

@@ -5,8 +5,8 @@
 # %% ../nbs/13_cli.ipynb #175bd8c3
 from __future__ import annotations
 import argparse, importlib, sys
-from fastcore.script import anno_parser
 import rna_fm
+from .config import command_parser
 from .core import RNAFMError
 
 # %% auto #0
@@ -53,7 +53,7 @@ def main(argv:list[str]|None=None) -> int:
         top.parse_args(argv[:1] or ['--help'])
     name, rest = argv[0], argv[1:]
     fn = _load(name)
-    args = vars(anno_parser(fn, prog=f'rna-fm {name}').parse_args(rest))
+    args = vars(command_parser(fn, prog=f'rna-fm {name}').parse_args(rest))
     args.pop('pdb', None); args.pop('xtra', None)
     try: code = fn(**args)
     except RNAFMError as e:

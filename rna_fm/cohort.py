@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset
-from .core import RNAFMError, first_items, read_parquet
+from .config import check_choices
+from .core import JSONConfig, RNAFMError, first_items, read_parquet
 from .slide import slide_id_of
 from .features import ArrayFeatures, slide_condition
 
 # %% auto #0
-__all__ = ['ID_COLUMNS', 'read_table', 'read_sample_sheet', 'slide_patients', 'Cohort', 'load_cohort', 'read_reference_table',
-           'training_cohort', 'SlideDataset', 'collate_slides']
+__all__ = ['ID_COLUMNS', 'read_table', 'read_sample_sheet', 'slide_patients', 'Cohort', 'CohortConfig', 'load_cohort',
+           'read_reference_table', 'training_cohort', 'SlideDataset', 'collate_slides']
 
 # %% ../nbs/05_cohort.ipynb #ae0e0f2c
 ID_COLUMNS = ('slide_id', 'patient_id', 'sample_id', 'wsi_file_name', 'slide_path', 'store_path')
@@ -254,6 +255,26 @@ class Cohort:
         return (f"Cohort({s['slides']} slides, {s['patients']} patients ({s['multi_slide_patients']} with several slides), "
                 f"{s['genes']} genes, {'log2' if self.logged else 'raw'} values)")
 
+# %% ../nbs/05_cohort.ipynb #ff1336df
+def _check_share(name:str, x) -> float:
+    "`x` as a share in [0, 1], or an error naming the option."
+    try: v = float(x)
+    except (TypeError, ValueError): v = float('nan')
+    if not 0 <= v <= 1: raise RNAFMError(f"{name} must be a share between 0 and 1, got {x!r}")
+    return v
+
+@dataclass
+class CohortConfig(JSONConfig):
+    "Where a cohort's expression comes from and how it is cleaned."
+    expression: str|None = None      # expression table (patients or slides x genes); omit for a reference-style table with rna_<GENE> columns
+    logged: bool = False             # the expression values are already log2, not raw TPM/FPKM/counts (reference-style tables always are)
+    max_patient_missing: float = 0.5 # a patient missing a larger share of the genes (NaN/inf) is left out, with its slides
+    max_genes_dropped: float = 0.01  # dropping a larger share of the genes for missing values is an error
+
+    def __post_init__(self):
+        check_choices(self)
+        for k in ('max_patient_missing', 'max_genes_dropped'): _check_share(k, getattr(self, k))
+
 # %% ../nbs/05_cohort.ipynb #1c7dcf97
 def _join(sheet:pd.DataFrame, ex:pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Keep slides with expression and patients with slides, warning about what is dropped."
@@ -271,13 +292,6 @@ def _join(sheet:pd.DataFrame, ex:pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFra
     ex.index.name = 'patient_id'; ex.columns.name = None
     return sheet, ex
 
-def _check_share(name:str, x) -> float:
-    "`x` as a share in [0, 1], or an error naming the option."
-    try: v = float(x)
-    except (TypeError, ValueError): v = float('nan')
-    if not 0 <= v <= 1: raise RNAFMError(f"{name} must be a share between 0 and 1, got {x!r}")
-    return v
-
 def load_cohort(sample_sheet, # path or DataFrame: one row per slide, slide_id, patient_id (+ paths, labels)
                 expression, # path or DataFrame: samples (patients or slides) x genes
                 *,
@@ -285,8 +299,8 @@ def load_cohort(sample_sheet, # path or DataFrame: one row per slide, slide_id, 
                 rows:str='auto', # expression rows are 'patient' or 'slide' ids; 'auto' finds out from the sample sheet
                 id_column:str|None=None, # the expression table's id column (default: patient_id/slide_id/sample_id, else the first)
                 conflict:str='error', # slides of a patient with different expression: 'error' or 'mean'
-                max_patient_missing:float=0.5, # a patient missing a larger share of the genes (NaN/inf) is dropped with its slides
-                max_genes_dropped:float=0.01, # dropping a larger share of the genes for missing values is an error
+                max_patient_missing:float=CohortConfig.max_patient_missing, # a patient missing a larger share of the genes (NaN/inf) is dropped with its slides
+                max_genes_dropped:float=CohortConfig.max_genes_dropped, # dropping a larger share of the genes for missing values is an error
                ) -> Cohort:
     "Load and check a sample sheet and an expression table; expression belongs to patients."
     if conflict not in ('error', 'mean'): raise RNAFMError(f"conflict={conflict!r}: use 'error' or 'mean'")
@@ -312,8 +326,8 @@ def read_reference_table(table, # path or DataFrame: wsi_file_name, patient_id, 
                          logged:bool=True, # the published tables hold log values
                          prefix:str='rna_', # prefix of the gene columns
                          conflict:str='error', # slides of a patient with different expression: 'error' or 'mean'
-                         max_patient_missing:float=0.5, # a patient missing a larger share of the genes is dropped with its slides
-                         max_genes_dropped:float=0.01, # dropping a larger share of the genes for missing values is an error
+                         max_patient_missing:float=CohortConfig.max_patient_missing, # a patient missing a larger share of the genes is dropped with its slides
+                         max_genes_dropped:float=CohortConfig.max_genes_dropped, # dropping a larger share of the genes for missing values is an error
                         ) -> Cohort:
     "Load the single-table layout of published code: one row per slide, genes as `rna_<GENE>` columns."
     df = read_table(table) if isinstance(table, (str, Path)) else table

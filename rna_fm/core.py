@@ -13,10 +13,10 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['test_warning', 'RNAFMError', 'first_items', 'JSONConfig', 'seed_everything', 'get_device', 'torch_threads',
-           'autocast', 'progress_enabled', 'LogLines', 'progress', 'parse_shard', 'shard_items', 'is_temp_path',
-           'atomic_write', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_savefig',
-           'atomic_dir', 'sweep_temps', 'content_fingerprint', 'file_fingerprint', 'same_content', 'sha256_file',
-           'fold_dirs', 'read_parquet', 'LockedError', 'path_lock', 'failure_line', 'print_failures', 'die_with_parent']
+           'progress_enabled', 'LogLines', 'progress', 'parse_shard', 'shard_items', 'is_temp_path', 'atomic_write',
+           'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_savefig', 'atomic_dir',
+           'sweep_temps', 'content_fingerprint', 'file_fingerprint', 'same_content', 'sha256_file', 'fold_dirs',
+           'read_parquet', 'LockedError', 'path_lock', 'failure_line', 'print_failures', 'die_with_parent']
 
 # %% ../nbs/00_core.ipynb #0fcac48b
 def test_warning(f, contains:str):
@@ -99,20 +99,29 @@ class JSONConfig:
         "A copy with `kwargs` changed, converted to the declared types and validated like a loaded config."
         return type(self).from_dict({**self.to_dict(), **_to_jsonable(kwargs)})
     @classmethod
-    def from_dict(cls, d:dict): return _dataclass_from_dict(cls, d)
+    def upgrade(cls, d:dict) -> dict:
+        "The fields of `d` with the keys older files used renamed (a subclass that renamed a field says how)."
+        return d
+    @classmethod
+    def from_dict(cls, d:dict): return _dataclass_from_dict(cls, cls.upgrade(d) if isinstance(d, dict) else d)
     @classmethod
     def from_json(cls, s:str): return cls.from_dict(json.loads(s))
     def save(self, path) -> Path:
         "Write this configuration to `path` as JSON, atomically."
         return atomic_write_text(path, self.to_json() + '\n')
     @classmethod
-    def load(cls, path):
-        "Read a configuration written by `save`."
+    def read_fields(cls, path) -> dict:
+        "The fields a config file holds (keys of older files renamed), checked to make a valid configuration on their own."
         path = Path(path)
         if not path.exists(): raise RNAFMError(f"config file '{path}' does not exist")
         try: d = json.loads(path.read_text())
         except json.JSONDecodeError as e: raise RNAFMError(f"config file '{path}' is not valid JSON: {e}") from None
-        return cls.from_dict(d)
+        cls.from_dict(d)
+        return cls.upgrade(d)
+    @classmethod
+    def load(cls, path):
+        "Read a configuration written by `save`."
+        return cls.from_dict(cls.read_fields(path))
 
 # %% ../nbs/00_core.ipynb #b35e975f
 def seed_everything(seed:int, # seed for Python, NumPy and torch
@@ -151,16 +160,6 @@ def torch_threads(n:int, # intra-op threads inside the block
     torch.set_num_threads(n)
     try: yield
     finally: torch.set_num_threads(old)
-
-# %% ../nbs/00_core.ipynb #cebf5263
-def autocast(mode:str, # 'auto', 'bf16' or 'off'
-             device:torch.device|str, # where the computation runs
-            ):
-    "The autocast context for `mode` on `device` (a null context when full precision is wanted)."
-    if mode not in ('auto', 'bf16', 'off'): raise RNAFMError(f"precision {mode!r}: use 'auto', 'bf16' or 'off'")
-    device = torch.device(device)
-    if mode == 'bf16' or (mode == 'auto' and device.type == 'cuda'): return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 # %% ../nbs/00_core.ipynb #4917b8cd
 def progress_enabled() -> bool:

@@ -5,18 +5,21 @@
 # %% ../nbs/10a_crossval.ipynb #2acf74ae
 from __future__ import annotations
 import hashlib, json, shutil, time
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from .core import RNAFMError, atomic_write_json, atomic_write_text, first_items, fold_dirs, is_temp_path
-from .splits import ROLES, Fold, Splits, make_splits
-from .cohort import Cohort, SlideDataset, read_table, training_cohort
+from .config import Given, Options, check_choices, config_options, merge_config
+from .core import JSONConfig, RNAFMError, atomic_write_json, atomic_write_text, first_items, fold_dirs, is_temp_path
+from .splits import ROLES, Fold, SplitConfig, Splits, make_splits
+from .aggregate import AggregateConfig
+from .cohort import Cohort, CohortConfig, SlideDataset, read_table, training_cohort
 from .normalise import Normaliser, fit_normaliser
 from .distributed import barrier, init_distributed, is_main
 from .metrics import topk_summary
 from .model import ModelConfig, RNAFM
-from .pathways import build_pathway_structure, load_gene_sets, read_gene_list
+from .pathways import PathwayConfig, build_pathway_structure, load_gene_sets, read_gene_list
 from .predict import PredictConfig, predict
 from .features import open_features
 from .train import RESULT_NEUTRAL, TrainConfig, fit, recipe_configs
@@ -24,9 +27,9 @@ from .identity import run_mismatch
 from .checkpoint import load_checkpoint
 
 # %% auto #0
-__all__ = ['FOLD_RECORD_VERSION', 'NEUTRAL_SETTINGS', 'run_fold', 'fold_scores', 'run_settings', 'fold_record',
-           'fold_dir_mismatch', 'run_dir_mismatch', 'check_fold_features', 'run_cv', 'cli_recipe', 'cli_inputs',
-           'cli_gene_select', 'cli_folds', 'train_cmd']
+__all__ = ['FOLD_RECORD_VERSION', 'NEUTRAL_SETTINGS', 'CV_OPTIONS', 'run_fold', 'fold_scores', 'run_settings', 'fold_record',
+           'recorded_settings', 'fold_dir_mismatch', 'run_dir_mismatch', 'check_fold_features', 'run_cv', 'cli_recipe',
+           'CVInputs', 'cli_inputs', 'cli_gene_select', 'cli_folds', 'train_cmd']
 
 # %% ../nbs/10a_crossval.ipynb #e3334e55
 def run_fold(cohort:Cohort, # the training cohort (sample sheet + expression)
@@ -150,6 +153,11 @@ def _role_change(recorded:dict, # role -> patients, as recorded
     where = lambda m: f'in {m[p]}' if p in m else 'absent'
     return f"patient {p!r} is {where(new)} now but was {where(old)} ({len(changed)} patient(s) differ)"
 
+def recorded_settings(s:dict, # settings from a fold.json or run.json
+                     ) -> dict:
+    "Recorded settings with the keys of older records renamed (`amp` -> `precision`), to compare with today's."
+    return {**s, **{k: cls.upgrade(s[k]) for k, cls in (('train', TrainConfig), ('predict', PredictConfig)) if isinstance(s.get(k), dict)}}
+
 def fold_dir_mismatch(out_dir, # a fold directory
                       record:dict, # from `fold_record`: what this run would record
                      ) -> str|None:
@@ -162,7 +170,7 @@ def fold_dir_mismatch(out_dir, # a fold directory
     if old.get('version') != record['version']: return f"its fold.json has format version {old.get('version')}, not {record['version']}"
     why = _role_change(old['patients'], record['patients'])
     if why: return why
-    why = run_mismatch(old['settings'], record['settings'], NEUTRAL_SETTINGS)
+    why = run_mismatch(recorded_settings(old['settings']), record['settings'], NEUTRAL_SETTINGS)
     if why: return f"setting {why}"
     if old.get('expression_sha256') != record['expression_sha256']: return "the expression of its patients has changed"
     return None
@@ -193,7 +201,7 @@ def run_dir_mismatch(out_dir, # a cross-validation directory
             why = _role_change({r: a.role(r) for r in ROLES}, {r: b.role(r) for r in ROLES})
             if why: return f"its split (splits.csv) differs: fold {k}: {why}"
     if (out/'run.json').exists():
-        why = run_mismatch(json.loads((out/'run.json').read_text()), settings, NEUTRAL_SETTINGS)
+        why = run_mismatch(recorded_settings(json.loads((out/'run.json').read_text())), settings, NEUTRAL_SETTINGS)
         if why: return f"setting {why}"
     return None
 
@@ -273,32 +281,46 @@ def run_cv(cohort:Cohort, # sample sheet + expression
     return table
 
 # %% ../nbs/10a_crossval.ipynb #646bdc19
-def _load_json_cfg(cls, path, overrides:dict):
-    cfg = cls.load(path) if path else cls()
-    return cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
-
 def cli_recipe(recipe:str, # a key of rna_fm.train.RECIPES
                model_config:str|None, # JSON file of ModelConfig fields (they win over the recipe)
                train_config:str|None, # JSON file of TrainConfig fields (they win over the recipe)
                overrides:dict, # TrainConfig fields given as flags (None: not given); they win over both
               ) -> tuple[ModelConfig, TrainConfig]:
-    "The model and training configurations of `rna-fm train`: the recipe, then the config files' fields, then the flags."
-    given = lambda path: json.loads(Path(path).read_text()) if path else {}
-    steps = _load_json_cfg(TrainConfig, train_config, overrides).max_steps           # the warm-up is a share of the final steps
+    "The model and training configurations of `rna-fm train`: the recipe, then the config files' fields, then the flags (`merge_config`)."
+    steps = merge_config(TrainConfig, None, train_config, overrides).max_steps        # the warm-up is a share of the final steps
     m, t = recipe_configs(recipe, ModelConfig(), TrainConfig(max_steps=steps))
-    m = m.replace(**{k: v for k, v in ModelConfig.load(model_config).to_dict().items() if k in given(model_config)}) if model_config else m
-    t = t.replace(**{k: v for k, v in TrainConfig.load(train_config).to_dict().items() if k in given(train_config)}) if train_config else t
-    return m, t.replace(**{k: v for k, v in overrides.items() if v is not None})
+    return merge_config(ModelConfig, m, model_config), merge_config(TrainConfig, t, train_config, overrides)
+
+@dataclass
+class CVInputs(JSONConfig):
+    "What a cross-validation (`rna-fm train`, `rna-fm baseline`) reads besides the cohort: features, split, folds and genes."
+    stores: str|None = None       # directory of slide stores with cluster features
+    encoder: str|None = None      # encoder id of the stores' cluster features
+    features: str|None = None     # or: .npz file of (K, D) cluster features per slide id (with `sizes/<slide id>` for tile pooling)
+    splits: str|None = None       # split file (.csv/.json); made and saved there when missing (default: OUT/splits.csv)
+    folds: str|None = None        # folds to run, e.g. '0,2' (default: all)
+    genes: str|None = None        # file listing the genes to model (default: filters below, on training patients)
+    top_var: int|None = None      # keep the most variable genes (on training patients)
+    min_mean: float|None = None   # drop genes with a lower mean log2 expression (on training patients)
+    def __post_init__(self): check_choices(self)
+
+# the options `rna-fm train` and `rna-fm baseline` share: cohort, new split, features (K), inputs
+CV_OPTIONS = dict(cohort=Options(CohortConfig), split=Options(SplitConfig, 'n_folds', 'val_fraction', 'seed'),
+                  aggregate=Options(AggregateConfig, 'k'), inputs=Options(CVInputs))
+
 def _split_options(path:Path) -> Path: return path.with_name(path.name + '.options.json')
 
-def cli_inputs(sample_sheet, out, expression, logged, max_patient_missing, max_genes_dropped, stores, encoder, k, features,
-               splits, n_folds, val_fraction, seed, overwrite:bool=False) -> tuple:
+def cli_inputs(sample_sheet, # the sample sheet (or reference-style table) path
+               out, # the run's directory
+               cohort:CohortConfig, split:SplitConfig, inputs:CVInputs,
+               k:int, # K of the stores' cluster features
+               overwrite:bool=False) -> tuple:
     "The cohort, feature source and split that `rna-fm train` (and `rna-fm baseline`) options name; a new split is saved."
-    cohort = training_cohort(read_table(sample_sheet), expression, logged, required=True,   # as `rna-fm splits` loads it
-                              max_patient_missing=max_patient_missing, max_genes_dropped=max_genes_dropped)
-    src = open_features(stores, encoder, k, features)
-    split_path = Path(splits) if splits else Path(out)/'splits.csv'
-    opts = {'n_folds': int(n_folds), 'val_fraction': float(val_fraction), 'seed': int(seed or 0)}
+    coh = training_cohort(read_table(sample_sheet), cohort.expression, cohort.logged, required=True,   # as `rna-fm splits` loads it
+                          max_patient_missing=cohort.max_patient_missing, max_genes_dropped=cohort.max_genes_dropped)
+    src = open_features(inputs.stores, inputs.encoder, k, inputs.features)
+    split_path = Path(inputs.splits) if inputs.splits else Path(out)/'splits.csv'
+    opts = {'n_folds': int(split.n_folds), 'val_fraction': float(split.val_fraction), 'seed': int(split.seed)}
     made = json.loads(_split_options(split_path).read_text()) if _split_options(split_path).exists() else None
     if split_path.exists() and made is not None and made != opts and not overwrite:
         diff = ', '.join(f'--{k} {made.get(k)} (asked: {v})' for k, v in opts.items() if made.get(k) != v)
@@ -306,65 +328,42 @@ def cli_inputs(sample_sheet, out, expression, logged, max_patient_missing, max_g
                          "--overwrite to make a new split with the options asked (results of the old split are then deleted)")
     if split_path.exists() and (made is None or made == opts): sp = Splits.load(split_path)   # yours, or made with these options
     else:
-        sp = make_splits(cohort, n_folds=n_folds, val_fraction=val_fraction, seed=seed or 0)
+        sp = make_splits(coh, n_folds=split.n_folds, val_fraction=split.val_fraction, seed=split.seed)
         if is_main():
             split_path.parent.mkdir(parents=True, exist_ok=True); sp.save(split_path); atomic_write_json(_split_options(split_path), opts)
-    return cohort, src, sp
+    return coh, src, sp
 
-def cli_gene_select(genes:str|None, top_var:int|None, min_mean:float|None) -> dict:
+def cli_gene_select(inputs:CVInputs) -> dict:
     "fit_normaliser's gene selection from the command-line options."
-    sel = {'genes': read_gene_list(genes)} if genes else {'top_var': top_var, 'min_mean': min_mean}
+    sel = {'genes': read_gene_list(inputs.genes)} if inputs.genes else {'top_var': inputs.top_var, 'min_mean': inputs.min_mean}
     return {k: v for k, v in sel.items() if v is not None}
 
 def cli_folds(folds:str|None) -> list[int]|None: return [int(f) for f in folds.split(',')] if folds else None
 
+@config_options(**CV_OPTIONS, pathways=Options(PathwayConfig, 'min_size', 'max_size'),
+                train=Options(TrainConfig, 'max_steps', 'batch_size', 'lr', 'eval_every', 'seed', 'device', 'guidance', 'precision',
+                              'dist_timeout'),
+                sampling=Options(PredictConfig, 'n_samples', 'solver', 'guidance', 'device', 'precision', solver_steps='steps'))
 def train_cmd(sample_sheet:str, # table with slide_id and patient_id; or a reference-style table with rna_<GENE> columns
               gene_sets:str, # GMT or JSON gene sets
               out:str, # output directory
-              expression:str=None, # expression table (patients or slides x genes); omit for a reference-style table
-              logged:bool=False, # the expression values are already log2 (reference-style tables always are)
-              max_patient_missing:float=0.5, # a patient missing a larger share of the genes is left out (as `rna-fm splits`)
-              max_genes_dropped:float=0.01, # dropping a larger share of the genes for missing values is an error
-              stores:str=None, # directory of slide stores with cluster features
-              encoder:str=None, # encoder id of the stores' cluster features
-              k:int=100, # clusters per slide
-              features:str=None, # or: .npz file of (K, D) cluster features per slide id
-              splits:str=None, # split file (.csv/.json); made and saved there when missing (default: OUT/splits.csv)
-              n_folds:int=5, # folds of a new split
-              val_fraction:float=0.1, # validation share of a new split's training patients
-              folds:str=None, # folds to run, e.g. '0,2' (default: all)
-              genes:str=None, # file listing the genes to model (default: filters below, on training patients)
-              top_var:int=None, # keep the most variable genes (on training patients)
-              min_mean:float=None, # drop genes with a lower mean log2 expression (on training patients)
-              min_size:int=5, # smallest pathway kept
-              max_size:int=None, # largest pathway kept
               model_config:str=None, # JSON file of ModelConfig fields
               train_config:str=None, # JSON file of TrainConfig fields
               recipe:str='fast', # 'fast' (1e-3 with warm-up and cosine decay, EMA 0.995: for a GPU-day or CPU-hour) or 'published' (the paper's); config files and flags override it
-              max_steps:int=None, # overrides for the training settings
-              batch_size:int=None,
-              lr:float=None,
-              eval_every:int=None,
-              seed:int=None,
-              device:str=None,
               predict_config:str=None, # JSON file of PredictConfig fields, for the validation and test predictions
-              n_samples:int=None, # transcriptomes sampled per validation and test slide (default 32)
-              solver:str=None, # ODE solver of those predictions: euler, midpoint, heun, rk4 or dopri5 (default euler)
-              solver_steps:int=None, # its steps (default 19: the 20-point Euler grid)
-              guidance:float=None, # classifier-free guidance scale, for validation (model selection) and predictions (default 2)
-              dist_timeout:float=None, # minutes processes wait for each other under torchrun (default 120)
               overwrite:bool=False, # delete results in OUT made by another split, settings or data, and run again
+              cohort:Given=None, split:Given=None, aggregate:Given=None, inputs:Given=None, # the shared options (CV_OPTIONS)
+              pathways:Given=None, train:Given=None, sampling:Given=None, # options of the pathways, training and predictions
              ):
     "Cross-validate RNA-FM on a cohort: train each fold, select on validation, predict the test patients once."
-    mcfg, tcfg = cli_recipe(recipe, model_config, train_config, dict(max_steps=max_steps, batch_size=batch_size, lr=lr,
-                            eval_every=eval_every, seed=seed, device=device, guidance=guidance, dist_timeout=dist_timeout))
-    pcfg = _load_json_cfg(PredictConfig, predict_config, dict(n_samples=n_samples, solver=solver, steps=solver_steps,
-                                                               guidance=guidance, device=device))
+    mcfg, tcfg = cli_recipe(recipe, model_config, train_config, train.flags)
+    pcfg = sampling.resolve(file=predict_config)
     init_distributed(tcfg.device, tcfg.dist_timeout)
-    cohort, src, sp = cli_inputs(sample_sheet, out, expression, logged, max_patient_missing, max_genes_dropped, stores, encoder,
-                                 k, features, splits, n_folds, val_fraction, seed, overwrite)
-    table = run_cv(cohort, sp, src, gene_sets, out, mcfg, tcfg, pcfg, encoder or 'features', cli_folds(folds),
-                   cli_gene_select(genes, top_var, min_mean), {'min_size': min_size, 'max_size': max_size}, overwrite=overwrite)
+    ins = inputs.resolve()
+    coh, src, sp = cli_inputs(sample_sheet, out, cohort.resolve(), split.resolve(), ins, aggregate.resolve().k, overwrite)
+    pw = pathways.resolve()
+    table = run_cv(coh, sp, src, gene_sets, out, mcfg, tcfg, pcfg, ins.encoder or 'features', cli_folds(ins.folds),
+                   cli_gene_select(ins), {'min_size': pw.min_size, 'max_size': pw.max_size}, overwrite=overwrite)
     if is_main():
         cols = [c for c in ('best_step', 'pcc_mean', 'pcc_T200_val_ranked', 'crps_mean', 'coverage_90') if c in table]
         print(table[cols].round(4).to_string())

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import rna_fm
-from .core import (RNAFMError, failure_line, get_device, path_lock, print_failures, progress,
+from dataclasses import dataclass
+from .config import Given, Options, Precision, StoredDtype, autocast, check_choices, config_options, resolve_precision
+from .core import (JSONConfig, RNAFMError, failure_line, get_device, path_lock, print_failures, progress,
                          shard_items, sweep_temps)
 from .identity import run_mismatch
 from .encoders import DEFAULT_ENCODER, Encoder, get_encoder
@@ -19,7 +21,23 @@ from .h5io import find_h5_files, import_features_h5
 from .tiling import TileDataset
 
 # %% auto #0
-__all__ = ['embed_slide', 'embed_cmd']
+__all__ = ['EmbedConfig', 'embed_slide', 'embed_cmd']
+
+# %% ../nbs/03_embed.ipynb #9a34d526
+@dataclass
+class EmbedConfig(JSONConfig):
+    "How the tiles of slide stores are encoded into features."
+    batch_size: int = 64          # tiles per batch
+    workers: int = 2              # DataLoader worker processes reading tiles (0: read them in the main process)
+    device: str = 'auto'          # where tiles are encoded: 'auto' (CUDA when present), 'cpu' or 'cuda'
+    precision: Precision = 'auto' # compute precision of the encoder: auto is bf16 autocast on CUDA and fp32 on the CPU
+    dtype: StoredDtype = 'float16' # stored dtype of the features
+    chunk_tiles: int = 2048       # rows written at once: the unit of resuming an interrupted run
+
+    def __post_init__(self):
+        check_choices(self)
+        if self.batch_size < 1 or self.chunk_tiles < 1: raise RNAFMError("batch_size and chunk_tiles must be at least 1")
+        if self.workers < 0: raise RNAFMError(f"--workers {self.workers}: give 0 (read tiles in the main process) or more worker processes")
 
 # %% ../nbs/03_embed.ipynb #9ef33122
 def _batches(todo:list[int], n:int, chunk_tiles:int, batch_size:int) -> list[list[int]]:
@@ -30,13 +48,12 @@ def _batches(todo:list[int], n:int, chunk_tiles:int, batch_size:int) -> list[lis
         out += [list(range(s, min(s + batch_size, hi))) for s in range(lo, hi, batch_size)]
     return out
 
-def _autocast(dev:torch.device):
-    return torch.autocast('cuda', dtype=torch.float16) if dev.type == 'cuda' else contextlib.nullcontext()
+_AUTOCAST = {'fp32': None, 'fp16': 'float16', 'bf16': 'bfloat16'}   # a precision as the features record it
 
-def _run_settings(dev:torch.device, batch_size:int) -> dict:
+def _run_settings(dev:torch.device, batch_size:int, precision:str) -> dict:
     "What, beyond the encoder, sets the last digits of the features: batch size, device (GPU model) and autocast dtype."
     device = f'cuda ({torch.cuda.get_device_name(dev)})' if dev.type == 'cuda' else dev.type
-    return {'batch_size': int(batch_size), 'device': device, 'autocast': 'float16' if dev.type == 'cuda' else None}
+    return {'batch_size': int(batch_size), 'device': device, 'autocast': _AUTOCAST[resolve_precision(precision, dev)]}
 
 def _describe_run(s:dict) -> str:
     "Run settings in words, for messages."
@@ -59,32 +76,28 @@ def embed_slide(store, # a slide store made by `rna-fm tile`
                 encoder:str|Encoder=DEFAULT_ENCODER, # encoder name or a built Encoder
                 weights=None, # local weights file, for encoders that load one
                 slide=None, # the slide file, when it moved since tiling (default: the path recorded in the store)
-                batch_size:int=64, # tiles per batch
+                batch_size:int=EmbedConfig.batch_size, # tiles per batch
                 num_workers:int=0, # DataLoader worker processes reading and transforming tiles
-                device:str='auto', # 'auto' (CUDA when present), 'cpu', 'cuda', ...
-                dtype:str='float16', # dtype of the stored features: 'float16' or 'float32'
-                chunk_tiles:int=2048, # rows per chunk: the unit of writing and of resuming
+                device:str=EmbedConfig.device, # 'auto' (CUDA when present), 'cpu', 'cuda', ...
+                dtype:str=EmbedConfig.dtype, # dtype of the stored features (see `EmbedConfig`)
+                chunk_tiles:int=EmbedConfig.chunk_tiles, # rows per chunk: the unit of writing and of resuming
+                precision:str=EmbedConfig.precision, # compute precision of the encoder (see `EmbedConfig`)
                 overwrite:bool=False, # recompute complete features
                 restart:bool=False, # start partial features afresh instead of resuming them (complete ones are kept)
                 show_progress:bool|None=None, # a progress bar over the tiles (None: unless under test)
                 wait:bool=False, # wait for another run writing this store instead of raising `LockedError`
                ) -> dict:
     "Compute the features of every tile of `store` with `encoder` and write them into the store; returns what was done."
-    _check_embed_args(batch_size, chunk_tiles, num_workers, dtype)
+    EmbedConfig(batch_size=batch_size, workers=num_workers, device=device, precision=precision, dtype=dtype, chunk_tiles=chunk_tiles)
     store = Path(store); sa = store_attrs(store); n = int(sa['n_tiles']); sid = sa.get('slide_id', store.stem)
     enc = get_encoder(encoder, weights)
     with path_lock(store, wait=wait, what=f'slide store {store}'):
         sweep_temps(store/'features')                 # a swap killed half-way: the old features come back
-        return _embed_locked(store, sa, n, sid, enc, slide, batch_size, num_workers, device, dtype, chunk_tiles,
+        return _embed_locked(store, sa, n, sid, enc, slide, batch_size, num_workers, device, dtype, chunk_tiles, precision,
                              overwrite, restart, show_progress)
 
-def _check_embed_args(batch_size, chunk_tiles, num_workers, dtype):
-    "Refuse bad settings before any store is touched."
-    if dtype not in ('float16', 'float32'): raise RNAFMError(f"dtype {dtype!r}: use 'float16' or 'float32'")
-    if batch_size < 1 or chunk_tiles < 1: raise RNAFMError("batch_size and chunk_tiles must be at least 1")
-    if num_workers < 0: raise RNAFMError(f"--workers {num_workers}: give 0 (read tiles in the main process) or more worker processes")
-
-def _embed_locked(store, sa, n, sid, enc, slide, batch_size, num_workers, device, dtype, chunk_tiles, overwrite, restart, show_progress):
+def _embed_locked(store, sa, n, sid, enc, slide, batch_size, num_workers, device, dtype, chunk_tiles, precision, overwrite, restart,
+                  show_progress):
     "`embed_slide` once its store is locked: new features go beside complete ones and replace them only when complete."
     settings = {**enc.attrs(), 'dtype': dtype, 'n_tiles': n, 'chunk_tiles': int(chunk_tiles)}
     matches = lambda a, arr: all(a.get(k) == v for k, v in settings.items() if k != 'chunk_tiles') and arr.shape == (n, enc.dim)
@@ -94,7 +107,7 @@ def _embed_locked(store, sa, n, sid, enc, slide, batch_size, num_workers, device
     tgt = staging_name(enc.name) if has_old else name        # never empty complete features before their successor is complete
     old = dict(g[tgt].attrs) if tgt in g and (tgt != name or not overwrite) else None
     same = old is not None and matches(old, g[tgt])
-    dev = get_device(device); run = _run_settings(dev, batch_size)
+    dev = get_device(device); run = _run_settings(dev, batch_size, precision)
     if same and old.get('complete'): todo, arr = [], writable_store(store)[tgt]   # staged by a run killed before its swap
     else:
         if same and old.get('chunks_done') and not restart:   # resume, in the chunks the array was made with
@@ -110,14 +123,14 @@ def _embed_locked(store, sa, n, sid, enc, slide, batch_size, num_workers, device
             raise RNAFMError(f"slide store '{store}' holds no tiling geometry (it was imported from HDF5 without its slide), "
                              "so its tiles cannot be read; import it with its slide or run `rna-fm tile`")
         _encode_chunks(arr, TileDataset(store, slide=slide, transform=enc.transform), enc, todo, done, n, chunk_tiles,
-                       batch_size, num_workers, dev, dtype, sid, show_progress)
+                       batch_size, num_workers, dev, dtype, precision, sid, show_progress)
     arr.attrs.put({**dict(arr.attrs), 'chunks_done': [], 'complete': True})
     if tgt != name: swap_in(store, enc.name)
     return {'slide_id': sid, 'status': status, 'n_tiles': n}
 
 # %% ../nbs/03_embed.ipynb #7d5fa2a4
 def _encode_chunks(arr, ds, enc:Encoder, todo, done:set, n:int, chunk_tiles:int, batch_size:int, num_workers:int,
-                   dev:torch.device, dtype:str, sid:str, show_progress):
+                   dev:torch.device, dtype:str, precision:str, sid:str, show_progress):
     "Encode the chunks `todo` of dataset `ds` and write each into `arr` as soon as it is complete."
     batches = _batches(todo, n, chunk_tiles, batch_size)
     dl = torch.utils.data.DataLoader(ds, batch_sampler=batches, num_workers=num_workers, pin_memory=dev.type == 'cuda')
@@ -126,7 +139,7 @@ def _encode_chunks(arr, ds, enc:Encoder, todo, done:set, n:int, chunk_tiles:int,
     left = {c: min((c + 1) * chunk_tiles, n) - c * chunk_tiles for c in todo}
     disable = None if show_progress is None else not show_progress
     with progress(total=n, initial=n - sum(left.values()), desc=sid, unit='tile', leave=False, disable=disable) as bar, \
-         torch.inference_mode(), _autocast(dev):
+         torch.inference_mode(), autocast(precision, dev):
         for x, idx in dl:
             with np.errstate(over='ignore'): f = model(x.to(dev, non_blocking=True)).float().cpu().numpy().astype(dtype)
             if f.shape != (len(idx), enc.dim):
@@ -134,6 +147,7 @@ def _encode_chunks(arr, ds, enc:Encoder, todo, done:set, n:int, chunk_tiles:int,
                                  f"it declares dim={enc.dim}")
             if not np.isfinite(f).all():
                 raise RNAFMError(f"slide {sid}: encoder {enc.name!r} produced NaN or infinite features as {dtype}"
+                                 + ("; try --precision fp32" if resolve_precision(precision, dev) == 'fp16' else '')
                                  + ("; try --dtype float32" if dtype == 'float16' else ''))
             idx = idx.numpy(); c = int(idx[0]) // chunk_tiles
             buf[idx - c * chunk_tiles] = f
@@ -144,22 +158,19 @@ def _encode_chunks(arr, ds, enc:Encoder, todo, done:set, n:int, chunk_tiles:int,
                 done.add(c); arr.attrs.put({**dict(arr.attrs), 'chunks_done': sorted(done)})
 
 # %% ../nbs/03_embed.ipynb #80ac3fbd
+@config_options(embed=Options(EmbedConfig))
 def embed_cmd(stores:str, # directory of the slide stores (the --out of `rna-fm tile`); with --from_h5, where to put them
               encoder:str=None, # an id of the encoder table (rna_fm.encoders; the default effnet_lite0 works offline), timm-<architecture>, or yours as package.module:name (a factory or Encoder in that importable module, or an encoder it registers on import); with --from_h5 the id to file the features under
               weights:str=None, # local weights file (for phikon-v2 its folder) of encoders that load one; never downloaded
-              batch_size:int=64, # tiles per batch
-              workers:int=2, # DataLoader worker processes reading tiles
-              device:str='auto', # 'auto' (CUDA when present), 'cpu' or 'cuda'
-              dtype:str='float16', # stored dtype: float16 or float32
-              chunk_tiles:int=2048, # rows written at once: the unit of resuming an interrupted run
               shard:str=None, # 'i/n': only every n-th slide store, starting at i (counted from 0)
               overwrite:bool=False, # recompute complete features, replacing them once the new ones are complete (with --from_h5: replace stores of other tiles)
-              restart:bool=False, # start partial features afresh instead of resuming them (needed after changing --batch_size or --device)
+              restart:bool=False, # start partial features afresh instead of resuming them (needed after changing --batch_size, --device or --precision)
               from_h5:str=None, # import CLAM/TRIDENT features files (directory, quoted glob or file) under --encoder instead
               wait:bool=False, # wait for another run writing a store instead of skipping that store
+              embed:Given=None, # the EmbedConfig options given (`config_options`)
              ) -> int:
     "Encode the tiles of slide stores into features (or import CLAM/TRIDENT features)."
-    failures = []
+    cfg, failures = embed.resolve(), []
     if from_h5 is not None:
         if encoder is None: raise RNAFMError("with --from_h5, name the encoder that made the features with --encoder (e.g. uni)")
         check_name(encoder, 'encoder id')
@@ -170,13 +181,13 @@ def embed_cmd(stores:str, # directory of the slide stores (the --out of `rna-fm 
         print(f"{len(files)} feature files: {len(files) - len(failures)} imported as encoder {encoder!r} into {stores}, "
               f"{len(failures)} failed")
         return print_failures('feature files', failures)
-    _check_embed_args(batch_size, chunk_tiles, workers, dtype); get_device(device)
+    get_device(cfg.device)
     items = shard_items(find_stores(stores), shard)
     enc = get_encoder(encoder or DEFAULT_ENCODER, weights)
     t0 = time.time()
     for sp in progress(items, desc='slides', unit='slide'):
-        try: r = embed_slide(sp, enc, batch_size=batch_size, num_workers=workers, device=device, dtype=dtype,
-                             chunk_tiles=chunk_tiles, overwrite=overwrite, restart=restart, wait=wait)
+        try: r = embed_slide(sp, enc, batch_size=cfg.batch_size, num_workers=cfg.workers, device=cfg.device, dtype=cfg.dtype,
+                             chunk_tiles=cfg.chunk_tiles, precision=cfg.precision, overwrite=overwrite, restart=restart, wait=wait)
         except Exception as e:     # one slide's failure, whatever it is, fails that slide only
             failures.append((sp.name, failure_line(e))); print(f"rna-fm embed: slide store {sp.name} failed: {failure_line(e)}", file=sys.stderr); continue
         print(f"{r['slide_id']}: {r['status']}, {r['n_tiles']} tiles")

@@ -12,8 +12,9 @@ import pandas as pd
 import zarr
 from fastcore.script import Param
 from zarr.storage import LocalStore
+from .config import Given, Options, config_options
 from .core import RNAFMError, atomic_dir, first_items, fold_dirs, progress, read_parquet
-from .cohort import Cohort, load_cohort, read_reference_table, read_table
+from .cohort import Cohort, CohortConfig, load_cohort, read_reference_table, read_table
 from .metrics import DistributionAccumulator, gene_metrics, pathway_correlation, summarise_gene_metrics
 from .pathways import load_gene_sets
 
@@ -127,7 +128,7 @@ def slide_patient_map(preds:list[Predictions]) -> pd.Series|None:
 
 def load_truth(expression, # path or DataFrame: patients or slides x genes; or a reference-style table (rna_<GENE> columns)
                sample_sheet=None, # path or DataFrame with slide_id and patient_id (default: the predictions' own map)
-               logged:bool=False, # the values are log2 already (raw TPM/FPKM/counts get log2(x+1), as in training)
+               logged:bool=CohortConfig.logged, # the values are log2 already (raw TPM/FPKM/counts get log2(x+1), as in training)
                slide_patient:pd.Series|None=None, # slide -> patient from `slide_patient_map`, used without a sample sheet
                **kw, # load_cohort options: rows, id_column, conflict, max_patient_missing, max_genes_dropped
               ) -> Cohort:
@@ -377,7 +378,7 @@ def evaluate(runs, # prediction directories and/or cross-validation run director
              expression, # measured expression: path or DataFrame (raw TPM/FPKM/counts, or log2 with logged=True)
              out_dir, # results: one directory per run (replaced), and summary.csv over runs
              sample_sheet=None, # slide_id -> patient_id table (default: as the predictions record it)
-             logged:bool=False, # the expression values are log2 already
+             logged:bool=CohortConfig.logged, # the expression values are log2 already
              gene_sets=None, # pathway -> genes (dict, or a GMT/JSON path) for pathway-level correlation
              val=None, # validation predictions for a single prediction directory's honest top-k
              common_genes:bool=False, # pool folds of different gene lists over their shared genes
@@ -448,21 +449,21 @@ def evaluate(runs, # prediction directories and/or cross-validation run director
     return table
 
 # %% ../nbs/11a_evaluate.ipynb #93891f86
+@config_options(cohort=Options(CohortConfig, 'expression', 'logged', 'max_genes_dropped'))
 def evaluate_cmd(runs:Param('prediction directories and/or cross-validation run directories', str, nargs='+'),
-                 expression:str=None, # measured expression table (patients or slides x genes; or a reference-style table)
                  out:str=None, # output directory: one directory per run, and summary.csv
                  sample_sheet:str=None, # table with slide_id and patient_id (default: as the predictions record it)
-                 logged:bool=False, # the expression values are already log2 (otherwise raw TPM/FPKM/counts)
                  gene_sets:str=None, # GMT or JSON gene sets, for pathway-level correlation
                  val:str=None, # validation prediction directory, for one prediction directory's honest top-k
                  common_genes:bool=False, # pool a run's folds over their shared genes when their gene lists differ
                  no_samples:bool=False, # do not score the samples (CRPS, energy score, coverage, calibration)
-                 max_genes_dropped:float=0.01, # as when loading a cohort: dropping more genes for missing values is an error
+                 cohort:Given=None, # the CohortConfig options given: the measured expression and how it is read
                 ):
     "Score predictions or cross-validation runs against measured expression: per gene, per pathway and as distributions."
-    if expression is None or out is None: raise RNAFMError("give the measured expression (--expression TABLE) and --out DIR")
-    t = evaluate(runs, expression, out, sample_sheet, logged, gene_sets, val, common_genes, not no_samples,
-                 max_genes_dropped=max_genes_dropped)
+    c = cohort.resolve()
+    if c.expression is None or out is None: raise RNAFMError("give the measured expression (--expression TABLE) and --out DIR")
+    t = evaluate(runs, c.expression, out, sample_sheet, c.logged, gene_sets, val, common_genes, not no_samples,
+                 max_genes_dropped=c.max_genes_dropped)
     cols = [c for c in ('run', 'level', 'group', 'rows', 'pearson_r_mean', 'spearman_r_mean', 'pcc_T200_val_ranked',
                         'crps_mean', 'coverage_90') if c in t]
     print(t[t.group == 'pooled'][cols].round(4).to_string(index=False))

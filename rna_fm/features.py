@@ -241,7 +241,7 @@ def slide_condition(features, # feature source: slide id -> (K, D), optionally w
 # %% ../nbs/03b_features.ipynb #40dc8ced
 def open_features(stores:str|None=None, # directory of slide stores
                   encoder:str|None=None, # encoder id of the stores' features
-                  k:int=100, # clusters per slide
+                  k:int|None=None, # clusters per slide (K of the stores' cluster features)
                   features:str|None=None, # .npz file of (K, D) arrays, one per slide id
                  ):
     "The feature source the command line asked for."
@@ -249,5 +249,6 @@ def open_features(stores:str|None=None, # directory of slide stores
     if features is not None: return ArrayFeatures.load(features)
     if encoder is None: raise RNAFMError("--stores needs --encoder: the id of the encoder whose features were clustered")
     if not Path(stores).is_dir(): raise RNAFMError(f"stores directory '{stores}' does not exist")
+    if k is None: raise RNAFMError("--stores needs K, the number of clusters of the stores' features")
     return StoreFeatures(stores, encoder, k)
 

@@ -6,15 +6,16 @@
 from __future__ import annotations
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Literal
 import torch
 import torch.nn.functional as F
 import torchdiffeq
 from .core import RNAFMError
 
 # %% auto #0
-__all__ = ['PATHS', 'SOLVERS', 'AffinePath', 'LinearPath', 'CosinePath', 'get_path', 'sample_time', 'draw_training_noise',
-           'flow_matching_loss', 'guided_velocity', 'ODEResult', 'integrate', 'sample']
+__all__ = ['PATHS', 'PathName', 'TimeDist', 'SOLVERS', 'Solver', 'AffinePath', 'LinearPath', 'CosinePath', 'get_path',
+           'sample_time', 'draw_training_noise', 'flow_matching_loss', 'guided_velocity', 'ODEResult', 'integrate',
+           'sample']
 
 # %% ../nbs/07_flow.ipynb #339e984d
 def _col(t, x):
@@ -66,6 +67,7 @@ class CosinePath(AffinePath):
         return torch.cos(h * t), torch.sin(h * t), -h * torch.sin(h * t), h * torch.cos(h * t)
 
 PATHS = {'linear': LinearPath, 'cosine': CosinePath}
+PathName = Literal[tuple(PATHS)]   # a path's name, as config fields take it
 
 def get_path(name:str) -> AffinePath:
     "The probability path called `name` ('linear' or 'cosine')."
@@ -73,6 +75,8 @@ def get_path(name:str) -> AffinePath:
     return PATHS[name]()
 
 # %% ../nbs/07_flow.ipynb #0bb38879
+TimeDist = Literal['uniform', 'logit_normal']   # distributions of t in training
+
 def sample_time(n:int, # number of times
                 dist:str='uniform', # 'uniform' or 'logit_normal'
                 loc:float=0.0, # logit-normal location m
@@ -82,7 +86,7 @@ def sample_time(n:int, # number of times
     if dist == 'uniform': return torch.rand(n, generator=generator, device=device, dtype=dtype)
     if dist == 'logit_normal':
         return torch.sigmoid(loc + scale * torch.randn(n, generator=generator, device=device, dtype=dtype))
-    raise RNAFMError(f"unknown time distribution {dist!r}; use 'uniform' or 'logit_normal'")
+    raise RNAFMError(f"unknown time distribution {dist!r}; use one of {', '.join(map(repr, TimeDist.__args__))}")
 
 def draw_training_noise(shape:tuple, # (B, G) of the data batch
                         time_dist:str='uniform', # distribution of t
@@ -152,6 +156,7 @@ def _step(name, v, x, t, h):
     raise RNAFMError(f"unknown solver {name!r}; use one of {list(SOLVERS)}")
 
 SOLVERS = {'euler': 1, 'midpoint': 2, 'heun': 2, 'rk4': 4, 'dopri5': None}   # evaluations per step
+Solver = Literal[tuple(SOLVERS)]   # a solver's name, as config fields take it
 
 def integrate(v:Callable, # velocity function v(x, t) with t a scalar tensor
               x_0:torch.Tensor, # (N, G) start (noise)

@@ -6,9 +6,11 @@
 from __future__ import annotations
 import glob, sys
 from pathlib import Path
+from typing import Literal
 import h5py
 import numpy as np
 import rna_fm
+from .config import check_choice
 from .core import RNAFMError, atomic_write, file_fingerprint, is_temp_path, path_lock, progress, sha256_file
 from .slide import slide_id_of
 from .store import check_name, create_store, read_coords, store_attrs, store_contents, store_path
@@ -16,14 +18,18 @@ from .tiling import TilingConfig, coords_digest, open_slide, slide_mpp, tile_geo
 from .features import write_features
 
 # %% auto #0
-__all__ = ['export_h5', 'import_h5', 'export_h5_cmd', 'import_h5_cmd', 'read_h5_features', 'import_features_h5', 'find_h5_files']
+__all__ = ['H5Flavour', 'export_h5', 'import_h5', 'export_h5_cmd', 'import_h5_cmd', 'read_h5_features', 'import_features_h5',
+           'find_h5_files']
 
 # %% ../nbs/02b_h5io.ipynb #f106f84f
+H5Flavour = Literal['clam', 'trident']   # CLAM: patch_size in px of patch_level; TRIDENT: patch_size at the tiles' resolution
+
 def export_h5(store, # a slide store
               path, # the HDF5 file to write
-              flavour:str='clam', # 'clam' (patch_size in px of patch_level) or 'trident' (patch_size at the target, patch_size_level0)
+              flavour:H5Flavour='clam', # the file's layout (see `H5Flavour`)
              ) -> Path:
     "Write a store's coordinates as a CLAM- or TRIDENT-style HDF5 file, atomically."
+    check_choice('flavour', flavour, H5Flavour)
     a, coords = store_attrs(store), read_coords(store)
     d, W, H = a['level_downsample'], *a['level0_dimensions']
     if flavour == 'clam':
@@ -34,7 +40,6 @@ def export_h5(store, # a slide store
         attrs = {'patch_size': a['tile_px'], 'patch_size_level0': int(round(a['tile_px_level0'])),
                  'level0_magnification': 10 / a['mpp'], 'target_magnification': 10 / a['tile_mpp'], 'overlap': 0,
                  'name': a['slide_id'], 'level0_width': W, 'level0_height': H, 'mpp': a['mpp']}
-    else: raise RNAFMError(f"flavour {flavour!r}: use 'clam' or 'trident'")
     with atomic_write(path, 'w+b') as f, h5py.File(f, 'w') as h:
         ds = h.create_dataset('coords', data=coords.astype(np.int64))
         for k, v in attrs.items(): ds.attrs[k] = v
@@ -100,11 +105,11 @@ def import_h5(path, # CLAM/TRIDENT HDF5 file with `coords`
 # %% ../nbs/02b_h5io.ipynb #9d253b5b
 def export_h5_cmd(stores:str, # a slide store (<slide_id>.zarr), or a directory of them
                   out:str, # directory of the HDF5 files (<out>/<slide_id>.h5)
-                  flavour:str='clam', # 'clam' (patch_size in px of patch_level) or 'trident' (patch_size at the tiles' resolution)
+                  flavour:H5Flavour='clam', # the files' layout: CLAM's (patch_size in px of patch_level) or TRIDENT's (at the tiles' resolution)
                  ) -> int:
     "Write slide stores' tile coordinates as CLAM- or TRIDENT-style HDF5 files."
     p = Path(stores)
-    if flavour not in ('clam', 'trident'): raise RNAFMError(f"--flavour {flavour!r}: use 'clam' or 'trident'")
+    check_choice('--flavour', flavour, H5Flavour)
     one = p.name.endswith('.zarr')
     paths = [p] if one else sorted(q for q in p.glob('*.zarr') if q.is_dir() and not is_temp_path(q)) if p.is_dir() else []
     if not paths: raise RNAFMError(f"no slide stores in '{p}': give a store (<slide_id>.zarr) or a directory of stores made by `rna-fm tile`")

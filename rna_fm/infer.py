@@ -6,6 +6,7 @@
 from __future__ import annotations
 import json
 from pathlib import Path
+from .config import Given, Options, config_options
 from .core import RNAFMError, path_lock
 from .features import ArrayFeatures, open_features
 from .cohort import read_sample_sheet
@@ -17,6 +18,8 @@ from .baselines import FittedBaseline, predict_fitted
 __all__ = ['predict_cmd']
 
 # %% ../nbs/12a_infer.ipynb #c80ee1c2
+@config_options(sampling=Options(PredictConfig, 'n_samples', 'solver', 'steps', 'guidance', 'batch_slides', 'seed', 'device',
+                                      'precision', 'weights', no_samples='save_samples'))
 def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`, or a baseline fold's `model/`), several separated by commas, or a `rna-fm train`/`baseline` directory (all folds: an ensemble)
                 out:str, # output directory
                 stores:str=None, # directory of slide stores holding the cluster features
@@ -24,19 +27,10 @@ def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`, or a b
                 features:str=None, # or: .npz file of (K, D) cluster features per slide id
                 slides:str=None, # slide ids (text file or table); default: every slide of the features
                 sample_sheet:str=None, # table with slide_id and patient_id, for patient-level summaries
-                n_samples:int=32, # transcriptomes sampled per slide
-                solver:str='euler', # ODE solver: euler, midpoint, heun, rk4 or dopri5
-                steps:int=19, # solver steps (19: the 20-point Euler grid)
-                guidance:float=2.0, # classifier-free guidance scale
-                batch_slides:int=8, # slides sampled together
                 parquet:bool=False, # also write Parquet tables
                 h5ad:bool=False, # also write AnnData files (slides.h5ad, patients.h5ad; needs the anndata extra)
                 h5ad_samples:bool=False, # and put every sample in them as a layer sample_<i>
-                no_samples:bool=False, # do not write the raw samples
-                seed:int=0, # noise seed
-                device:str='auto', # 'auto', 'cpu' or 'cuda'
-                amp:str='auto', # precision: 'auto' (bf16 on GPU), 'bf16', 'off'
-                weights:str='selected', # checkpoint weights: 'ema', 'raw', or 'selected' (those model selection kept)
+                sampling:Given=None, # the PredictConfig options given (`config_options`)
                ):
     "Sample predictive distributions of expression for slides from a trained checkpoint (or a fold ensemble, samples pooled)."
     cks = resolve_checkpoints(checkpoint)
@@ -47,9 +41,8 @@ def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`, or a b
     src = open_features(stores, encoder, k, features)
     ids = read_slide_list(slides) if slides else (sorted(src.features) if isinstance(src, ArrayFeatures) else
                                                   sorted(p.name[:-5] for p in Path(stores).glob('*.zarr')))
-    cfg = PredictConfig(n_samples=n_samples, solver=solver, steps=steps, guidance=guidance, batch_slides=batch_slides,
-                        formats=('csv',) + ('parquet',) * parquet + ('h5ad',) * (h5ad and not h5ad_samples) + ('h5ad_samples',) * h5ad_samples, save_samples=not no_samples, seed=seed, device=device,
-                        amp=amp, weights=weights)
+    cfg = sampling.resolve().replace(formats=('csv',) + ('parquet',) * parquet + ('h5ad',) * (h5ad and not h5ad_samples)
+                                             + ('h5ad_samples',) * h5ad_samples)
     sheet = read_sample_sheet(sample_sheet) if sample_sheet else None
     with path_lock(out, what=f'output directory {out}'):     # one writer at a time
         if baseline:                                      # a baseline's fold models (rna_fm.baselines), same layout

@@ -141,7 +141,7 @@ def timestep_features(t:torch.Tensor, dim:int=256, max_period:float=10000.0) -> 
 
 class Attention(nn.Module):
     "Multi-head self-attention through `scaled_dot_product_attention`, with an optional boolean mask (True = attend)."
-    def __init__(self, dim:int, heads:int, qkv_bias:bool=True, dropout:float=0.0):
+    def __init__(self, dim:int, heads:int, qkv_bias:bool=True, dropout:float=ModelConfig.dropout):
         super().__init__()
         if dim % heads: raise RNAFMError(f"width {dim} is not divisible by {heads} heads")
         self.heads, self.dropout = heads, dropout
@@ -152,7 +152,7 @@ class Attention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).reshape(B, N, C))
 
-def mlp(dim:int, hidden:int, act=None, dropout:float=0.0) -> nn.Sequential:
+def mlp(dim:int, hidden:int, act=None, dropout:float=ModelConfig.dropout) -> nn.Sequential:
     "Linear, activation, Linear."
     return nn.Sequential(nn.Linear(dim, hidden), act or nn.GELU(approximate='tanh'), nn.Dropout(dropout), nn.Linear(hidden, dim))
 
@@ -162,7 +162,7 @@ def modulate(x, shift, scale):
 
 class GraphAttention(nn.Module):
     "One pre-norm transformer layer whose attention is masked to pathways that share genes (and self)."
-    def __init__(self, dim:int, heads:int, mask:torch.Tensor, mlp_ratio:float=4.0, dropout:float=0.0):
+    def __init__(self, dim:int, heads:int, mask:torch.Tensor, mlp_ratio:float=ModelConfig.mlp_ratio, dropout:float=ModelConfig.dropout):
         super().__init__()
         self.norm1, self.attn = nn.LayerNorm(dim), Attention(dim, heads, True, dropout)
         self.alpha = nn.Parameter(torch.tensor(0.1))       # learned residual scale of the graph messages
@@ -174,7 +174,7 @@ class GraphAttention(nn.Module):
 
 class AdaLNBlock(nn.Module):
     "A transformer block with adaLN-Zero conditioning: shift, scale and gate of both sub-layers come from c."
-    def __init__(self, dim:int, heads:int, mlp_ratio:float=4.0, dropout:float=0.0):
+    def __init__(self, dim:int, heads:int, mlp_ratio:float=ModelConfig.mlp_ratio, dropout:float=ModelConfig.dropout):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.attn = Attention(dim, heads, True, dropout)
@@ -193,7 +193,7 @@ class SlideEncoder(nn.Module):
     With `composition`, each cluster's share s_k of the slide's tiles enters too: a learned direction times log(K s_k)
     is added to its token, clusters with no tiles (the padding of slides with fewer tiles than K) are masked out of
     attention, and pooling is the share-weighted mean. Without it (the paper), tokens are mean-pooled."""
-    def __init__(self, feat_dim:int, n_clusters:int, hidden:int, layers:int=2, heads:int=8, mlp_dim:int=1024, composition:bool=False):
+    def __init__(self, feat_dim:int, n_clusters:int, hidden:int, layers:int=ModelConfig.cond_layers, heads:int=ModelConfig.heads, mlp_dim:int=ModelConfig.cond_mlp, composition:bool=False):
         super().__init__()
         self.cluster_emb = nn.Parameter(torch.randn(n_clusters, feat_dim) / feat_dim**0.5)
         self.share_emb = nn.Parameter(torch.randn(feat_dim) / feat_dim**0.5) if composition else None

@@ -12,12 +12,27 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 from fastcore.basics import patch
-from .core import RNAFMError, atomic_write_json, first_items
+from .config import Given, Options, check_choices, config_options
+from .core import JSONConfig, RNAFMError, atomic_write_json, first_items
 
 # %% auto #0
-__all__ = ['HALLMARK_FILE', 'read_gmt', 'hallmark_gene_sets', 'read_gene_sets_json', 'load_gene_sets', 'read_symbol_table',
-           'GeneSetMatch', 'match_gene_sets', 'PathwayStructure', 'build_pathway_structure', 'read_gene_list',
-           'pathways_cmd']
+__all__ = ['HALLMARK_FILE', 'PathwayConfig', 'read_gmt', 'hallmark_gene_sets', 'read_gene_sets_json', 'load_gene_sets',
+           'read_symbol_table', 'GeneSetMatch', 'match_gene_sets', 'PathwayStructure', 'build_pathway_structure',
+           'read_gene_list', 'pathways_cmd']
+
+# %% ../nbs/06_pathways.ipynb #c802e88a
+@dataclass
+class PathwayConfig(JSONConfig):
+    "Which matched gene sets become the model's pathways."
+    min_size: int = 5             # fewest matched genes a kept pathway has
+    max_size: int|None = None     # most matched genes a kept pathway has (None: no limit)
+    min_shared: int = 1           # shared genes that make two pathways neighbours in the overlap graph
+
+    def __post_init__(self):
+        check_choices(self)
+        if int(self.min_size) < 1: raise RNAFMError(f"min_size must be at least 1, got {self.min_size}")
+        if self.max_size is not None and self.max_size < self.min_size: raise RNAFMError(f"max_size {self.max_size} is below min_size {self.min_size}")
+        if int(self.min_shared) < 1: raise RNAFMError(f"min_shared must be at least 1, got {self.min_shared}")
 
 # %% ../nbs/06_pathways.ipynb #0ffbd478
 def _read_text(path:Path) -> str:
@@ -277,7 +292,7 @@ def from_memberships(cls:PathwayStructure, genes:list, # (G,) gene symbols
                       names:list, # (P,) pathway names
                       member_gene, # (M,) gene index of each membership
                       member_pathway, # (M,) pathway index of each membership, any order
-                      min_shared:int=1, # shared genes needed for an overlap edge
+                      min_shared:int=PathwayConfig.min_shared, # shared genes needed for an overlap edge
                      ) -> PathwayStructure:
     "Build the structure from (gene, pathway) pairs: sort, deduplicate, count, find background and overlaps."
     G, P = len(genes), len(names)
@@ -298,16 +313,15 @@ def from_memberships(cls:PathwayStructure, genes:list, # (G,) gene symbols
 # %% ../nbs/06_pathways.ipynb #d939b012
 def build_pathway_structure(gene_sets:dict|str|Path, # pathway -> genes, or a GMT/JSON file
                             genes:list, # (G,) the cohort's genes, in model order
-                            min_size:int=5, # fewest matched genes a kept pathway has
-                            max_size:int|None=None, # most matched genes a kept pathway has (None: no limit)
-                            min_shared:int=1, # shared genes that make two pathways neighbours in the overlap graph
+                            min_size:int=PathwayConfig.min_size, # fewest matched genes a kept pathway has
+                            max_size:int|None=PathwayConfig.max_size, # most matched genes a kept pathway has (None: no limit)
+                            min_shared:int=PathwayConfig.min_shared, # shared genes that make two pathways neighbours in the overlap graph
                             aliases=None, # alias -> official symbol (dict, DataFrame or file), for alias-safe matching
                             verbose:bool=False, # print the matching and filtering report
                            ) -> PathwayStructure:
     "Match gene sets to `genes`, keep pathways of `min_size`..`max_size` matched genes, and flatten them."
     if isinstance(gene_sets, (str, Path)): gene_sets = load_gene_sets(gene_sets)
-    if int(min_size) < 1: raise RNAFMError(f"min_size must be at least 1, got {min_size}")
-    if max_size is not None and max_size < min_size: raise RNAFMError(f"max_size {max_size} is below min_size {min_size}")
+    PathwayConfig(min_size=min_size, max_size=max_size, min_shared=min_shared)                     # checked
     m = match_gene_sets(gene_sets, genes, aliases)
     rep = m.report
     if rep['memberships'] and rep['unmatched'] == rep['memberships']:
@@ -394,17 +408,15 @@ def read_gene_list(path, # one symbol per line (an optional header 'gene'), or a
     if not genes: raise RNAFMError(f"gene list '{path}' is empty")
     return genes
 
+@config_options(pathways=Options(PathwayConfig))
 def pathways_cmd(gene_sets:str, # gene sets: a .gmt or .json file (optionally .gz)
                  genes:str, # the cohort's genes: one per line, or a CSV with a 'gene' column
                  out:str=None, # write the pathway structure here as JSON
-                 min_size:int=5, # fewest matched genes a kept pathway has
-                 max_size:int=None, # most matched genes a kept pathway has
-                 min_shared:int=1, # shared genes that link two pathways in the overlap graph
                  aliases:str=None, # symbol table: CSV alias,symbol or an HGNC download
+                 pathways:Given=None, # the PathwayConfig options given (`config_options`)
                 ):
     "Match gene sets to a gene list, print the pathway structure's summary, and optionally save it."
-    ps = build_pathway_structure(gene_sets, read_gene_list(genes), min_size=min_size, max_size=max_size,
-                                 min_shared=min_shared, aliases=aliases, verbose=True)
+    ps = build_pathway_structure(gene_sets, read_gene_list(genes), **pathways.resolve().to_dict(), aliases=aliases, verbose=True)
     print(json.dumps(ps.summary(), indent=2))
     if out: atomic_write_json(out, ps.to_dict())
     return 0

@@ -6,49 +6,52 @@
 from __future__ import annotations
 import json, math, time
 from dataclasses import dataclass
+from typing import Literal
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
 import zarr
 from zarr.storage import LocalStore
-from .core import JSONConfig, RNAFMError, atomic_dir, autocast, first_items, fold_dirs, get_device, path_lock, progress, sha256_file
+from .config import Precision, StoredDtype, autocast, check_choices, upgrade_amp
+from .core import JSONConfig, RNAFMError, atomic_dir, first_items, fold_dirs, get_device, path_lock, progress, sha256_file
 from .cohort import read_sample_sheet, slide_patients
 from .features import ArrayFeatures, cluster_shares
-from .flow import sample
+from .flow import Solver, sample
 from .metrics import PearsonAccumulator, bh_qvalues, crps, fdr_summary, interval_coverage, pearson_pvalue
 from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint, read_checkpoint
 
 # %% auto #0
-__all__ = ['FORMATS', 'PredictConfig', 'slide_seed', 'write_h5ad', 'check_truth', 'write_predictions', 'check_ensemble',
-           'checkpoint_identity', 'resolve_checkpoints', 'predict', 'read_slide_list']
+__all__ = ['Format', 'FORMATS', 'Weights', 'PredictConfig', 'slide_seed', 'write_h5ad', 'check_truth', 'write_predictions',
+           'check_ensemble', 'checkpoint_identity', 'resolve_checkpoints', 'predict', 'read_slide_list']
 
 # %% ../nbs/10_predict.ipynb #f97d2923
-FORMATS = ('csv', 'parquet', 'h5ad', 'h5ad_samples')
+Format = Literal['csv', 'parquet', 'h5ad', 'h5ad_samples']   # a prediction output format
+FORMATS = Format.__args__
+Weights = Literal['selected', 'ema', 'raw']   # which weights of a checkpoint are used
 
 @dataclass
 class PredictConfig(JSONConfig):
     "How transcriptomes are sampled for each slide and summarised."
     n_samples: int = 32          # transcriptomes sampled per slide
-    solver: str = 'euler'        # ODE solver (see rna_fm.flow.integrate)
+    solver: Solver = 'euler'     # ODE solver of the predictions (see rna_fm.flow.integrate)
     steps: int = 19              # its steps (19: the method's 20-point Euler grid)
     guidance: float = 2.0        # classifier-free guidance scale
     seed: int = 0                # noise seed: the same seed gives the same samples
     batch_slides: int = 8        # slides sampled together (memory grows with batch_slides x n_samples x genes)
-    quantiles: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
+    quantiles: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95) # quantiles of the predictive distribution in the tables
     save_samples: bool = True    # write the raw samples (S, slides, genes) to samples.zarr
-    samples_dtype: str = 'float16' # dtype of the raw samples on disk
-    formats: tuple[str, ...] = ('csv',) # outputs: 'csv', 'parquet', 'h5ad' (AnnData), 'h5ad_samples' (AnnData with a layer per sample)
-    weights: str = 'selected'    # checkpoint weights: 'selected' (what model selection kept), 'ema' or 'raw'
-    device: str = 'auto'
-    amp: str = 'auto'            # precision: 'auto' (bf16 on GPU), 'bf16' (also on CPU: about 2x faster with AMX), 'off'
+    samples_dtype: StoredDtype = 'float16' # dtype of the raw samples on disk
+    formats: tuple[Format, ...] = ('csv',) # outputs: 'h5ad' is AnnData, 'h5ad_samples' AnnData with a layer per sample
+    weights: Weights = 'selected' # checkpoint weights: 'selected' is what model selection kept
+    device: str = 'auto'         # where samples are drawn: 'auto' (CUDA when present), 'cpu' or 'cuda'
+    precision: Precision = 'auto' # compute precision of the network: auto is bf16 autocast on CUDA and fp32 on the CPU (bf16 is about 2x faster on CPUs with AMX)
+
+    @classmethod
+    def upgrade(cls, d:dict) -> dict: return upgrade_amp(d)   # files before `precision` said `amp`
 
     def __post_init__(self):
-        if self.amp not in ('auto', 'bf16', 'off'): raise RNAFMError(f"amp {self.amp!r}: use 'auto', 'bf16' or 'off'")
-        if self.weights not in ('selected', 'ema', 'raw'):
-            raise RNAFMError(f"weights {self.weights!r}: use 'selected' (as the checkpoint was selected), 'ema' or 'raw'")
-        bad = [f for f in self.formats if f not in FORMATS]
-        if bad: raise RNAFMError(f"unknown table format(s) {bad}: use {', '.join(map(repr, FORMATS))}")
+        check_choices(self)
         if {'h5ad', 'h5ad_samples'} & set(self.formats):
             try: import anndata  # noqa: F401
             except ImportError: raise RNAFMError("AnnData (.h5ad) output needs the anndata package: pip install 'rna-fm-wsi[anndata]'") from None
@@ -350,7 +353,7 @@ def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, 
         for c, (net, inf) in enumerate(loaded):
             x0 = torch.stack([torch.randn(cfg.n_samples, len(genes), generator=torch.Generator().manual_seed(
                                   slide_seed(cfg.seed, s, c))) for s in ids], 1)
-            with autocast(cfg.amp, device):
+            with autocast(cfg.precision, device):
                 z, _ = sample(net, cond, n_samples=cfg.n_samples, solver=cfg.solver, steps=cfg.steps, guidance=cfg.guidance,
                               x_0=x0.to(device))
             out.append(inf.normaliser.inverse_transform(z.double()).float().cpu().numpy())

@@ -13,10 +13,12 @@ import torch
 import matplotlib
 import matplotlib.pyplot as plt
 from scipy.spatial import cKDTree
+from .config import Given, Options, check_choices, config_options
 from .core import JSONConfig, RNAFMError, atomic_savefig, atomic_write_text, first_items, path_lock, torch_threads
 from .store import clusters_name, features_name, open_store, read_coords, read_group, store_attrs, write_group, check_name
 from .features import features_status, read_features
-from .flow import sample
+from .flow import Solver, sample
+from .predict import PredictConfig, Weights
 from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint
 
 # %% auto #0
@@ -33,15 +35,16 @@ class MapConfig(JSONConfig):
     stride: int = 2              # a grid position every `stride` tiles in x and y; each tile shows its nearest position
     min_fill: float = 0.2        # a position is predicted when at least this share of its window holds tiles
     n_samples: int = 8           # transcriptomes sampled per position; the map's sd is taken over them
-    solver: str = 'euler'        # ODE solver (see rna_fm.flow.integrate)
+    solver: Solver = 'euler'     # ODE solver of the local predictions (see rna_fm.flow.integrate)
     steps: int = 9               # its steps
-    guidance: float = 2.0        # classifier-free guidance scale
+    guidance: float = PredictConfig.guidance # classifier-free guidance scale of the local predictions (as for whole slides)
     batch: int = 64              # windows sampled per model call (memory grows with batch x n_samples x genes)
     seed: int = 0                # noise seed; every position starts from the same noise draws
-    weights: str = 'selected'    # checkpoint weights: 'selected', 'ema' or 'raw'
+    weights: Weights = 'selected' # checkpoint weights the map uses
     device: str = 'cpu'          # 'cpu', 'cuda' or 'auto'
 
     def __post_init__(self):
+        check_choices(self)
         if self.window < 1 or self.window % 2 == 0: raise RNAFMError(f"window {self.window}: use an odd number of tiles (1, 3, 5, ...)")
         if self.stride < 1: raise RNAFMError(f"stride {self.stride}: use 1 or more tiles")
         if not 0 < self.min_fill <= 1: raise RNAFMError(f"min_fill {self.min_fill} must lie in (0, 1]")
@@ -67,9 +70,9 @@ class Windows:
     stride: int
 
 def window_positions(grid:np.ndarray, # (N, 2) grid cells of the tiles (from `tile_grid`)
-                     window:int=5, # window edge in tiles (odd)
-                     stride:int=2, # a position every `stride` cells
-                     min_fill:float=0.2, # least share of the window's cells holding tiles
+                     window:int=MapConfig.window, # window edge in tiles (odd)
+                     stride:int=MapConfig.stride, # a position every `stride` cells
+                     min_fill:float=MapConfig.min_fill, # least share of the window's cells holding tiles
                      slide:str='the slide', # name used in error messages
                     ) -> Windows:
     "The positions of a map, the tiles of each position's window and the position each tile shows."
@@ -430,29 +433,20 @@ def _file_part(name:str) -> str:
     return ''.join(ch if ch.isalnum() or ch in '-_.' else '_' for ch in name)[:80]
 
 # %% ../nbs/16_spatial.ipynb #sp000043
+@config_options(mapping=Options(MapConfig))
 def map_cmd(stores:str, # a slide store (<slide_id>.zarr) or a directory of them, tiled, embedded and aggregated
             checkpoint:str, # checkpoint directory (a fold's `best/`)
             out:str, # directory for the PNGs and GeoJSON files
             genes:str=None, # genes to map, comma-separated
             pathways:str=None, # pathways to score, comma-separated
-            window:int=MapConfig.window, # window edge in tiles (odd): the neighbourhood of a local prediction
-            stride:int=MapConfig.stride, # a grid position every `stride` tiles; each tile shows its nearest position
-            min_fill:float=MapConfig.min_fill, # least share of a window's cells holding tiles
-            n_samples:int=MapConfig.n_samples, # transcriptomes sampled per position (the map's sd is over them)
-            steps:int=MapConfig.steps, # ODE solver steps
-            guidance:float=MapConfig.guidance, # classifier-free guidance scale
-            batch:int=MapConfig.batch, # windows sampled per model call
-            seed:int=MapConfig.seed, # noise seed
             name:str='map', # the map's group in the store: spatial/<name>
             no_importance:bool=False, # skip cluster importance
             dpi:int=110, # resolution of the PNGs
-            weights:str=MapConfig.weights, # checkpoint weights: 'selected', 'ema' or 'raw'
-            device:str=MapConfig.device, # 'cpu', 'cuda' or 'auto'
+            mapping:Given=None, # the MapConfig options given (`config_options`)
            ):
     "Map predicted genes and pathways over slides: store arrays, PNG overlays and GeoJSON for QuPath."
     from rna_fm.features import find_stores
-    cfg = MapConfig(window=window, stride=stride, min_fill=min_fill, n_samples=n_samples, steps=steps, guidance=guidance,
-                    batch=batch, seed=seed, weights=weights, device=device)
+    cfg = mapping.resolve()
     check_name(name, 'map name')
     split = lambda s: [x.strip() for x in s.split(',') if x.strip()] if s else []
     model, info = load_checkpoint(checkpoint, cfg.weights, cfg.device)

@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import RNAFMError, atomic_write_json, atomic_write_text, first_items
-from .cohort import Cohort, read_sample_sheet, read_table, training_cohort
+from .config import Given, Options, check_choices, config_options
+from .core import JSONConfig, RNAFMError, atomic_write_json, atomic_write_text, first_items
+from .cohort import Cohort, CohortConfig, read_sample_sheet, read_table, training_cohort
 
 # %% auto #0
-__all__ = ['ROLES', 'Fold', 'Splits', 'make_splits', 'make_holdout', 'patient_labels', 'splits_cmd']
+__all__ = ['ROLES', 'Fold', 'Splits', 'SplitConfig', 'make_splits', 'make_holdout', 'patient_labels', 'splits_cmd']
 
 # %% ../nbs/05b_splits.ipynb #20af80a5
 ROLES = ('train', 'val', 'test')
@@ -90,6 +91,21 @@ class Splits:
                                  f"(first: {first_items(sorted(every - want))}); make splits for this cohort")
         return self
 
+# %% ../nbs/05b_splits.ipynb #24fc73de
+@dataclass
+class SplitConfig(JSONConfig):
+    "How patients are dealt into folds (or one fixed hold-out split)."
+    n_folds: int = 5              # number of folds; every patient is tested in exactly one
+    val_fraction: float = 0.1     # fraction of each fold's non-test patients used for validation
+    seed: int = 0                 # seed of the deal
+    stratify: str|None = None     # sample-sheet column to stratify by (e.g. cancer type or subtype)
+    test_fraction: float|None = None # instead of folds: one fixed train/val/test split holding out this share for testing
+
+    def __post_init__(self):
+        check_choices(self)
+        if self.n_folds < 2: raise RNAFMError(f"n_folds must be at least 2, got {self.n_folds}")
+        if not 0 <= self.val_fraction < 1: raise RNAFMError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+
 # %% ../nbs/05b_splits.ipynb #f9788ad5
 def _labels(stratify, ids:np.ndarray, n_folds:int) -> np.ndarray|None:
     "Per-patient stratification labels as integer codes, checked."
@@ -125,8 +141,8 @@ def _pick_val(pool:np.ndarray, val_fraction:float, n:int, rng) -> np.ndarray:
     return val
 
 def make_splits(patients, # patient ids (repeats are fine, e.g. a sample sheet's patient_id column), or a Cohort
-                n_folds:int=5, # number of folds; each patient is tested in exactly one
-                val_fraction:float=0.1, # fraction of each fold's non-test patients held out for validation
+                n_folds:int=SplitConfig.n_folds, # number of folds; each patient is tested in exactly one
+                val_fraction:float=SplitConfig.val_fraction, # fraction of each fold's non-test patients held out for validation
                 stratify=None, # Series or dict patient -> label, spread evenly over folds (None: no stratification)
                 seed:int=0, # random seed
                ) -> Splits:
@@ -150,7 +166,7 @@ def make_splits(patients, # patient ids (repeats are fine, e.g. a sample sheet's
 
 def make_holdout(patients, # patient ids (repeats are fine), or a Cohort
                  test_fraction:float=0.2, # share of the patients held out for testing
-                 val_fraction:float=0.1, # share of the remaining patients used for validation
+                 val_fraction:float=SplitConfig.val_fraction, # share of the remaining patients used for validation
                  stratify=None, # Series or dict patient -> label, spread evenly over the roles (None: no stratification)
                  seed:int=0, # random seed
                 ) -> Splits:
@@ -233,30 +249,25 @@ def patient_labels(sample_sheet, # DataFrame with slide_id and patient_id (or a 
                          f"{first_items(sheet[column][sheet.patient_id == p].unique())}); a label must belong to the patient")
     return sheet.drop_duplicates('patient_id').set_index('patient_id')[column]
 
+@config_options(cohort=Options(CohortConfig), split=Options(SplitConfig))
 def splits_cmd(sample_sheet:str, # CSV/TSV with slide_id (or wsi_file_name) and patient_id; or a reference-style table with rna_<GENE> columns
                out:str, # where to write the splits: .csv (patient_id,fold,role) or .json
-               expression:str=None, # the expression table training will use (omit for a reference-style table)
-               logged:bool=False, # the expression values are already log2, as for `rna-fm train`
-               n_folds:int=5, # number of folds; every patient is tested in exactly one
-               val_fraction:float=0.1, # fraction of each fold's non-test patients used for validation
-               stratify:str=None, # sample-sheet column to stratify by (e.g. cancer type or subtype)
-               seed:int=0, # random seed
-               max_patient_missing:float=0.5, # as when loading the cohort: a patient missing more of the genes is left out
-               max_genes_dropped:float=0.01, # as when loading the cohort: more genes with missing values is an error
-               test_fraction:float=None, # instead of folds: one fixed train/val/test split holding out this share for testing
                assignment:str=None, # instead of folds: your own fixed split, a table patient_id,role (train/val/test)
+               cohort:Given=None, # the CohortConfig options given (`config_options`): the cohort training will load
+               split:Given=None, # the SplitConfig options given
               ):
     "Make patient-level cross-validation folds (or one fixed train/val/test split) from a sample sheet and save them."
-    if test_fraction is not None and assignment is not None: raise RNAFMError("give --test_fraction or --assignment, not both")
+    c, sc = cohort.resolve(), split.resolve()
+    if sc.test_fraction is not None and assignment is not None: raise RNAFMError("give --test_fraction or --assignment, not both")
     table = read_table(sample_sheet) if isinstance(sample_sheet, (str, Path)) else sample_sheet
     everyone = read_sample_sheet(table[[c for c in table.columns if c in ('slide_id', 'wsi_file_name', 'patient_id')]])
-    cohort = training_cohort(table, expression, logged, max_patient_missing=max_patient_missing, max_genes_dropped=max_genes_dropped)
-    sheet = read_sample_sheet(table) if cohort is None else cohort.sample_sheet
-    labels = patient_labels(sheet, stratify) if stratify else None
+    coh = training_cohort(table, c.expression, c.logged, max_patient_missing=c.max_patient_missing, max_genes_dropped=c.max_genes_dropped)
+    sheet = read_sample_sheet(table) if coh is None else coh.sample_sheet
+    labels = patient_labels(sheet, sc.stratify) if sc.stratify else None
     if assignment is not None: splits = Splits.load(assignment, patients=sheet.patient_id.unique())
-    elif test_fraction is not None:
-        splits = make_holdout(sheet.patient_id, test_fraction=test_fraction, val_fraction=val_fraction, stratify=labels, seed=seed)
-    else: splits = make_splits(sheet.patient_id, n_folds=n_folds, val_fraction=val_fraction, stratify=labels, seed=seed)
+    elif sc.test_fraction is not None:
+        splits = make_holdout(sheet.patient_id, test_fraction=sc.test_fraction, val_fraction=sc.val_fraction, stratify=labels, seed=sc.seed)
+    else: splits = make_splits(sheet.patient_id, n_folds=sc.n_folds, val_fraction=sc.val_fraction, stratify=labels, seed=sc.seed)
     splits.save(out)
     sizes = pd.DataFrame({r: [len(f.role(r)) for f in splits] for r in ROLES}).rename_axis('fold')
     print(f"{len(splits.patients)} patients, {len(sheet)} slides -> {out}\n{sizes.to_string()}")

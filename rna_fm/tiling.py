@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 import tifffile
 import rna_fm
+from .config import Given, Options, config_options
 from .core import (JSONConfig, RNAFMError, atomic_write, die_with_parent, file_fingerprint, path_lock, progress, same_content,
                    shard_items, sweep_temps)
 from .slide import is_slide_file, slide_id_of
@@ -147,10 +148,10 @@ class TilingConfig(JSONConfig):
     target_mpp: float = 0.5           # resolution of the tiles (um/px); 0.5 is about 20x, the published setting
     tile_px: int = 256                # tile edge (px) at target_mpp
     min_tissue: float = 0.5           # keep the tiles whose tissue fraction is at least this
-    max_tiles: int|None = None        # keep at most this many tiles per slide, a random choice fixed by `seed` (published: 4000)
+    max_tiles: int|None = None        # keep at most this many tiles per slide, a random choice fixed by --seed (published: 4000)
     seed: int = 0                     # seed of that choice
-    mpp: float|None = None            # um/px of level 0, overriding the slide's metadata
-    edge_tiles: bool = False          # also lay tiles over the right and bottom edges, the part beyond the slide read as background
+    mpp: float|None = None            # um/px of level 0 of every slide, overriding their metadata (e.g. 0.25 for 40x, 0.5 for 20x)
+    edge_tiles: bool = False          # also keep partial tiles over the right and bottom edges, the part beyond the slide read as background
     tissue: TissueConfig = field(default_factory=TissueConfig) # tissue detection
 
     def __post_init__(self):
@@ -571,26 +572,19 @@ def run_jobs(fn, # picklable function of one job, returning a result dict (failu
         for k, r in zip(left, tx.map(lambda k: _alone(fn, jobs[k]), left)): done[k] = r or _failed(jobs[k], WORKER_DIED)
     return [done[k] for k in range(len(jobs))]
 
+@config_options(tiling=Options(TilingConfig, mask_mpp='tissue.mask_mpp'))
 def tile_cmd(slides:str, # a slide file, a directory of slides, a quoted glob pattern ('slides/*.svs'), or a .txt/.csv list of slides
              out:str, # directory of the slide stores (<out>/<slide_id>.zarr) and their pictures (<out>/<slide_id>.png)
-             mpp:float=None, # um/px of level 0 of every slide, overriding their metadata (e.g. 0.25 for 40x, 0.5 for 20x)
-             target_mpp:float=0.5, # resolution of the tiles (um/px); 0.5 is about 20x
-             tile_px:int=256, # tile edge (px) at target_mpp
-             min_tissue:float=0.5, # keep the tiles whose tissue fraction is at least this
-             max_tiles:int=None, # keep at most this many tiles per slide, a random choice fixed by --seed (published: 4000)
-             seed:int=0, # seed of that choice
-             mask_mpp:float=8.0, # resolution of the tissue mask (um/px)
              shard:str=None, # 'i/n': tile only every n-th slide, starting at i (counted from 0)
              workers:int=1, # slides tiled at once, in separate processes
              overwrite:bool=False, # tile again slides whose store is up to date or holds features of other tiling settings, deleting those features and clusters
              wait:bool=False, # wait for another run writing a slide's store instead of skipping that slide
              no_pictures:bool=False, # do not save the picture of each slide's tissue and tiles
-             edge_tiles:bool=False, # also keep partial tiles over the right and bottom edges, the part beyond the slide read as background
+             tiling:Given=None, # the TilingConfig options given (`config_options`)
             ) -> int:
     "Find the tissue of whole-slide images and store a grid of tiles at a fixed resolution for each."
-    cfg = TilingConfig(target_mpp=target_mpp, tile_px=tile_px, min_tissue=min_tissue, max_tiles=max_tiles, seed=seed,
-                       mpp=mpp, edge_tiles=edge_tiles, tissue=TissueConfig(mask_mpp=mask_mpp))
-    if mpp is not None: slide_mpp({}, mpp, name='rna-fm tile')    # a bad value is reported once, not once per slide
+    cfg = tiling.resolve()
+    if cfg.mpp is not None: slide_mpp({}, cfg.mpp, name='rna-fm tile')    # a bad value is reported once, not once per slide
     if workers < 1: raise RNAFMError(f"--workers {workers}: give 1 (tile in this process) or more worker processes")
     items = shard_items(find_slides(slides), shard)
     jobs = [(i, p, str(out), cfg.to_dict(), overwrite, not no_pictures, wait) for i, p in items]

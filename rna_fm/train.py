@@ -6,15 +6,17 @@
 from __future__ import annotations
 import contextlib, csv, json, math, time
 from dataclasses import dataclass
+from typing import Literal
 from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import (atomic_savefig, atomic_write_json, atomic_write_text, autocast, get_device, JSONConfig, progress,
+from .core import (atomic_savefig, atomic_write_json, atomic_write_text, get_device, JSONConfig, progress,
                          RNAFMError, sweep_temps)
-from .flow import draw_training_noise, get_path, sample
+from .config import Precision, autocast, check_choices, upgrade_amp
+from .flow import PathName, Solver, TimeDist, draw_training_noise, get_path, sample
 from .metrics import PearsonAccumulator
 from .model import ModelConfig, RNAFM
 from .cohort import collate_slides
@@ -34,37 +36,38 @@ class TrainConfig(JSONConfig):
     batch_size: int = 32          # global batch: slides per optimiser step, over all processes and accumulation steps
     lr: float = 1e-4              # AdamW learning rate
     weight_decay: float = 0.01    # AdamW weight decay
-    betas: tuple[float, float] = (0.9, 0.999)
+    betas: tuple[float, float] = (0.9, 0.999) # AdamW moment decay rates
     grad_clip: float = 1.0        # clip the global gradient norm (0: off)
     max_steps: int = 20000        # optimiser steps
     warmup_steps: int = 0         # linear learning-rate warm-up
-    schedule: str = 'constant'    # 'constant' or 'cosine' decay after warm-up
+    schedule: Literal['constant', 'cosine'] = 'constant' # learning rate after warm-up: constant, or cosine decay
     min_lr_ratio: float = 0.0     # final learning rate of the cosine schedule, as a fraction of `lr`
     grad_accum: int = 1           # micro-batches per optimiser step (per process)
     ema_decay: float = 0.999      # exponential moving average of the weights
     ema_warmup: bool = True       # decay min(ema_decay, (1 + step) / (10 + step)), so early averages forget the init
     cond_drop: float = 0.1        # condition dropout for classifier-free guidance
-    path: str = 'linear'          # probability path
-    time_dist: str = 'uniform'    # distribution of t in training
+    path: PathName = 'linear'     # probability path
+    time_dist: TimeDist = 'uniform' # distribution of t in training
     eval_every: int = 500         # steps between validations (and checkpoints)
     val_samples: int = 4          # sampled transcriptomes per validation slide
-    val_solver: str = 'euler'     # ODE solver for validation sampling
+    val_solver: Solver = 'euler'  # ODE solver for validation sampling
     val_steps: int = 9            # its steps
     guidance: float = 2.0         # classifier-free guidance scale for validation sampling
-    select_on: str = 'val_pcc'    # model selection: 'val_pcc' (mean per-gene r, higher is better) or 'val_loss'
+    select_on: Literal['val_pcc', 'val_loss'] = 'val_pcc' # model selection on the mean per-gene r (val_pcc, higher is better) or the validation loss
     select_ema: bool = True       # select and keep the EMA weights (False: the raw weights)
     patience: int = 10            # validations without improvement before stopping early (0: never)
     log_every: int = 50           # steps between log rows
-    seed: int = 0
+    seed: int = 0                 # seed of the initial weights, the batches and the noise
     num_workers: int = 0          # DataLoader worker processes
-    device: str = 'auto'
-    amp: str = 'auto'             # 'auto' (bf16 autocast on CUDA), 'bf16' or 'off'
+    device: str = 'auto'          # where training runs: 'auto' (CUDA when present), 'cpu' or 'cuda'
+    precision: Precision = 'auto' # compute precision of training: auto is bf16 autocast on CUDA and fp32 on the CPU
     dist_timeout: float = 120.0   # minutes a process waits for the others under torchrun (rank 0 validates and predicts alone)
 
+    @classmethod
+    def upgrade(cls, d:dict) -> dict: return upgrade_amp(d)   # checkpoints and files before `precision` said `amp`
+
     def __post_init__(self):
-        if self.schedule not in ('constant', 'cosine'): raise RNAFMError(f"schedule {self.schedule!r}: use 'constant' or 'cosine'")
-        if self.select_on not in ('val_pcc', 'val_loss'): raise RNAFMError(f"select_on {self.select_on!r}: use 'val_pcc' or 'val_loss'")
-        if self.amp not in ('auto', 'bf16', 'off'): raise RNAFMError(f"amp {self.amp!r}: use 'auto', 'bf16' or 'off'")
+        check_choices(self)
         if min(self.batch_size, self.max_steps, self.eval_every, self.grad_accum, self.log_every) < 1:
             raise RNAFMError("TrainConfig: batch_size, max_steps, eval_every, grad_accum and log_every must be positive")
         if not self.dist_timeout > 0: raise RNAFMError(f"dist_timeout {self.dist_timeout}: give the minutes processes wait for each other (> 0)")
@@ -229,7 +232,7 @@ def _check_resumable(out:Path, model:RNAFM, cfg:TrainConfig, normaliser:Normalis
     check_same_run(info.model_cfg.to_dict(), model.cfg.to_dict(), f"'{out}' holds a run of another model configuration",
                    "use a new output directory, or the same settings to resume it")
     if info.train:
-        check_same_run(info.train, cfg.to_dict(), f"'{out}' holds a run with other training settings",
+        check_same_run(TrainConfig.upgrade(info.train), cfg.to_dict(), f"'{out}' holds a run with other training settings",
                        "continuing it with these would mix two recipes: use a new output directory, or the recorded "
                        "settings to resume it", RESULT_NEUTRAL)
     check_compatible(info, genes=normaliser.genes, encoder=encoder, pathways=model.structure)
@@ -325,7 +328,7 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
             x_t, u = path.sample(x0[s], x1[s], t[s])
             sync = contextlib.nullcontext() if di.world == 1 or a == cfg.grad_accum - 1 else net.no_sync()
             with sync:
-                with autocast(cfg.amp, device): v = net(x_t, t[s], cond[s], drop[s])
+                with autocast(cfg.precision, device): v = net(x_t, t[s], cond[s], drop[s])
                 loss = F.mse_loss(v.float(), u.float()) / cfg.grad_accum
                 loss.backward()
             loss_sum += loss.item()
