@@ -102,8 +102,8 @@ def phase_sample(impl:str, n_samples:int=32, slides:int=2, precision:str='fp32',
     feats = torch.randn(slides, cfg.n_clusters, cfg.feat_dim, generator=g)
     if compiled == 'compile': model.trunk = torch.compile(model.trunk, dynamic=False)
     with autocast(precision, 'cpu'):
-        sample(model, feats, n_samples=n_samples, steps=1, guidance=2.0, n_genes=st.n_genes)   # warm-up, same shapes
-        t = _timed(lambda: sample(model, feats, n_samples=n_samples, steps=19, guidance=2.0, n_genes=st.n_genes,
+        sample(model, feats, n_samples=n_samples, solver='euler', steps=1, guidance=2.0, n_genes=st.n_genes)   # warm-up, same shapes
+        t = _timed(lambda: sample(model, feats, n_samples=n_samples, solver='euler', steps=19, guidance=2.0, n_genes=st.n_genes,
                                   generator=torch.Generator().manual_seed(1)))
     return {'seconds_per_slide': t / slides, 'peak_gib': _peak_gib()}
 
@@ -119,7 +119,7 @@ def phase_sample_flops(impl:str='vec', n_samples:int=32) -> dict:
     counts = []
     for steps in (1, 2):
         with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=_attention_flops()) as fc:
-            sample(model, feats, n_samples=n_samples, steps=steps, guidance=2.0, n_genes=st.n_genes)
+            sample(model, feats, n_samples=n_samples, solver='euler', steps=steps, guidance=2.0, n_genes=st.n_genes)
         counts.append(fc.get_total_flops())
     return {'flops_per_slide': counts[0] + 18 * (counts[1] - counts[0]), 'flops_per_step': counts[1] - counts[0]}
 

@@ -187,9 +187,9 @@ def integrate(v:Callable, # velocity function v(x, t) with t a scalar tensor
 @torch.no_grad()
 def sample(model, # conditional velocity model
            cond, # raw conditions of B slides, for `model.encode_condition`
-           n_samples:int=32, # draws per slide
-           solver:str='euler', steps:int=19, # ODE solver and its fixed-grid steps
-           guidance:float=2.0, # classifier-free guidance scale (1: none)
+           *, n_samples:int, # draws per slide (the sampling settings are the caller's: `PredictConfig`, `MapConfig`, `TrainConfig`)
+           solver:Solver, steps:int, # ODE solver and its fixed-grid steps
+           guidance:float, # classifier-free guidance scale (1: none)
            generator:torch.Generator|None=None, # for the noise draws
            n_genes:int|None=None, # output dimension G (default: `model.n_genes`)
            chunk:int|None=None, # most rows (slide x draw) integrated at once
