@@ -159,7 +159,7 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features)
     st = build_pathway_structure(coh.pathways, norm.genes, min_size=3)
     mcfg = ModelConfig(hidden=64, depth=2, heads=4, feat_dim=coh.spec.D, n_clusters=coh.spec.K, cond_mlp=128, graph_heads=2, buckets=4,
-                       **({'prior': prior} if prior != 'none' else {}))
+                       **({'prior': prior} if 'prior' in ModelConfig.__dataclass_fields__ or prior != 'none' else {}))   # named even when 'none'
     tcfg = TrainConfig(batch_size=32, max_steps=steps, eval_every=max(50, steps // 6), log_every=max(50, steps // 6), lr=1e-3,
                        val_samples=4, val_steps=9)
     run = Path(checkpoint) if checkpoint else work/'run'/'best'
@@ -244,6 +244,10 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
             'extra_driving_among_top_m_share_of_pairs': round(float(np.mean(top_m)), 3),
             'extra_truth_driving_among_top_m_share_of_pairs': round(float(np.mean(top_m_truth)), 3),
             'extra_mean_m': round(float(np.mean(m_count)), 2), 'extra_pairs': len(top_m),
+            'per_gene': {g: {'texture': int(strong.texture[g]), 'sign': int(strong.sign[g]), 'truth_rho': round(float(strong.rho[g]), 3),
+                             'map_vs_abundance': round(float(np.nanmedian(rho_map[g])), 3), 'ceiling': round(float(np.nanmedian(rho_truth[g])), 3),
+                             'map_vs_local_truth': round(float(np.nanmedian(rho_map_truth[g])), 3), 'importance_first': round(float(np.mean(top[g])), 3)}
+                         for g in rho_map},
             'seconds': round(time.perf_counter() - t_start, 1)}
 
 def main():

@@ -4,18 +4,17 @@
 
 # %% ../nbs/00a_config.ipynb #9784510d
 from __future__ import annotations
-import argparse, contextlib, dataclasses, functools, typing
+import argparse, contextlib, dataclasses, functools, inspect, shutil, typing
 from pathlib import Path
 from typing import Literal
 from fastcore.docments import docments
-from fastcore.script import Param, _HelpFormatter   # fastcore's help layout, as its anno_parser uses
 import torch
 from .core import RNAFMError
 
 # %% auto #0
 __all__ = ['Precision', 'StoredDtype', 'AMP_TO_PRECISION', 'choices', 'check_choice', 'check_choices', 'field_help',
-           'field_default', 'merge_config', 'Option', 'Options', 'Given', 'config_options', 'command_parser',
-           'resolve_precision', 'autocast', 'upgrade_amp']
+           'field_default', 'merge_config', 'Option', 'Options', 'Given', 'config_options', 'Arg', 'HelpFormatter',
+           'command_parser', 'resolve_precision', 'autocast', 'upgrade_amp']
 
 # %% ../nbs/00a_config.ipynb #63b0de0b
 Precision = Literal['auto', 'fp32', 'fp16', 'bf16']   # compute precision of the networks (see `autocast`)
@@ -199,29 +198,55 @@ def config_options(**specs:Options):
         return cmd
     return deco
 
+# %% ../nbs/00a_config.ipynb #a7c0f002
+class Arg:
+    "One parameter of a command, for `command_parser`: help, type, and `nargs`/`metavar` when needed."
+    def __init__(self, help:str='', type=None, nargs=None, metavar=None):
+        self.help, self.type, self.nargs, self.metavar = help or '', type, nargs, metavar
+        self.action, self.default, self.dest, self.positional = None, None, None, False
+
+    def set_default(self, d):
+        "Take the signature's default `d`: a switch for `bool`, a positional argument when there is none."
+        if self.type is bool:
+            self.type = None
+            self.action, self.default = ('store_false', True) if d is True else ('store_true', False)
+        elif d is inspect.Parameter.empty: self.positional = True
+        else: self.default = d
+        if self.default is not None: self.help += f" (default: {self.default})"
+
+    def add_to(self, p:argparse.ArgumentParser, name:str):
+        "Add this parameter to `p` under `name`."
+        flag = name if self.positional else f"--{'no-' if self.action == 'store_false' else ''}{name}"
+        kw = dict(help=self.help, type=self.type, nargs=self.nargs, metavar=self.metavar, action=self.action, default=self.default,
+                  dest=name if self.action == 'store_false' else None)
+        p.add_argument(flag, **{k: v for k, v in kw.items() if v is not None})
+
+class HelpFormatter(argparse.HelpFormatter):
+    "Help laid out for the terminal's width, help lines printed as written (a '%' needs no escaping)."
+    def __init__(self, prog, indent_increment=2):
+        cols = shutil.get_terminal_size((120, 30))[0]
+        super().__init__(prog, max_help_position=cols // 2, width=cols, indent_increment=indent_increment)
+    def _expand_help(self, action): return self._get_help_string(action)
+
 # %% ../nbs/00a_config.ipynb #31547255
 def command_parser(fn, # a command function (a `*_cmd`), decorated with `config_options` or not
                    prog:str|None=None,
                   ) -> argparse.ArgumentParser:
-    """The parser of a command: its own parameters with their docments (as fastcore's `anno_parser`), then the options
+    """The parser of a command: its own parameters with their docments , then the options
     generated from configuration fields. An own parameter without a comment that is named after a field of the settings
     the command takes (a positional one, such as `rna-fm baseline NAME`) has that field's help."""
     own = getattr(fn, '__wrapped__', fn)
-    p = argparse.ArgumentParser(description=own.__doc__, prog=prog, formatter_class=_HelpFormatter)
+    p = argparse.ArgumentParser(description=own.__doc__, prog=prog, formatter_class=HelpFormatter)
     fields = {f.name: (cls, f.name) for o in getattr(fn, 'options', ()) for _, cls, _ in o.targets for f in dataclasses.fields(cls)}
     for k, v in docments(own, full=True, returns=False, eval_str=True).items():
         if k in getattr(fn, 'settings', ()): continue
-        param = v.anno if isinstance(v.anno, Param) else None
-        if param is None:
+        arg = v.anno if isinstance(v.anno, Arg) else None
+        if arg is None:
             c, base = choices(v.anno), _plain(v.anno)
             doc = v.docment or (field_help(fields[k][0])[fields[k][1]] if k in fields else None)
-            param = Param(doc, base)
-            if c: param.metavar = '{' + ','.join(map(str, c)) + '}'
-        param.set_default(v.default)
-        name = f"no-{k}" if param.negated else k
-        kw = param.kwargs
-        if param.negated: kw['dest'] = k
-        p.add_argument(f"{param.pre}{name}", **kw)
+            arg = Arg(doc, base, metavar='{' + ','.join(map(str, c)) + '}' if c else None)
+        arg.set_default(v.default)
+        arg.add_to(p, k)
     for o in getattr(fn, 'options', ()): o.add_to(p)
     return p
 

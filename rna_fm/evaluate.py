@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import zarr
-from fastcore.script import Param
 from zarr.storage import LocalStore
-from .config import Given, Options, config_options
+from .config import Arg, Given, Options, config_options
 from .core import RNAFMError, atomic_dir, first_items, fold_dirs, progress, read_parquet
 from .cohort import Cohort, CohortConfig, load_cohort, read_reference_table, read_table
 from .metrics import DistributionAccumulator, gene_metrics, pathway_correlation, summarise_gene_metrics
@@ -450,7 +449,7 @@ def evaluate(runs, # prediction directories and/or cross-validation run director
 
 # %% ../nbs/11a_evaluate.ipynb #93891f86
 @config_options(cohort=Options(CohortConfig, 'expression', 'logged', 'max_genes_dropped'))
-def evaluate_cmd(runs:Param('prediction directories and/or cross-validation run directories', str, nargs='+'),
+def evaluate_cmd(runs:Arg('prediction directories and/or cross-validation run directories', str, nargs='+'),
                  out:str=None, # output directory: one directory per run, and summary.csv
                  sample_sheet:str=None, # table with slide_id and patient_id (default: as the predictions record it)
                  gene_sets:str=None, # GMT or JSON gene sets, for pathway-level correlation

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
-from fastcore.script import Param
 from .core import RNAFMError, atomic_write_text, first_items
+from .config import Arg
+
 
 # %% auto #0
 __all__ = ['COLUMNS', 'HIGHER', 'LOWER', 'CSS', 'IMG_CHECK', 'read_evaluations', 'comparison_table', 'verdicts', 'fig_gene_r',
@@ -213,7 +214,7 @@ def md_table(t:pd.DataFrame, digits:int=4) -> str:
     return '\n'.join('| ' + ' | '.join(r) + ' |' for r in [head, ['---'] * len(head), *rows])
 
 # %% ../nbs/15_report.ipynb #a76a1abb
-def report_cmd(runs:Param('evaluated runs: directories written by `rna-fm evaluate` (or their parent)', str, nargs='+'),
+def report_cmd(runs:Arg('evaluated runs: directories written by `rna-fm evaluate` (or their parent)', str, nargs='+'),
                out:str=None, # output directory for report.html, report.md and the CSV tables
                title:str='rna_fm evaluation report', # the page's title
               ):

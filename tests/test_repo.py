@@ -157,3 +157,12 @@ def test_notebooks_open_and_close_as_style_says():
         if not (cells[-1]['cell_type'] == 'code' and src[-1].startswith('#| hide') and 'nbdev.nbdev_export()' in src[-1]):
             bad.append(f'{name}: does not end with a `#| hide` cell running `import nbdev; nbdev.nbdev_export()`')
     assert not bad, '\n'.join(bad)
+
+def test_runtime_does_not_pin_fastcore_below_2():
+    "Users may have fastcore 2: the runtime requirements do not cap it, and no module uses fastcore.script (whose flag spelling changed in 2)."
+    import configparser
+    cfg = configparser.ConfigParser(delimiters=['=']); cfg.read(ROOT/'settings.ini', encoding='utf-8')
+    fc = [r for r in cfg['DEFAULT']['requirements'].split() if r.startswith('fastcore')]
+    assert fc and '<' not in fc[0], f'settings.ini requirements cap fastcore: {fc}'
+    users = [p.name for p in (ROOT/'rna_fm').glob('*.py') if 'fastcore.script' in p.read_text()]
+    assert not users, f'these modules import fastcore.script (build parsers with rna_fm.config.command_parser): {users}'

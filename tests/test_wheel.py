@@ -49,3 +49,5 @@ def test_installed_wheel_runs_quick_demo_from_empty_folder(tmp_path):
     s = json.loads((empty/'q'/'summary.json').read_text())
     assert s['genes'] == 150 and s['by_kind']['morph']['cv_test_r'] > s['by_kind']['latent']['cv_test_r']
     assert (empty/'q'/'results.png').stat().st_size > 10_000
+    r = subprocess.run([str(venv/'bin'/'rna-fm'), 'train', '--help'], capture_output=True, text=True, env={'PATH': '/usr/bin:/bin'})
+    assert r.returncode == 0 and '--max_steps' in r.stdout and '--overwrite' in r.stdout, r.stdout + r.stderr   # whatever fastcore pip chose
