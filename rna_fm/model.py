@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 from .core import JSONConfig, RNAFMError
 from .ridge import ALPHAS, fit_ridge, pool_clusters
 
@@ -144,6 +145,7 @@ def timestep_features(t:torch.Tensor, dim:int=256, max_period:float=10000.0) -> 
     emb = torch.cat([torch.cos(args), torch.sin(args)], -1)
     return F.pad(emb, (0, dim % 2)).to(t.dtype if t.is_floating_point() else torch.float32)
 
+# %% ../nbs/08_model.ipynb #b10c0002
 class Attention(nn.Module):
     "Multi-head self-attention through `scaled_dot_product_attention`, with an optional boolean mask (True = attend)."
     def __init__(self, dim:int, heads:int, qkv_bias:bool=True, dropout:float=ModelConfig.dropout):
@@ -157,14 +159,17 @@ class Attention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).reshape(B, N, C))
 
+# %% ../nbs/08_model.ipynb #b10c0004
 def mlp(dim:int, hidden:int, act=None, dropout:float=ModelConfig.dropout) -> nn.Sequential:
     "Linear, activation, Linear."
     return nn.Sequential(nn.Linear(dim, hidden), act or nn.GELU(approximate='tanh'), nn.Dropout(dropout), nn.Linear(hidden, dim))
 
+# %% ../nbs/08_model.ipynb #b10c0006
 def modulate(x, shift, scale):
     "adaLN modulation x * (1 + scale) + shift, as one fused operation."
     return torch.addcmul(shift, x, 1 + scale)
 
+# %% ../nbs/08_model.ipynb #b10c0009
 class GraphAttention(nn.Module):
     "One pre-norm transformer layer whose attention is masked to pathways that share genes (and self)."
     def __init__(self, dim:int, heads:int, mask:torch.Tensor, mlp_ratio:float=ModelConfig.mlp_ratio, dropout:float=ModelConfig.dropout):
@@ -177,6 +182,7 @@ class GraphAttention(nn.Module):
         x = x + self.alpha * self.attn(self.norm1(x), self.mask)
         return x + self.mlp(self.norm2(x))
 
+# %% ../nbs/08_model.ipynb #b10c000b
 class AdaLNBlock(nn.Module):
     "A transformer block with adaLN-Zero conditioning: shift, scale and gate of both sub-layers come from c."
     def __init__(self, dim:int, heads:int, mlp_ratio:float=ModelConfig.mlp_ratio, dropout:float=ModelConfig.dropout):
@@ -192,6 +198,7 @@ class AdaLNBlock(nn.Module):
         x = torch.addcmul(x, g1, self.attn(modulate(self.norm1(x), s1, sc1)))       # x + gate * attention
         return torch.addcmul(x, g2, self.mlp(modulate(self.norm2(x), s2, sc2)))
 
+# %% ../nbs/08_model.ipynb #b10c000d
 class SlideEncoder(nn.Module):
     """K x D cluster features -> a slide embedding (H): per-cluster embedding, a small transformer, pooling, MLP.
 
@@ -218,7 +225,6 @@ class SlideEncoder(nn.Module):
             y = y + attn(n1(y), mask); y = y + ff(n2(y))
         pooled = y.mean(1) if self.share_emb is None else torch.einsum('bk,bkd->bd', shares.to(y.dtype), y)
         return self.out(pooled)
-
 
 # %% ../nbs/08_model.ipynb #a16c0001
 def split_condition(cond:torch.Tensor, # (B, K, D) cluster features, or (B, K, D + 1) with each cluster's share of the tiles last
@@ -247,11 +253,13 @@ def _rowwise(f, c:torch.Tensor) -> torch.Tensor:
     u, inv = torch.unique(c, dim=0, return_inverse=True)
     return f(u)[inv] if len(u) <= len(c) // 2 else f(c)
 
+# %% ../nbs/08_model.ipynb #b10c0011
 def _xavier_rows(n_in:np.ndarray, n_out:int, generator=None) -> torch.Tensor:
     "Xavier-uniform values for rows whose layer has fan-in `n_in` (per row) and fan-out `n_out`."
     bound = torch.as_tensor(np.sqrt(6.0 / (n_in + n_out)), dtype=torch.float32)
     return (torch.rand(len(n_in), n_out, generator=generator) * 2 - 1) * bound[:, None]
 
+# %% ../nbs/08_model.ipynb #b10c0014
 class RNAFM(nn.Module):
     """The pathway-aware velocity network v(x_t, t, c) of RNA-FM, vectorised over pathways.
 
@@ -310,67 +318,82 @@ class RNAFM(nn.Module):
         zero = [b.ada[-1] for b in self.blocks] + ([self.bg_ada[-1], self.bg_out] if self.has_bg else [])
         for l in zero: nn.init.zeros_(l.weight); nn.init.zeros_(l.bias)
 
-    # the conditioning contract of rna_fm.flow
-    def encode_condition(self, feats:torch.Tensor, drop:torch.Tensor|None=None) -> torch.Tensor:
-        "Slide embeddings (B, H) -- (B, H + G) with the prior mean after them -- from cluster features (B, K, D), or (B, K, D + 1) whose last column is each cluster's share; rows with `drop` True get the null condition."
-        feats, shares = split_condition(feats, self.cfg)
-        c = self.slide(feats.to(self.null_slide.dtype), shares)
-        c = c if drop is None else torch.where(drop[:, None], self.null_slide.expand_as(c), c)
-        if self.prior is None: return c
-        m = self.prior(feats, shares)
-        m = m if drop is None else torch.where(drop[:, None], self.prior.null(len(m)), m)
-        return torch.cat([c.float(), m], 1)
+# %% ../nbs/08_model.ipynb #b10c0016
+@patch
+def encode_condition(self:RNAFM, feats:torch.Tensor, drop:torch.Tensor|None=None) -> torch.Tensor:
+    "Slide embeddings (B, H) -- (B, H + G) with the prior mean after them -- from cluster features (B, K, D), or (B, K, D + 1) whose last column is each cluster's share; rows with `drop` True get the null condition."
+    feats, shares = split_condition(feats, self.cfg)
+    c = self.slide(feats.to(self.null_slide.dtype), shares)
+    c = c if drop is None else torch.where(drop[:, None], self.null_slide.expand_as(c), c)
+    if self.prior is None: return c
+    m = self.prior(feats, shares)
+    m = m if drop is None else torch.where(drop[:, None], self.prior.null(len(m)), m)
+    return torch.cat([c.float(), m], 1)
 
-    def null_condition(self, n:int) -> torch.Tensor:
-        "n copies of the null condition: the null slide embedding (n, H), and the training mean as its prior mean (n, H + G)."
-        c = self.null_slide.expand(n, -1)
-        return c if self.prior is None else torch.cat([c.float(), self.prior.null(n)], 1)
+# %% ../nbs/08_model.ipynb #b10c0018
+@patch
+def null_condition(self:RNAFM, n:int) -> torch.Tensor:
+    "n copies of the null condition: the null slide embedding (n, H), and the training mean as its prior mean (n, H + G)."
+    c = self.null_slide.expand(n, -1)
+    return c if self.prior is None else torch.cat([c.float(), self.prior.null(n)], 1)
 
-    def _split(self, c:torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        "A prepared condition (B, H + G) taken apart: slide embedding (B, H) and prior mean (B, G)."
-        return c[:, :self.cfg.hidden], c[:, self.cfg.hidden:]
+# %% ../nbs/08_model.ipynb #b10c001a
+@patch
+def _split(self:RNAFM, c:torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "A prepared condition (B, H + G) taken apart: slide embedding (B, H) and prior mean (B, G)."
+    return c[:, :self.cfg.hidden], c[:, self.cfg.hidden:]
 
-    def pathway_tokens(self, x:torch.Tensor) -> torch.Tensor:
-        "Gene values (B, G) -> pathway tokens (B, P, H), pathways in model order."
-        L = self.layout
-        h = F.silu(L.segment_in(x[:, L.member_gene], self.in_w) + self.in_b)
-        return torch.bmm(h.transpose(0, 1), self.in_w2).transpose(0, 1) + self.in_b2 + self.pathway_emb
+# %% ../nbs/08_model.ipynb #b10c001c
+@patch
+def pathway_tokens(self:RNAFM, x:torch.Tensor) -> torch.Tensor:
+    "Gene values (B, G) -> pathway tokens (B, P, H), pathways in model order."
+    L = self.layout
+    h = F.silu(L.segment_in(x[:, L.member_gene], self.in_w) + self.in_b)
+    return torch.bmm(h.transpose(0, 1), self.in_w2).transpose(0, 1) + self.in_b2 + self.pathway_emb
 
-    def tokens(self, x_t:torch.Tensor) -> torch.Tensor:
-        "The part of the network that does not see the condition: pathway tokens after the graph layer, plus the background token (B, P(+1), H)."
-        tok = self.graph(self.pathway_tokens(x_t))
-        if self.has_bg: tok = torch.cat([tok, (self.bg_in(x_t[:, self.layout.background]) + self.bg_emb)[:, None]], 1)
-        return tok
+# %% ../nbs/08_model.ipynb #b10c001e
+@patch
+def tokens(self:RNAFM, x_t:torch.Tensor) -> torch.Tensor:
+    "The part of the network that does not see the condition: pathway tokens after the graph layer, plus the background token (B, P(+1), H)."
+    tok = self.graph(self.pathway_tokens(x_t))
+    if self.has_bg: tok = torch.cat([tok, (self.bg_in(x_t[:, self.layout.background]) + self.bg_emb)[:, None]], 1)
+    return tok
 
-    def trunk(self, tok:torch.Tensor, t:torch.Tensor, c:torch.Tensor) -> torch.Tensor:
-        "The conditioned part: adaLN-Zero blocks and output heads, from tokens (B, P(+1), H) to velocities (B, G)."
-        B, P, H = tok.shape[0], self.n_pathways, self.cfg.hidden
-        c = self.time_mlp(timestep_features(t, self.cfg.time_dim).to(tok.dtype)) + c
-        for blk in self.blocks: tok = blk(tok, c)
-        shift, scale = _rowwise(lambda u: F.silu(u) @ self.out_ada_w + self.out_ada_b, c).reshape(B, P, 2, H).unbind(2)
-        per_member = self.layout.segment_out(modulate(self.out_norm(tok[:, :P]), shift, scale), self.out_w, self.out_b)
-        if self.has_bg:
-            s, sc = self.bg_ada(c).chunk(2, -1)
-            bg = self.bg_out(modulate(self.out_norm(tok[:, P]), s, sc))
-        else: bg = per_member.new_zeros(B, 0)
-        return self.layout.to_genes(per_member, bg)
+# %% ../nbs/08_model.ipynb #b10c0020
+@patch
+def trunk(self:RNAFM, tok:torch.Tensor, t:torch.Tensor, c:torch.Tensor) -> torch.Tensor:
+    "The conditioned part: adaLN-Zero blocks and output heads, from tokens (B, P(+1), H) to velocities (B, G)."
+    B, P, H = tok.shape[0], self.n_pathways, self.cfg.hidden
+    c = self.time_mlp(timestep_features(t, self.cfg.time_dim).to(tok.dtype)) + c
+    for blk in self.blocks: tok = blk(tok, c)
+    shift, scale = _rowwise(lambda u: F.silu(u) @ self.out_ada_w + self.out_ada_b, c).reshape(B, P, 2, H).unbind(2)
+    per_member = self.layout.segment_out(modulate(self.out_norm(tok[:, :P]), shift, scale), self.out_w, self.out_b)
+    if self.has_bg:
+        s, sc = self.bg_ada(c).chunk(2, -1)
+        bg = self.bg_out(modulate(self.out_norm(tok[:, P]), s, sc))
+    else: bg = per_member.new_zeros(B, 0)
+    return self.layout.to_genes(per_member, bg)
 
-    def forward(self, x_t:torch.Tensor, t:torch.Tensor, c:torch.Tensor) -> torch.Tensor:
-        "Velocity (B, G) at points x_t (B, G), times t (B,), prepared slide conditions c (B, H), or (B, H + G) with a prior: m + f(x_t - t m)."
-        if self.prior is None: return self.trunk(self.tokens(x_t), t, c)
-        c, m = self._split(c)
-        return m + self.trunk(self.tokens(x_t - t[:, None] * m), t, c)
+# %% ../nbs/08_model.ipynb #b10c0021
+@patch
+def forward(self:RNAFM, x_t:torch.Tensor, t:torch.Tensor, c:torch.Tensor) -> torch.Tensor:
+    "Velocity (B, G) at points x_t (B, G), times t (B,), prepared slide conditions c (B, H), or (B, H + G) with a prior: m + f(x_t - t m)."
+    if self.prior is None: return self.trunk(self.tokens(x_t), t, c)
+    c, m = self._split(c)
+    return m + self.trunk(self.tokens(x_t - t[:, None] * m), t, c)
 
-    def forward_guided(self, x_t:torch.Tensor, t:torch.Tensor, c:torch.Tensor, c_null:torch.Tensor, scale:float) -> torch.Tensor:
-        "Classifier-free guided velocity in one pass; the condition-free tokens are computed once for both branches (twice with a prior: each branch sees its own residual)."
-        if self.prior is None:
-            tok = self.tokens(x_t)
-            v_c, v_u = self.trunk(torch.cat([tok, tok]), torch.cat([t, t]), torch.cat([c, c_null])).chunk(2)
-        else:
-            (c, m), (cn, mn) = self._split(c), self._split(c_null)
-            tt, mm = torch.cat([t, t]), torch.cat([m, mn])
-            v_c, v_u = (mm + self.trunk(self.tokens(torch.cat([x_t, x_t]) - tt[:, None] * mm), tt, torch.cat([c, cn]))).chunk(2)
-        return v_u + scale * (v_c - v_u)
+# %% ../nbs/08_model.ipynb #b10c0023
+@patch
+def forward_guided(self:RNAFM, x_t:torch.Tensor, t:torch.Tensor, c:torch.Tensor, c_null:torch.Tensor, scale:float) -> torch.Tensor:
+    "Classifier-free guided velocity in one pass; the condition-free tokens are computed once for both branches (twice with a prior: each branch sees its own residual)."
+    if self.prior is None:
+        tok = self.tokens(x_t)
+        v_c, v_u = self.trunk(torch.cat([tok, tok]), torch.cat([t, t]), torch.cat([c, c_null])).chunk(2)
+    else:
+        (c, m), (cn, mn) = self._split(c), self._split(c_null)
+        tt, mm = torch.cat([t, t]), torch.cat([m, mn])
+        v_c, v_u = (mm + self.trunk(self.tokens(torch.cat([x_t, x_t]) - tt[:, None] * mm), tt, torch.cat([c, cn]))).chunk(2)
+    return v_u + scale * (v_c - v_u)
 
 # %% ../nbs/08_model.ipynb #3f2f78b8
 class LoopRNAFM(nn.Module):
