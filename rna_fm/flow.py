@@ -107,14 +107,16 @@ def flow_matching_loss(model, # conditional velocity model (see the contract abo
                        cond_drop:float=0.1, # probability of replacing a row's condition by the null condition
                        generator:torch.Generator|None=None, # for t, x_0 and the dropout
                        draws:tuple|None=None, # (t, x_0, drop) drawn by the caller instead (see `draw_training_noise`)
+                       reduction:str='mean', # 'mean' or 'sum' over rows and genes
+                       velocity=None, # v(x_t, t, cond, drop) instead of `model`'s (e.g. a training wrapper around it)
                       ) -> torch.Tensor:
-    "Mean squared error between the model's velocity and the path's velocity at random (t, x_0)."
+    "Mean squared error between the model's velocity and the path's velocity at random (t, x_0): the loss of training and validation."
     path = path or LinearPath()
     t, x_0, drop = draws if draws is not None else draw_training_noise(x_1.shape, time_dist, cond_drop, generator,
                                                                        x_1.device, x_1.dtype)
     x_t, u = path.sample(x_0, x_1, t)
-    v = model(x_t, t, model.encode_condition(cond, drop))
-    return F.mse_loss(v.float(), u.float())
+    v = velocity(x_t, t, cond, drop) if velocity is not None else model(x_t, t, model.encode_condition(cond, drop))
+    return F.mse_loss(v.float(), u.float(), reduction=reduction)
 
 # %% ../nbs/07_flow.ipynb #f589840c
 def guided_velocity(model, # conditional velocity model

@@ -16,8 +16,8 @@ from .ridge import ALPHAS, fit_ridge, pool_clusters
 
 # %% auto #0
 __all__ = ['CONDITIONS', 'PRIORS', 'PRIOR_POOLINGS', 'ModelConfig', 'size_buckets', 'PathwayLayout', 'timestep_features',
-           'Attention', 'mlp', 'modulate', 'GraphAttention', 'AdaLNBlock', 'SlideEncoder', 'split_condition', 'RNAFM',
-           'LoopRNAFM', 'parameter_counts', 'RidgePrior']
+           'Attention', 'mlp', 'modulate', 'GraphAttention', 'AdaLNBlock', 'SlideEncoder', 'graph_mask',
+           'split_condition', 'RNAFM', 'LoopRNAFM', 'parameter_counts', 'RidgePrior']
 
 # %% ../nbs/08_model.ipynb #1f263140
 CONDITIONS = ('published', 'composition')
@@ -226,6 +226,18 @@ class SlideEncoder(nn.Module):
         pooled = y.mean(1) if self.share_emb is None else torch.einsum('bk,bkd->bd', shares.to(y.dtype), y)
         return self.out(pooled)
 
+# %% ../nbs/08_model.ipynb #b10c0031
+def graph_mask(edges, # (2, E) pairs of pathways that share genes, in the structure's order
+               n:int, # number of pathways
+               order=None, # the model order of the pathways (`PathwayLayout.order`); None: the structure's order
+              ) -> torch.Tensor:
+    "The (n, n) boolean attention mask of the graph layer (True = may attend): self-edges and both directions of every edge."
+    e = np.asarray(edges, dtype=np.int64).reshape(2, -1)
+    if order is not None:
+        rank = np.empty(n, np.int64); rank[np.asarray(order)] = np.arange(n); e = rank[e]
+    mask = np.eye(n, dtype=bool); mask[e[0], e[1]] = mask[e[1], e[0]] = True
+    return torch.as_tensor(mask)
+
 # %% ../nbs/08_model.ipynb #a16c0001
 def split_condition(cond:torch.Tensor, # (B, K, D) cluster features, or (B, K, D + 1) with each cluster's share of the tiles last
                     cfg:ModelConfig,
@@ -285,12 +297,7 @@ class RNAFM(nn.Module):
             self.bg_in = nn.Sequential(nn.Linear(Bg, H), nn.SiLU(), nn.Linear(H, H))
             self.bg_emb = nn.Parameter(torch.zeros(H))
         # pathways that share genes exchange information once
-        rank = np.empty(P, np.int64); rank[L.order] = np.arange(P)
-        mask = np.eye(P, dtype=bool)
-        e = rank[np.asarray(structure.edges, dtype=np.int64).reshape(2, -1)]
-        mask[e[0], e[1]] = mask[e[1], e[0]] = True
-        mask = torch.as_tensor(mask)
-        self.graph = GraphAttention(H, cfg.graph_heads, mask, cfg.mlp_ratio, cfg.dropout)
+        self.graph = GraphAttention(H, cfg.graph_heads, graph_mask(structure.edges, P, L.order), cfg.mlp_ratio, cfg.dropout)
         # time and slide conditioning
         self.time_mlp = nn.Sequential(nn.Linear(cfg.time_dim, H), nn.SiLU(), nn.Linear(H, H))
         self.slide = SlideEncoder(cfg.feat_dim, cfg.n_clusters, H, cfg.cond_layers, cfg.heads, cfg.cond_mlp,
@@ -414,9 +421,7 @@ class LoopRNAFM(nn.Module):
         self.bg_in = nn.Sequential(nn.Linear(len(self.background), H), nn.SiLU(), nn.Linear(H, H))
         self.bg_emb = nn.Parameter(torch.zeros(H))
         P = len(self.members)
-        mask = torch.eye(P, dtype=torch.bool)
-        e = torch.as_tensor(np.asarray(structure.edges), dtype=torch.long).reshape(2, -1)
-        mask[e[0], e[1]] = True; mask[e[1], e[0]] = True
+        mask = graph_mask(structure.edges, P)
         self.graph = GraphAttention(H, cfg.graph_heads, mask, cfg.mlp_ratio, cfg.dropout)
         self.time_mlp = nn.Sequential(nn.Linear(cfg.time_dim, H), nn.SiLU(), nn.Linear(H, H))
         self.slide = SlideEncoder(cfg.feat_dim, cfg.n_clusters, H, cfg.cond_layers, cfg.heads, cfg.cond_mlp)

@@ -12,11 +12,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn as nn
-import torch.nn.functional as F
 from .core import (atomic_savefig, atomic_write_json, atomic_write_text, get_device, JSONConfig, progress,
                          RNAFMError, sweep_temps)
 from .config import Precision, autocast, check_choices, upgrade_amp
-from .flow import PathName, Solver, TimeDist, draw_training_noise, get_path, sample
+from .flow import flow_matching_loss, PathName, Solver, TimeDist, draw_training_noise, get_path, sample
 from .metrics import PearsonAccumulator
 from .model import ModelConfig, RNAFM
 from .cohort import collate_slides
@@ -205,9 +204,8 @@ def evaluate(model:RNAFM, # the network (EMA weights already applied if wanted)
         x1, cond = b['x1'].to(device), b['cond'].to(device)
         g = torch.Generator().manual_seed(cfg.seed + 7 * i)
         t, x0, _ = draw_training_noise(x1.shape, cfg.time_dist, 0.0, g)
-        x_t, u = path.sample(x0.to(device), x1, t.to(device))
-        v = model(x_t, t.to(device), model.encode_condition(cond))
-        total += F.mse_loss(v.float(), u.float(), reduction='sum').item(); n += u.numel()
+        total += flow_matching_loss(model, x1, cond, path, draws=(t.to(device), x0.to(device), None), reduction='sum').item()
+        n += x1.numel()
         xs, _ = sample(model, cond, n_samples=cfg.val_samples, solver=cfg.val_solver, steps=cfg.val_steps,
                        guidance=cfg.guidance, generator=torch.Generator().manual_seed(cfg.seed + 11 * i))
         acc.update(xs.mean(0), x1)
@@ -328,11 +326,10 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
         loss_sum = 0.0
         for a in range(cfg.grad_accum):
             s = slice(a * mb, (a + 1) * mb)
-            x_t, u = path.sample(x0[s], x1[s], t[s])
             sync = contextlib.nullcontext() if di.world == 1 or a == cfg.grad_accum - 1 else net.no_sync()
             with sync:
-                with autocast(cfg.precision, device): v = net(x_t, t[s], cond[s], drop[s])
-                loss = F.mse_loss(v.float(), u.float()) / cfg.grad_accum
+                with autocast(cfg.precision, device):
+                    loss = flow_matching_loss(model, x1[s], cond[s], path, draws=(t[s], x0[s], drop[s]), velocity=net) / cfg.grad_accum
                 loss.backward()
             loss_sum += loss.item()
         gn = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip) if cfg.grad_clip > 0 else torch.tensor(0.0)
