@@ -12,7 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['test_warning', 'RNAFMError', 'first_items', 'JSONConfig', 'seed_everything', 'get_device', 'torch_threads',
+__all__ = ['test_warning', 'quiet', 'RNAFMError', 'first_items', 'JSONConfig', 'seed_everything', 'get_device', 'torch_threads',
            'progress_enabled', 'LogLines', 'progress', 'parse_shard', 'shard_items', 'is_temp_path', 'atomic_write',
            'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_savefig', 'atomic_dir',
            'sweep_temps', 'content_fingerprint', 'file_fingerprint', 'same_content', 'sha256_file', 'fold_dirs',
@@ -27,6 +27,13 @@ def test_warning(f, contains:str):
     msgs = [str(o.message) for o in w]
     assert any(contains in m for m in msgs), f"no warning containing {contains!r} in {msgs}"
     return out
+
+# %% ../nbs/00_core.ipynb #c0a0q001
+def quiet(f):
+    "Run `f` with warnings silenced (for examples whose warnings are tested elsewhere)."
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore'); return f()
+
 
 # %% ../nbs/00_core.ipynb #c290d5e7
 class RNAFMError(Exception):
