@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import save_file, load_file
 import rna_fm
 from .core import RNAFMError, atomic_dir, first_items, get_device, sha256_file
+from .flow import GUIDANCE
 from .model import ModelConfig, RNAFM
 from .pathways import PathwayStructure
 from .normalise import Normaliser
@@ -92,6 +93,11 @@ class CheckpointInfo:
 
     @property
     def genes(self) -> list[str]: return list(self.normaliser.genes)
+
+    @property
+    def guidance(self) -> float:
+        "The guidance scale the model was validated and selected at (`TrainConfig.guidance`), which its predictions and maps use unless told otherwise; the method's scale when none is recorded."
+        return float((self.train or {}).get('guidance', GUIDANCE))
 
 def read_checkpoint(path) -> CheckpointInfo:
     "Read and check a checkpoint's config.json (no weights are loaded)."

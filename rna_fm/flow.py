@@ -13,7 +13,7 @@ import torchdiffeq
 from .core import RNAFMError
 
 # %% auto #0
-__all__ = ['PATHS', 'PathName', 'TimeDist', 'SOLVERS', 'Solver', 'AffinePath', 'LinearPath', 'CosinePath', 'get_path',
+__all__ = ['PATHS', 'PathName', 'TimeDist', 'GUIDANCE', 'SOLVERS', 'Solver', 'AffinePath', 'LinearPath', 'CosinePath', 'get_path',
            'sample_time', 'draw_training_noise', 'flow_matching_loss', 'guided_velocity', 'ODEResult', 'integrate',
            'sample']
 
@@ -119,10 +119,12 @@ def flow_matching_loss(model, # conditional velocity model (see the contract abo
     return F.mse_loss(v.float(), u.float(), reduction=reduction)
 
 # %% ../nbs/07_flow.ipynb #f589840c
+GUIDANCE = 2.0   # the method's classifier-free guidance scale (the paper samples at about 2); a checkpoint that records none uses it
+
 def guided_velocity(model, # conditional velocity model
                     c:torch.Tensor, # (N, ...) prepared conditions, one per row of the state
                     c_null:torch.Tensor|None=None, # (N, ...) prepared null conditions (default: model.null_condition)
-                    scale:float=2.0, # guidance scale s; 1 means no guidance
+                    scale:float=GUIDANCE, # guidance scale s; 1 means no guidance
                    ) -> Callable:
     "The velocity function v(x, t) of the guided model; t is a scalar or (N,) tensor."
     def _t(t, x): return (t if torch.is_tensor(t) else torch.tensor(t)).to(x).expand(x.shape[0])

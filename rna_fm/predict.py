@@ -36,7 +36,7 @@ class PredictConfig(JSONConfig):
     n_samples: int = 32          # transcriptomes sampled per slide
     solver: Solver = 'euler'     # ODE solver of the predictions (see rna_fm.flow.integrate)
     steps: int = 19              # its steps (19: the method's 20-point Euler grid)
-    guidance: float = 2.0        # classifier-free guidance scale
+    guidance: float|None = None  # classifier-free guidance scale (None: the checkpoint's own, `CheckpointInfo.guidance`, the scale it was chosen at)
     seed: int = 0                # noise seed: the same seed gives the same samples
     batch_slides: int = 8        # slides sampled together (memory grows with batch_slides x n_samples x genes)
     quantiles: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95) # quantiles of the predictive distribution in the tables
@@ -59,7 +59,7 @@ class PredictConfig(JSONConfig):
             try: import pyarrow  # noqa: F401  (pandas writes Parquet through pyarrow)
             except ImportError: raise RNAFMError("Parquet output needs pyarrow: pip install 'rna-fm-wsi[parquet]'") from None
         if self.n_samples < 2: raise RNAFMError("n_samples must be at least 2 (a distribution, not a point)")
-        if not math.isfinite(self.guidance): raise RNAFMError(f"guidance {self.guidance}: give a finite guidance scale, e.g. 2")
+        if self.guidance is not None and not math.isfinite(self.guidance): raise RNAFMError(f"guidance {self.guidance}: give a finite guidance scale, e.g. 2")
         if self.steps < 1: raise RNAFMError(f"steps {self.steps}: the solver needs at least 1 step")
         if self.batch_slides < 1: raise RNAFMError(f"batch_slides {self.batch_slides}: sample at least 1 slide at a time")
         if not all(0 < q < 1 for q in self.quantiles): raise RNAFMError(f"quantiles {self.quantiles} must lie in (0, 1)")
@@ -319,6 +319,8 @@ def resolve_checkpoints(spec:str, # a checkpoint directory, several separated by
     return out
 
 # %% ../nbs/10_predict.ipynb #dbc3fa51
+def _guidance(cfg, info) -> float: return cfg.guidance if cfg.guidance is not None else info.guidance   # the scale asked, else the checkpoint's
+
 def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, or a list of them: a fold ensemble whose samples are pooled
             features, # feature source: StoreFeatures, ArrayFeatures or a dict slide id -> (K, D)
             slide_ids, # slides to predict
@@ -354,14 +356,14 @@ def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, 
             x0 = torch.stack([torch.randn(cfg.n_samples, len(genes), generator=torch.Generator().manual_seed(
                                   slide_seed(cfg.seed, s, c))) for s in ids], 1)
             with autocast(cfg.precision, device):
-                z, _ = sample(net, cond, n_samples=cfg.n_samples, solver=cfg.solver, steps=cfg.steps, guidance=cfg.guidance,
+                z, _ = sample(net, cond, n_samples=cfg.n_samples, solver=cfg.solver, steps=cfg.steps, guidance=_guidance(cfg, inf),
                               x_0=x0.to(device))
             out.append(inf.normaliser.inverse_transform(z.double()).float().cpu().numpy())
         return np.concatenate(out, 0)
     ids_ = [checkpoint_identity(i, w) for (_, i), w in zip(loaded, used)]
     meta = {'model': 'rna-fm', 'checkpoint': str(info.path) if len(loaded) == 1 else f"ensemble of {len(loaded)}: " +
             ', '.join(str(i.path) for _, i in loaded), 'checkpoint_step': info.step, 'weights': used[0], 'encoder': info.encoder,
-            'ensemble': len(loaded), 'checkpoints': ids_}
+            'ensemble': len(loaded), 'checkpoints': ids_, 'guidance': sorted({_guidance(cfg, i) for _, i in loaded})}
     return write_predictions(out_dir, slides, patients, genes, draw, cfg.n_samples * len(loaded), cfg, truth, meta, sample_sheet)
 
 # %% ../nbs/10_predict.ipynb #d5195366

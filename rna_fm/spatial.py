@@ -37,7 +37,7 @@ class MapConfig(JSONConfig):
     n_samples: int = 8           # transcriptomes sampled per position; the map's sd is taken over them
     solver: Solver = 'euler'     # ODE solver of the local predictions (see rna_fm.flow.integrate)
     steps: int = 9               # its steps
-    guidance: float = PredictConfig.guidance # classifier-free guidance scale of the local predictions (as for whole slides)
+    guidance: float|None = PredictConfig.guidance # classifier-free guidance scale of the local predictions (None: the checkpoint's, as for whole slides)
     batch: int = 64              # windows sampled per model call (memory grows with batch x n_samples x genes)
     seed: int = 0                # noise seed; every position starts from the same noise draws
     weights: Weights = 'selected' # checkpoint weights the map uses
@@ -194,6 +194,7 @@ class Readout:
         self.pathway_w = P / P.sum(1, keepdim=True).clamp_min(1)                     # (n_pathways, G) averaging weights
         idx = self.gene_idx.numpy()
         self.norm = info.normaliser
+        self.guidance = info.guidance          # the checkpoint's scale, for a `MapConfig` that names none
         self.mean = torch.as_tensor(np.asarray(self.norm.mean, np.float64)[idx])     # (n_genes,) log2 units, of the chosen genes only
         self.std = torch.as_tensor(np.asarray(self.norm.std, np.float64)[idx])
 
@@ -227,7 +228,7 @@ def _sample_values(model, readout:Readout, sums:torch.Tensor, counts:torch.Tenso
     cond = torch.cat([feats, shares[..., None]], -1)                              # (B, K, D + 1): shares last, as slide_condition
     dev = next(model.parameters()).device
     S, B = x0.shape[0], len(feats)
-    z, _ = sample(model, cond.to(dev), n_samples=S, solver=cfg.solver, steps=cfg.steps, guidance=cfg.guidance,
+    z, _ = sample(model, cond.to(dev), n_samples=S, solver=cfg.solver, steps=cfg.steps, guidance=readout.guidance if cfg.guidance is None else cfg.guidance,
                   x_0=x0[:, None].expand(S, B, x0.shape[1]).to(dev))
     return readout(z.cpu())
 
@@ -301,6 +302,7 @@ def map_slide(store, # a slide store (tiled, embedded and aggregated with the ch
     "Local predictions (and cluster importance) of chosen genes and pathways over one slide."
     cfg = cfg or MapConfig()
     model, info = checkpoint if isinstance(checkpoint, tuple) else load_checkpoint(checkpoint, cfg.weights, cfg.device)
+    if cfg.guidance is None: cfg = cfg.replace(guidance=info.guidance)   # the map records the scale it used
     readout = Readout(info, genes, pathways)
     slide = read_slide_clusters(store, info.encoder, info.k)
     check_compatible(info, feature_shape=(info.k, slide.dim))

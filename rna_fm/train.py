@@ -15,7 +15,7 @@ import torch.nn as nn
 from .core import (atomic_savefig, atomic_write_json, atomic_write_text, get_device, JSONConfig, progress,
                          RNAFMError, sweep_temps)
 from .config import Precision, autocast, check_choices, upgrade_amp
-from .flow import flow_matching_loss, PathName, Solver, TimeDist, draw_training_noise, get_path, sample
+from .flow import GUIDANCE, flow_matching_loss, PathName, Solver, TimeDist, draw_training_noise, get_path, sample
 from .metrics import PearsonAccumulator
 from .model import ModelConfig, RNAFM
 from .cohort import collate_slides
@@ -51,7 +51,7 @@ class TrainConfig(JSONConfig):
     val_samples: int = 4          # sampled transcriptomes per validation slide
     val_solver: Solver = 'euler'  # ODE solver for validation sampling
     val_steps: int = 9            # its steps
-    guidance: float = 2.0         # classifier-free guidance scale for validation sampling
+    guidance: float = GUIDANCE    # classifier-free guidance scale of validation sampling; predictions and maps of the checkpoint use it too (unless told otherwise)
     select_on: Literal['val_pcc', 'val_loss'] = 'val_pcc' # model selection on the mean per-gene r (val_pcc, higher is better) or the validation loss
     select_ema: bool = True       # select and keep the EMA weights (False: the raw weights)
     patience: int = 10            # validations without improvement before stopping early (0: never)
@@ -81,9 +81,11 @@ class TrainConfig(JSONConfig):
 # %% ../nbs/09_train.ipynb #a16e0002
 RECIPES = {   # name -> ModelConfig fields, TrainConfig fields (warmup_frac: warm-up as a share of max_steps)
     'published': {'model': {'condition': 'published', 'prior': 'none'},
-                  'train': {'lr': 1e-4, 'schedule': 'constant', 'warmup_frac': 0.0, 'min_lr_ratio': 0.0, 'ema_decay': 0.999}},
+                  'train': {'lr': 1e-4, 'schedule': 'constant', 'warmup_frac': 0.0, 'min_lr_ratio': 0.0, 'ema_decay': 0.999,
+                            'guidance': GUIDANCE}},
     'fast': {'model': {'condition': 'published', 'prior': 'ridge'},   # the prior won, composition did not (see above)
-             'train': {'lr': 1e-3, 'schedule': 'cosine', 'warmup_frac': 0.05, 'min_lr_ratio': 0.05, 'ema_decay': 0.995}},
+             'train': {'lr': 1e-3, 'schedule': 'cosine', 'warmup_frac': 0.05, 'min_lr_ratio': 0.05, 'ema_decay': 0.995,
+                       'guidance': 1.0}},   # chosen on validation coverage and accuracy (see above)
 }
 
 # %% ../nbs/09_train.ipynb #c9e39bae
