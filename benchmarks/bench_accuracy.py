@@ -192,11 +192,12 @@ def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:
     for name in [c for c in calibrate if c in results]:
         d0, _, tcfg, f = results[name]
         ck = load_checkpoint(d0/'best')
+        own = pcfg.guidance if pcfg.guidance is not None else ck[1].guidance   # the scale the run's own predictions used
         for g in (1.0, 1.5, 2.0, 3.0):
             row = {}
             for role in calib_roles:
                 d = work/f'guidance_{name}_{g}_{role}'
-                if g == pcfg.guidance: d = d0/f'{role}_predictions'      # the run's own predictions
+                if g == own: d = d0/f'{role}_predictions'      # the run's own predictions
                 else: predict(ck, f, fold.slides(cohort, role), d, pcfg.replace(guidance=g), cohort.sample_sheet, truth, 'synthetic')
                 t = group_table(coh, d)
                 row.update({f'{role}_r_all': t.loc['all', 'r'], f'{role}_r_morph_prop': t.loc[['morph', 'prop'], 'r'].mean(),

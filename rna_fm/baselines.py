@@ -18,7 +18,7 @@ from .ridge import ALPHAS, POOLINGS, Pooling, _sizes, fit_ridge, pool_clusters, 
 from .splits import ROLES, Fold
 from .cohort import Cohort, slide_patients
 from .normalise import Normaliser
-from .predict import PredictConfig, check_truth, slide_seed, write_predictions
+from .predict import PredictConfig, check_truth, slide_noise, write_predictions
 from .crossval import CV_OPTIONS, cli_folds, cli_gene_select, cli_inputs, fold_scores, run_cv, run_fold
 
 # %% auto #0
@@ -187,8 +187,7 @@ def predict_fitted(fitted, # a FittedBaseline, or a list of them (a fold ensembl
         out = []
         for c, (f, nm) in enumerate(members):                                             # each member its own noise and units
             mu = f.predict_z(features, ids)                                               # (b, G)
-            eps = np.stack([np.random.default_rng(slide_seed(cfg.seed, s, c)).standard_normal((S, G))
-                            for s in ids], 1)
+            eps = np.stack([slide_noise(cfg, s, G, c).numpy() for s in ids], 1)                # the flow model's noise rule
             out.append(np.asarray(nm.inverse_transform(mu[None] + f.sd * eps)))
         return np.concatenate(out, 0)
     meta = {'model': fitted.cfg.name, 'distribution': 'gaussian, per-gene sd from validation residuals', **fitted.info,

@@ -13,9 +13,9 @@ import torchdiffeq
 from .core import RNAFMError
 
 # %% auto #0
-__all__ = ['PATHS', 'PathName', 'TimeDist', 'GUIDANCE', 'SOLVERS', 'Solver', 'AffinePath', 'LinearPath', 'CosinePath', 'get_path',
-           'sample_time', 'draw_training_noise', 'flow_matching_loss', 'guided_velocity', 'ODEResult', 'integrate',
-           'sample']
+__all__ = ['PATHS', 'PathName', 'TimeDist', 'GUIDANCE', 'SOLVERS', 'Solver', 'Noise', 'AffinePath', 'LinearPath', 'CosinePath',
+           'get_path', 'sample_time', 'draw_training_noise', 'flow_matching_loss', 'guided_velocity', 'ODEResult',
+           'integrate', 'sample', 'draw_noise']
 
 # %% ../nbs/07_flow.ipynb #339e984d
 def _col(t, x):
@@ -221,3 +221,16 @@ def sample(model, # conditional velocity model
     info = {'nfe': nfe, 'solver': solver, 'steps': steps, 'guidance': guidance}
     if trajectory: info['trajectory'] = torch.cat(trajs, 1).reshape(-1, n_samples, B, G)
     return torch.cat(outs).reshape(n_samples, B, G), info
+
+# %% ../nbs/07_flow.ipynb #an7e0002
+Noise = Literal['antithetic', 'iid']   # how the starting noise of a prediction's samples is drawn (see `draw_noise`)
+
+def draw_noise(shape:tuple, # (S, ...): S draws along the first axis
+               generator:torch.Generator|None=None, # seeded for reproducible draws
+               noise:Noise='antithetic', # 'antithetic': the second half negates the first; 'iid': independent draws
+              ) -> torch.Tensor:
+    "Standard normal starting points of the flow: antithetic pairs (x, -x) or independent draws."
+    if noise == 'iid': return torch.randn(shape, generator=generator)
+    if noise != 'antithetic': raise RNAFMError(f"unknown noise {noise!r}; use one of {', '.join(map(repr, Noise.__args__))}")
+    h = torch.randn(((shape[0] + 1) // 2, *shape[1:]), generator=generator)
+    return torch.cat([h, -h])[:shape[0]]

@@ -17,13 +17,14 @@ from .config import Precision, StoredDtype, autocast, check_choices, upgrade_amp
 from .core import JSONConfig, RNAFMError, atomic_dir, first_items, fold_dirs, get_device, path_lock, progress, sha256_file
 from .cohort import read_sample_sheet, slide_patients
 from .features import ArrayFeatures, cluster_shares
-from .flow import Solver, sample
+from .flow import Noise, Solver, draw_noise, sample
 from .metrics import PearsonAccumulator, bh_qvalues, crps, fdr_summary, interval_coverage, pearson_pvalue
 from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint, read_checkpoint
 
 # %% auto #0
-__all__ = ['Format', 'FORMATS', 'Weights', 'PredictConfig', 'slide_seed', 'write_h5ad', 'check_truth', 'write_predictions',
-           'check_ensemble', 'checkpoint_identity', 'resolve_checkpoints', 'predict', 'read_slide_list']
+__all__ = ['Format', 'FORMATS', 'Weights', 'PredictConfig', 'slide_seed', 'slide_noise', 'write_h5ad', 'check_truth',
+           'write_predictions', 'check_ensemble', 'checkpoint_identity', 'resolve_checkpoints', 'predict',
+           'read_slide_list']
 
 # %% ../nbs/10_predict.ipynb #f97d2923
 Format = Literal['csv', 'parquet', 'h5ad', 'h5ad_samples']   # a prediction output format
@@ -38,6 +39,7 @@ class PredictConfig(JSONConfig):
     steps: int = 19              # its steps (19: the method's 20-point Euler grid)
     guidance: float|None = None  # classifier-free guidance scale (None: the checkpoint's own, `CheckpointInfo.guidance`, the scale it was chosen at)
     seed: int = 0                # noise seed: the same seed gives the same samples
+    noise: Noise = 'antithetic'  # starting noise of a slide's samples: antithetic pairs (x, -x) cancel most of the Monte Carlo error of the mean; or 'iid'
     batch_slides: int = 8        # slides sampled together (memory grows with batch_slides x n_samples x genes)
     quantiles: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95) # quantiles of the predictive distribution in the tables
     save_samples: bool = True    # write the raw samples (S, slides, genes) to samples.zarr
@@ -103,6 +105,14 @@ def slide_seed(seed:int, # the prediction's noise seed
     import hashlib
     key = slide_id if member == 0 else f'{slide_id}@{member}'
     return int.from_bytes(hashlib.sha256(f'{seed}:{key}'.encode()).digest()[:8], 'little') % 2**63
+
+def slide_noise(cfg:PredictConfig, # its seed, n_samples and noise
+                slide_id:str, # the slide
+                n_genes:int, # G
+                member:int=0, # which model of a fold ensemble
+               ) -> torch.Tensor:
+    "The (n_samples, G) standard normal draws one slide's samples start from, for every model (flow and baselines alike)."
+    return draw_noise((cfg.n_samples, n_genes), torch.Generator().manual_seed(slide_seed(cfg.seed, slide_id, member)), cfg.noise)
 
 def _read_features(feats, # feature source: slide id -> (K, D)
                    ids:list, # slides of one group
@@ -353,8 +363,7 @@ def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, 
         "(C S, b, G) samples in log2 units of slides `ids`: each member's S from its own noise, in its own training units."
         cond, out = _read_features(feats, ids, info).to(device), []
         for c, (net, inf) in enumerate(loaded):
-            x0 = torch.stack([torch.randn(cfg.n_samples, len(genes), generator=torch.Generator().manual_seed(
-                                  slide_seed(cfg.seed, s, c))) for s in ids], 1)
+            x0 = torch.stack([slide_noise(cfg, s, len(genes), c) for s in ids], 1)
             with autocast(cfg.precision, device):
                 z, _ = sample(net, cond, n_samples=cfg.n_samples, solver=cfg.solver, steps=cfg.steps, guidance=_guidance(cfg, inf),
                               x_0=x0.to(device))
