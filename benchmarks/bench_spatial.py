@@ -4,8 +4,9 @@ gene on synthetic slides with known regions.
 --speed: a 5,000-tile slide (tiles in one round piece of tissue, K=100 clusters of D=1280 features, as EfficientNet-Lite0
   gives), the demo's model size (hidden 64, depth 2) on 600 genes, untrained (the cost does not depend on the weights).
   Prints tiles/s and windows/s of `local_predictions` at the default settings (window 5, stride 2, 8 samples, 9 Euler
-  steps, guidance 2, 64 windows per model call) (with --stride1 also at stride 1), and the same windows sampled one per
-  model call (the baseline, on 16 windows, measured in the same run) to show what batching buys.
+  steps, 64 windows per model call; the guidance scales of --guidance, default MapConfig's) (with --stride1 also at
+  stride 1), and the same windows sampled one per model call (the baseline, on 16 windows, measured in the same run) to
+  show what batching buys. Guidance 1 runs the network once per step, any other scale twice (with the null condition).
 --truth: a synthetic cohort with tissue-marker genes (rna_fm.synth, frac_prop), a small model trained on its slides'
   cluster features with rna_fm.train.fit (early stopping on validation patients only), and the held-out test patients'
   slides built by rna_fm.synth.synthetic_store (tile textures from the slide geometry, tile features from the cohort's
@@ -21,9 +22,19 @@ gene on synthetic slides with known regions.
     occlusion (expected expression of the slide's composition with and without the cluster);
   - an extra figure, not the bar: the share of pairs with a cluster of the driving texture among the top m by |importance|,
     m = that texture's number of clusters on the slide (a texture is split over several clusters), and the same for the truth.
+  All of it at each guidance scale of --guidance (e.g. '1,2'; default: MapConfig's, the checkpoint's own scale).
+  --choose_window: the map window (3, 5, 7, 9) with the most strongly driven genes at >= 0.6 (then the highest median) on 8
+    training-fold slides, never the test slides; when it is not the default, the test slides are mapped with it once.
+  --diagnose: why genes stay below 0.6, per driving texture: (a) the model's whole-slide test-fold predictions (16 samples,
+    19 Euler steps): per-gene Pearson r with the measured log2 expression and with the oracle mean; (b) the textures'
+    region sizes on the tile grid and the share of windows that mix a texture with others; (c) k-means purity: the share
+    of a texture's tiles in clusters whose majority is that texture, and how pure those clusters are; (d) sampling noise:
+    the mean sd^2 / n_samples over tiles against the variance of the map over tiles, and the Spearman between the map
+    and a map drawn from other noise (seed + 1); and each gene's log2 level in each texture (the margin of its driving
+    texture over the next one).
 Everything printed is saved as JSON (default benchmarks/out/bench_spatial.json).
 
-Usage: python benchmarks/bench_spatial.py [--speed] [--truth] [--tiles 5000] [--max_windows N] [--no_importance] [--stride1] [--patients 300] [--steps 1500] [--max_slides 16] [--prior none|ridge] [--work DIR] [--train_only] [--checkpoint DIR] [--threads N] [--json PATH]
+Usage: python benchmarks/bench_spatial.py [--speed] [--truth] [--tiles 5000] [--max_windows N] [--no_importance] [--stride1] [--patients 300] [--steps 1500] [--max_slides 16] [--prior none|ridge] [--work DIR] [--train_only] [--checkpoint DIR] [--guidance 1,2] [--choose_window] [--diagnose] [--threads N] [--json PATH]
 Under load, --threads 1: two torch threads stall on each other when other processes hold the cores.
 """
 import argparse, json, os, platform, resource, sys, tempfile, time
@@ -57,7 +68,8 @@ def _blob_store(root:Path, n_tiles:int, k:int, d:int, seed:int=0) -> Path:
                                                          'sizes': sizes}, {'encoder': 'effnet_lite0'})
     return path
 
-def speed(work:Path, n_tiles:int=5000, genes:int=600, k:int=100, d:int=1280, stride1:bool=False, max_windows:int|None=None, importance:bool=True) -> dict:
+def speed(work:Path, n_tiles:int=5000, genes:int=600, k:int=100, d:int=1280, stride1:bool=False, max_windows:int|None=None, importance:bool=True,
+          guidance=(None,)) -> dict:
     "Tiles per second of local prediction on CPU, batched and one window per call."
     from rna_fm.core import torch_threads
     from rna_fm.synth import make_gene_sets
@@ -83,8 +95,9 @@ def speed(work:Path, n_tiles:int=5000, genes:int=600, k:int=100, d:int=1280, str
            'threads': torch.get_num_threads(), 'runs': []}
     from rna_fm.spatial import window_positions, tile_grid, _window_sums, _sample_values, _noise
     feats, assign = torch.as_tensor(slide.features, dtype=torch.float32), torch.as_tensor(slide.assign).long()
-    for stride, batch in ((2, 64),) + (((1, 64),) if stride1 else ()):
-        cfg = MapConfig(stride=stride, batch=batch)
+    base = [MapConfig() if g is None else MapConfig(guidance=g) for g in guidance]    # the default map, at each guidance scale asked
+    for cfg in [c.replace(stride=2, batch=64) for c in base] + ([base[0].replace(stride=1, batch=64)] if stride1 else []):
+        stride, batch = cfg.stride, cfg.batch
         if max_windows is None:
             t0, c0 = time.perf_counter(), time.process_time()
             table, w = local_predictions(slide, model, ro, cfg)
@@ -99,12 +112,12 @@ def speed(work:Path, n_tiles:int=5000, genes:int=600, k:int=100, d:int=1280, str
                 _sample_values(model, ro, *_window_sums(feats, assign, torch.as_tensor(w.members[sub[s:s + cfg.batch]]), k), x0, cfg)
             timed = len(sub)
             dt, dc = [(x * len(w.positions) / timed) for x in (time.perf_counter() - t0, time.process_time() - c0)]
-        out['runs'].append({'window': cfg.window, 'stride': stride, 'batch': batch, 'n_samples': cfg.n_samples, 'steps': cfg.steps,
+        out['runs'].append({'window': cfg.window, 'stride': stride, 'batch': batch, 'n_samples': cfg.n_samples, 'steps': cfg.steps, 'guidance': cfg.guidance,
                             'windows': int(len(w.positions)), 'windows_timed': int(timed), 'seconds': round(dt, 2),
                             'tiles_per_s': round(n_tiles / dt, 1), 'windows_per_s': round(len(w.positions) / dt, 2),
                             'cpu_seconds': round(dc, 2), 'tiles_per_cpu_s': round(n_tiles / dc, 1)})
-    # baseline: the same sampler, one window per model call, on the first 16 windows of the stride-2 map
-    cfg = MapConfig(stride=2)
+    # baseline: the same sampler, one window per model call, on the first 16 windows of the stride-2 map (the first guidance)
+    cfg = base[0].replace(stride=2)
     w = window_positions(tile_grid(slide.coords, slide.tile_px), cfg.window, cfg.stride, cfg.min_fill)
     x0 = _noise(cfg, genes)
     n = min(16, len(w.positions))
@@ -135,10 +148,207 @@ def driven_genes(coh, n:int=5000, seed:int=0) -> pd.DataFrame:
     r = rho[np.arange(len(t)), t]
     return pd.DataFrame({'texture': t, 'sign': np.sign(r), 'rho': r, 'kind': coh.gene_truth.kind.to_numpy()}, index=coh.genes)
 
+def _stores(coh, ids:list, work:Path, max_slides:int, slide_size, seed:int) -> tuple[list, list]:
+    "Slide stores of the first `max_slides` of `ids` whose geometry can be drawn at `slide_size`: [(slide id, index, store, tile textures)], skipped ids."
+    from rna_fm.synth import synthetic_store
+    from rna_fm.core import RNAFMError
+    index = {s: i for i, s in enumerate(coh.slides.slide_id)}
+    out, skipped = [], []
+    for sid in ids:
+        if len(out) == max_slides: break
+        try: store, tex = synthetic_store(coh, index[sid], work, size=slide_size, seed=seed)
+        except RNAFMError as e:
+            if 'cannot fit' not in str(e): raise
+            skipped.append(sid); continue            # its tissue pieces do not fit a slide this size: the next slide
+        out.append((sid, index[sid], store, tex))
+    return out, skipped
+
+def _shares(tex:np.ndarray, members:np.ndarray, T:int) -> np.ndarray:
+    "(M, T) texture shares of each window's tiles."
+    share = np.stack([((tex[np.where(members >= 0, members, 0)] == t) & (members >= 0)).sum(1) for t in range(T)], 1)
+    return share / share.sum(1, keepdims=True)
+
+def map_figures(coh, strong:pd.DataFrame, slides:list, run, cfg, importance:bool=True, keep_maps:bool=False) -> dict:
+    "Maps of the strongly driven genes on `slides` with `cfg`, against the truth: the figures of the bar (see the docstring)."
+    from rna_fm.checkpoint import load_checkpoint
+    from rna_fm.spatial import map_slide
+    genes = list(strong.index)
+    fac = [f'factor_{f}' for f in range(coh.spec.n_factors)]
+    T, g_idx = coh.spec.n_textures, {g: j for j, g in enumerate(coh.genes)}
+    rho_map, rho_truth, rho_map_truth, rho_map5, top, top_truth = {}, {}, {}, {}, {}, {}
+    top_m, top_m_truth, m_count, maps = [], [], [], []
+    loaded = load_checkpoint(run, cfg.weights, cfg.device)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for sid, i, store, tex in slides:
+        sm = map_slide(store, loaded, genes=genes, cfg=cfg, importance=importance)
+        if keep_maps: maps.append(sm)
+        share = _shares(tex, sm.windows.members, T)
+        ab5 = _tile_abundance(tex, sm.slide.coords, sm.slide.tile_px, 5, T) if cfg.window != 5 else None   # the default window's abundance
+        local_truth = coh.truth.expected_expression(share, np.repeat(coh.slides.loc[i, fac].to_numpy(float)[None], len(share), 0))
+        near, assign, K = sm.windows.nearest, sm.slide.assign, sm.slide.k
+        cl_tex = np.array([np.bincount(tex[assign == c], minlength=T).argmax() if (assign == c).any() else -1 for c in range(K)])
+        counts = np.stack([np.bincount(tex[assign == c], minlength=T) for c in range(K)])   # (K, T) tiles per cluster and texture
+        full = counts.sum(0)
+        present = np.flatnonzero(counts.sum(1) > 0)
+        without = np.stack([(full - counts[c]) / max(1, (full - counts[c]).sum()) for c in present])
+        z = np.repeat(coh.slides.loc[i, fac].to_numpy(float)[None], len(present) + 1, 0)
+        occl = coh.truth.expected_expression(np.vstack([full / full.sum(), without]), z)
+        for g in genes:
+            t, sgn = int(strong.texture[g]), strong.sign[g]
+            ab = share[near, t]
+            if np.ptp(ab) == 0: continue                                    # the texture does not vary over this slide
+            m = sm.table[g].to_numpy()
+            lt = local_truth[near, g_idx[g]]
+            rho_map.setdefault(g, []).append(scipy.stats.spearmanr(m, sgn * ab)[0])
+            rho_truth.setdefault(g, []).append(scipy.stats.spearmanr(lt, sgn * ab)[0])
+            rho_map_truth.setdefault(g, []).append(scipy.stats.spearmanr(m, lt)[0])
+            if ab5 is not None: rho_map5.setdefault(g, []).append(scipy.stats.spearmanr(m, sgn * ab5[:, t])[0])
+            if not importance: continue
+            imp = sm.importance[g].to_numpy()
+            top.setdefault(g, []).append(bool(cl_tex[int(np.nanargmax(np.abs(imp)))] == t))
+            d = occl[0, g_idx[g]] - occl[1:, g_idx[g]]
+            top_truth.setdefault(g, []).append(bool(cl_tex[present[int(np.argmax(np.abs(d)))]] == t))
+            m = int((cl_tex == t).sum())                                    # clusters of the driving texture on this slide
+            if m:
+                live = np.flatnonzero(np.isfinite(imp))
+                top_m.append(bool((cl_tex[live[np.argsort(-np.abs(imp[live]), kind='stable')[:m]]] == t).any()))
+                top_m_truth.append(bool((cl_tex[present[np.argsort(-np.abs(d), kind='stable')[:m]]] == t).any()))
+                m_count.append(m)
+    def dist(v):
+        v = np.asarray([np.nanmedian(x) for x in v.values()], float)
+        return {'genes': int(len(v)), 'median': round(float(np.nanmedian(v)), 3), 'q25': round(float(np.nanquantile(v, 0.25)), 3),
+                'q75': round(float(np.nanquantile(v, 0.75)), 3), 'min': round(float(np.nanmin(v)), 3),
+                'share_at_least_0.6': round(float(np.mean(v >= MIN_RHO)), 3)}
+    out = {'guidance': cfg.guidance, 'map_config': cfg.to_dict(), 'map_seconds': round(time.perf_counter() - t0, 1),
+           'map_cpu_seconds': round(time.process_time() - c0, 1),
+           'spearman_map_vs_abundance': dist(rho_map), 'spearman_truth_vs_abundance': dist(rho_truth),
+           'spearman_map_vs_local_truth': dist(rho_map_truth), **({'spearman_map_vs_abundance_in_5x5': dist(rho_map5)} if rho_map5 else {})}
+    if importance:
+        pairs = [x for v in top.values() for x in v]; pairs_t = [x for v in top_truth.values() for x in v]
+        per_gene = np.array([np.mean(v) for v in top.values()]); per_gene_t = np.array([np.mean(v) for v in top_truth.values()])
+        out.update({'importance_top_is_driving_share_of_pairs': round(float(np.mean(pairs)), 3),
+            'importance_genes_driving_first_in_most_slides': round(float(np.mean(per_gene > 0.5)), 3),
+            'importance_median_share_of_slides_per_gene': round(float(np.median(per_gene)), 3),
+            'truth_occlusion_top_is_driving_share_of_pairs': round(float(np.mean(pairs_t)), 3),
+            'truth_occlusion_genes_driving_first_in_most_slides': round(float(np.mean(per_gene_t > 0.5)), 3),
+            'extra_driving_among_top_m_share_of_pairs': round(float(np.mean(top_m)), 3),
+            'extra_truth_driving_among_top_m_share_of_pairs': round(float(np.mean(top_m_truth)), 3),
+            'extra_mean_m': round(float(np.mean(m_count)), 2), 'extra_pairs': len(top_m)})
+    out['per_gene'] = {g: {'texture': int(strong.texture[g]), 'sign': int(strong.sign[g]), 'truth_rho': round(float(strong.rho[g]), 3),
+                           'map_vs_abundance': round(float(np.nanmedian(rho_map[g])), 3), 'ceiling': round(float(np.nanmedian(rho_truth[g])), 3),
+                           'map_vs_local_truth': round(float(np.nanmedian(rho_map_truth[g])), 3),
+                           **({'importance_first': round(float(np.mean(top[g])), 3)} if importance else {})} for g in rho_map}
+    if keep_maps: out['_maps'] = maps
+    return out
+
+def _tile_abundance(tex:np.ndarray, coords:np.ndarray, tile_px:float, window:int, T:int) -> np.ndarray:
+    "(N, T) texture shares of the `window` x `window` neighbourhood each tile shows (stride 2, as the default map)."
+    from rna_fm.spatial import tile_grid, window_positions
+    w = window_positions(tile_grid(coords, tile_px), window, 2, 0.2)
+    return _shares(tex, w.members, T)[w.nearest]
+
+def window_choice(coh, strong:pd.DataFrame, slides:list, run, cfg, windows=(3, 5, 7, 9)) -> dict:
+    "The map window chosen on training slides (never the test slides): figures per window, and the window with the most genes at >= 0.6."
+    per = {}
+    for w in windows:
+        r = map_figures(coh, strong, slides, run, cfg.replace(window=w), importance=False)
+        t3 = [v for v in r['per_gene'].values() if v['texture'] == 3]
+        per[w] = {'share_at_least_0.6': r['spearman_map_vs_abundance']['share_at_least_0.6'], 'median': r['spearman_map_vs_abundance']['median'],
+                  'ceiling_median': r['spearman_truth_vs_abundance']['median'],
+                  'ceiling_share_at_least_0.6': r['spearman_truth_vs_abundance']['share_at_least_0.6'],
+                  'texture3_median': round(float(np.median([v['map_vs_abundance'] for v in t3])), 3) if t3 else None,
+                  'texture3_below_0.6': int(sum(v['map_vs_abundance'] < MIN_RHO for v in t3)), 'texture3_genes': len(t3),
+                  'map_seconds': r['map_seconds'],
+                  **({'share_at_least_0.6_in_5x5': r['spearman_map_vs_abundance_in_5x5']['share_at_least_0.6'],
+                      'median_in_5x5': r['spearman_map_vs_abundance_in_5x5']['median']} if 'spearman_map_vs_abundance_in_5x5' in r else {})}
+    best = max(windows, key=lambda w: (per[w]['share_at_least_0.6'], per[w]['median']))
+    return {'slides': [s[0] for s in slides], 'per_window': per, 'chosen': int(best)}
+
+def diagnose(coh, strong:pd.DataFrame, cohort, fold, run, slides:list, res:dict, cfg) -> dict:
+    "Why genes stay below the bar: whole-slide accuracy, region sizes, k-means purity and sampling noise, per driving texture."
+    import scipy.ndimage
+    from rna_fm.checkpoint import load_checkpoint
+    from rna_fm.features import ArrayFeatures
+    from rna_fm.flow import sample
+    from rna_fm.predict import _read_features
+    from rna_fm.spatial import map_slide, tile_grid
+    T, genes = coh.spec.n_textures, list(strong.index)
+    below = [g for g, v in res['per_gene'].items() if v['map_vs_abundance'] < MIN_RHO]
+    out = {'genes_below': below}
+    # (a) whole-slide predictions of the test fold: per-gene Pearson r with the measured log2 expression and with the oracle mean
+    model, info = load_checkpoint(run, cfg.weights, cfg.device)
+    ids = list(fold.slides(cohort, 'test'))
+    feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features)
+    with torch.no_grad():
+        z, _ = sample(model, _read_features(feats, ids, info), n_samples=16, solver='euler', steps=19, guidance=cfg.guidance,
+                      x_0=torch.randn(16, len(ids), len(info.genes), generator=torch.Generator().manual_seed(0)))
+    pred = pd.DataFrame(info.normaliser.inverse_transform(z.double()).mean(0).numpy(), index=ids, columns=info.genes)
+    pid = coh.slides.set_index('slide_id').patient_id.loc[ids]
+    measured = np.log2(coh.expression.loc[pid.to_numpy(), info.genes].to_numpy() + 1)
+    oracle = coh.oracle_mean.loc[pid.to_numpy(), info.genes].to_numpy()
+    r = lambda a, b: float(np.corrcoef(a, b)[0, 1])
+    col = {g: j for j, g in enumerate(info.genes)}
+    whole = {g: {'r_measured': round(r(pred[g], measured[:, col[g]]), 3), 'r_oracle': round(r(pred[g], oracle[:, col[g]]), 3),
+                 'r_oracle_measured': round(r(oracle[:, col[g]], measured[:, col[g]]), 3)} for g in genes}
+    # (b) geometry, (c) k-means purity, per texture, over the test slides
+    size, mixed, tiles, recall, precision = [[] for _ in range(T)], np.zeros(T), np.zeros(T), np.zeros(T), np.zeros(T)
+    in_major, n_major, n_windows = np.zeros(T), np.zeros(T), 0
+    for sm in res['_maps']:
+        tex = slides[[s[0] for s in slides].index(sm.slide.slide_id)][3]
+        g = tile_grid(sm.slide.coords, sm.slide.tile_px)
+        img = np.full(g.max(0)[::-1] + 1, -1); img[g[:, 1], g[:, 0]] = tex
+        share = _shares(tex, sm.windows.members, T); n_windows += len(share)
+        for t in range(T):
+            lab, n = scipy.ndimage.label(img == t)
+            if n: size[t] += list(np.bincount(lab.ravel())[1:])
+            mixed[t] += ((share[:, t] > 0) & (share[:, t] < 1)).sum(); tiles[t] += (tex == t).sum()
+        a = sm.slide.assign
+        maj = np.array([np.bincount(tex[a == c], minlength=T).argmax() if (a == c).any() else -1 for c in range(sm.slide.k)])
+        for t in range(T):
+            recall[t] += ((tex == t) & (maj[a] == t)).sum()                # tiles of t in clusters whose majority is t
+            in_major[t] += ((maj[a] == t) & (tex == t)).sum(); n_major[t] += (maj[a] == t).sum()
+    out['textures'] = {t: {'tile_share': round(float(tiles[t] / tiles.sum()), 3),
+                           'region_tiles_mean': round(float(np.mean(size[t])), 1) if size[t] else None,
+                           'region_tiles_median': float(np.median(size[t])) if size[t] else None,
+                           'tile_weighted_region_tiles': round(float(np.sum(np.square(size[t])) / max(1, np.sum(size[t]))), 1),
+                           'windows_mixed_share': round(float(mixed[t] / n_windows), 3),
+                           'kmeans_recall': round(float(recall[t] / max(1, tiles[t])), 3),
+                           'kmeans_precision': round(float(in_major[t] / max(1, n_major[t])), 3)} for t in range(T)}
+    # (d) sampling noise: per gene and slide, the variance over tiles of the map against the mean sd^2 / n_samples, and the
+    # Spearman between the map and a map drawn with other noise (seed + 1): how much of the ranking is noise
+    noise, retest = {g: [] for g in genes}, {g: [] for g in genes}
+    loaded = (model, info)
+    for sm in res['_maps']:
+        store = slides[[s[0] for s in slides].index(sm.slide.slide_id)][2]
+        sm2 = map_slide(store, loaded, genes=genes, cfg=cfg.replace(seed=cfg.seed + 1), importance=False)
+        for g in genes:
+            v = sm.table[g].to_numpy()
+            if np.var(v) == 0: continue
+            noise[g].append(float(np.mean(sm.table[f'{g} sd'].to_numpy() ** 2) / cfg.n_samples / np.var(v)))
+            retest[g].append(scipy.stats.spearmanr(v, sm2.table[g].to_numpy())[0])
+    lv = coh.texture_levels
+    gi = {g: j for j, g in enumerate(coh.genes)}
+    out['per_gene'] = {g: {**whole[g], 'noise_over_signal': round(float(np.median(noise[g])), 4),
+                           'retest_spearman': round(float(np.median(retest[g])), 3),
+                           'level_margin': round(float(lv[gi[g], int(strong.texture[g])] - np.delete(lv[gi[g]], int(strong.texture[g])).max()), 2),
+                           'levels': [round(float(x), 2) for x in lv[gi[g]]]} for g in genes}
+    def group(gs):
+        if not gs: return None
+        p = [out['per_gene'][g] for g in gs]
+        med = lambda k: round(float(np.median([x[k] for x in p])), 3)
+        return {'genes': len(gs), **{k: med(k) for k in ('r_measured', 'r_oracle', 'r_oracle_measured', 'noise_over_signal',
+                                                             'retest_spearman', 'level_margin')},
+                'map_vs_abundance': round(float(np.median([res['per_gene'][g]['map_vs_abundance'] for g in gs])), 3),
+                'ceiling': round(float(np.median([res['per_gene'][g]['ceiling'] for g in gs])), 3),
+                'map_vs_local_truth': round(float(np.median([res['per_gene'][g]['map_vs_local_truth'] for g in gs])), 3)}
+    out['by_texture'] = {t: group([g for g in genes if int(strong.texture[g]) == t]) for t in range(T)}
+    out['below_0.6'] = group(below)
+    out['at_least_0.6'] = group([g for g in genes if g not in below])
+    return out
+
 def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(12288, 8192), max_slides:int=16, checkpoint=None,
-          train_only:bool=False, prior:str='none') -> dict:
-    "Maps of strongly driven genes against the local abundance of their driving texture, and cluster importance."
-    from rna_fm.core import torch_threads
+          train_only:bool=False, prior:str='none', guidance=(None,), diagnosis:bool=False, choose_window:bool=False) -> dict:
+    "Maps of strongly driven genes against the local abundance of their driving texture, and cluster importance (per guidance scale)."
     from rna_fm.synth import make_cohort
     from rna_fm.features import ArrayFeatures
     from rna_fm.cohort import SlideDataset, load_cohort
@@ -148,9 +358,7 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     from rna_fm.model import ModelConfig, RNAFM
     from rna_fm.train import TrainConfig, fit
     from rna_fm.checkpoint import read_checkpoint
-    from rna_fm.spatial import MapConfig, map_slide
-    from rna_fm.synth import synthetic_store
-    from rna_fm.core import RNAFMError
+    from rna_fm.spatial import MapConfig
     t_start = time.perf_counter()
     coh = make_cohort(n_patients=patients, n_genes=300, n_pathways=24, frac_prop=0.3, frac_morph=0.3, seed=seed)
     cohort = load_cohort(coh.sample_sheet, coh.expression, logged=False)
@@ -168,87 +376,29 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
         fit(RNAFM(mcfg, st), SlideDataset(fold.slides(cohort, 'train'), feats, cohort, norm),
             SlideDataset(fold.slides(cohort, 'val'), feats, cohort, norm), tcfg, work/'run', norm, 'synthetic')
     t_train = time.perf_counter() - t_start
+    ck = read_checkpoint(run)
     if train_only: return {'patients': patients, 'prior': prior, 'train_steps': steps, 'train_seconds': round(t_train, 1), 'checkpoint': str(run),
-                           'checkpoint_step': read_checkpoint(run).step}
+                           'checkpoint_step': ck.step}
     drv = driven_genes(coh)
     strong = drv[(drv.kind == 'prop') & (drv.rho.abs() >= DRIVEN_RHO)]
-    genes = list(strong.index)
-    test, skipped = [], []                  # the first max_slides test-fold slides whose geometry can be drawn at slide_size
-    index = {s: i for i, s in enumerate(coh.slides.slide_id)}
-    fac = [f'factor_{f}' for f in range(coh.spec.n_factors)]
-    rho_map, rho_truth, rho_map_truth, top, top_truth = {}, {}, {}, {}, {}
-    top_m, top_m_truth, m_count = [], [], []        # extra figure: a driving cluster among the top m, m = the texture's clusters
-    cfg = MapConfig()
-    for sid in fold.slides(cohort, 'test'):
-        if len(test) == max_slides: break
-        i = index[sid]
-        try: store, tex = synthetic_store(coh, i, work/'stores', size=slide_size, seed=seed)
-        except RNAFMError as e:
-            if 'cannot fit' not in str(e): raise
-            skipped.append(sid); continue            # its tissue pieces do not fit a slide this size: the next test slide
-        test.append(sid)
-        sm = map_slide(store, run, genes=genes, cfg=cfg)
-        T = coh.spec.n_textures
-        mem = sm.windows.members
-        share = np.stack([((tex[np.where(mem >= 0, mem, 0)] == t) & (mem >= 0)).sum(1) for t in range(T)], 1)
-        share = share / share.sum(1, keepdims=True)                         # (M, T) texture shares of each window
-        local_truth = coh.truth.expected_expression(share, np.repeat(coh.slides.loc[i, fac].to_numpy(float)[None], len(share), 0))
-        near = sm.windows.nearest
-        g_idx = {g: j for j, g in enumerate(coh.genes)}
-        assign = sm.slide.assign
-        K = sm.slide.k
-        cl_tex = np.array([np.bincount(tex[assign == c], minlength=T).argmax() if (assign == c).any() else -1 for c in range(K)])
-        counts = np.stack([np.bincount(tex[assign == c], minlength=T) for c in range(K)])   # (K, T) tiles per cluster and texture
-        full = counts.sum(0)
-        present = np.flatnonzero(counts.sum(1) > 0)
-        without = np.stack([(full - counts[c]) / max(1, (full - counts[c]).sum()) for c in present])
-        z = np.repeat(coh.slides.loc[i, fac].to_numpy(float)[None], len(present) + 1, 0)
-        occl = coh.truth.expected_expression(np.vstack([full / full.sum(), without]), z)
-        for g in genes:
-            t, sgn = int(strong.texture[g]), strong.sign[g]
-            ab = share[near, t]
-            if np.ptp(ab) == 0: continue                                    # the texture does not vary over this slide
-            m = sm.table[g].to_numpy()
-            lt = local_truth[near, g_idx[g]]
-            rho_map.setdefault(g, []).append(scipy.stats.spearmanr(m, sgn * ab)[0])
-            rho_truth.setdefault(g, []).append(scipy.stats.spearmanr(lt, sgn * ab)[0])
-            rho_map_truth.setdefault(g, []).append(scipy.stats.spearmanr(m, lt)[0])
-            imp = sm.importance[g].to_numpy()
-            top.setdefault(g, []).append(bool(cl_tex[int(np.nanargmax(np.abs(imp)))] == t))
-            d = occl[0, g_idx[g]] - occl[1:, g_idx[g]]
-            top_truth.setdefault(g, []).append(bool(cl_tex[present[int(np.argmax(np.abs(d)))]] == t))
-            m = int((cl_tex == t).sum())                                    # clusters of the driving texture on this slide
-            if m:
-                live = np.flatnonzero(np.isfinite(imp))
-                top_m.append(bool((cl_tex[live[np.argsort(-np.abs(imp[live]), kind='stable')[:m]]] == t).any()))
-                top_m_truth.append(bool((cl_tex[present[np.argsort(-np.abs(d), kind='stable')[:m]]] == t).any()))
-                m_count.append(m)
-    def dist(v):
-        v = np.asarray([np.nanmedian(x) for x in v.values()], float)
-        return {'genes': int(len(v)), 'median': round(float(np.nanmedian(v)), 3), 'q25': round(float(np.nanquantile(v, 0.25)), 3),
-                'q75': round(float(np.nanquantile(v, 0.75)), 3), 'min': round(float(np.nanmin(v)), 3),
-                'share_at_least_0.6': round(float(np.mean(v >= MIN_RHO)), 3)}
-    pairs = [x for v in top.values() for x in v]; pairs_t = [x for v in top_truth.values() for x in v]
-    per_gene = np.array([np.mean(v) for v in top.values()]); per_gene_t = np.array([np.mean(v) for v in top_truth.values()])
-    return {'patients': patients, 'K': coh.spec.K, 'prior': getattr(read_checkpoint(run).model_cfg, 'prior', 'none'), 'genes': len(coh.genes), 'prop_genes': int((drv.kind == 'prop').sum()),
-            'strongly_driven_genes': len(genes), 'test_slides': len(test), 'skipped_slides': skipped, 'slide_size': list(slide_size),
-            'train_steps': None if checkpoint else steps, 'train_seconds': None if checkpoint else round(t_train, 1),
-            'checkpoint': str(run), 'checkpoint_step': read_checkpoint(run).step, 'map_config': cfg.to_dict(),
-            'spearman_map_vs_abundance': dist(rho_map), 'spearman_truth_vs_abundance': dist(rho_truth),
-            'spearman_map_vs_local_truth': dist(rho_map_truth),
-            'importance_top_is_driving_share_of_pairs': round(float(np.mean(pairs)), 3),
-            'importance_genes_driving_first_in_most_slides': round(float(np.mean(per_gene > 0.5)), 3),
-            'importance_median_share_of_slides_per_gene': round(float(np.median(per_gene)), 3),
-            'truth_occlusion_top_is_driving_share_of_pairs': round(float(np.mean(pairs_t)), 3),
-            'truth_occlusion_genes_driving_first_in_most_slides': round(float(np.mean(per_gene_t > 0.5)), 3),
-            'extra_driving_among_top_m_share_of_pairs': round(float(np.mean(top_m)), 3),
-            'extra_truth_driving_among_top_m_share_of_pairs': round(float(np.mean(top_m_truth)), 3),
-            'extra_mean_m': round(float(np.mean(m_count)), 2), 'extra_pairs': len(top_m),
-            'per_gene': {g: {'texture': int(strong.texture[g]), 'sign': int(strong.sign[g]), 'truth_rho': round(float(strong.rho[g]), 3),
-                             'map_vs_abundance': round(float(np.nanmedian(rho_map[g])), 3), 'ceiling': round(float(np.nanmedian(rho_truth[g])), 3),
-                             'map_vs_local_truth': round(float(np.nanmedian(rho_map_truth[g])), 3), 'importance_first': round(float(np.mean(top[g])), 3)}
-                         for g in rho_map},
-            'seconds': round(time.perf_counter() - t_start, 1)}
+    test, skipped = _stores(coh, list(fold.slides(cohort, 'test')), work/'stores', max_slides, slide_size, seed)
+    cfgs = [MapConfig() if g is None else MapConfig(guidance=g) for g in guidance]
+    runs = [map_figures(coh, strong, test, run, c, keep_maps=diagnosis and j == 0) for j, c in enumerate(cfgs)]
+    out = {'patients': patients, 'K': coh.spec.K, 'prior': getattr(ck.model_cfg, 'prior', 'none'), 'genes': len(coh.genes),
+           'prop_genes': int((drv.kind == 'prop').sum()), 'strongly_driven_genes': len(strong), 'test_slides': len(test),
+           'skipped_slides': skipped, 'slide_size': list(slide_size), 'train_steps': None if checkpoint else steps,
+           'train_seconds': None if checkpoint else round(t_train, 1), 'checkpoint': str(run), 'checkpoint_step': ck.step,
+           'checkpoint_guidance': getattr(ck, 'guidance', None)}
+    if choose_window:                                  # on training slides only; the test slides are mapped at the choice once
+        train_slides, _ = _stores(coh, list(fold.slides(cohort, 'train')), work/'train_stores', 8, slide_size, seed)
+        wc = out['window_choice'] = window_choice(coh, strong, train_slides, run, cfgs[0])
+        if wc['chosen'] != cfgs[0].window: runs.append(map_figures(coh, strong, test, run, cfgs[0].replace(window=wc['chosen'])))
+    if diagnosis: out['diagnosis'] = diagnose(coh, strong, cohort, fold, run, test, runs[0], cfgs[0])
+    for r in runs: r.pop('_maps', None)
+    out['maps'] = runs
+    out['seconds'] = round(time.perf_counter() - t_start, 1)
+    return out
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -266,9 +416,13 @@ def main():
     ap.add_argument('--prior', default='none', help="--truth: the model's prior mean (rna_fm.model.ModelConfig.prior: 'none' or 'ridge')")
     ap.add_argument('--train_only', action='store_true', help='--truth: train the model into --work and stop (map later with --checkpoint)')
     ap.add_argument('--threads', type=int, default=None, help='torch threads (default: 2, or the CPUs if fewer)')
+    ap.add_argument('--guidance', default=None, help="guidance scales of the maps, comma-separated, e.g. '1,2' (default: MapConfig's default)")
+    ap.add_argument('--diagnose', action='store_true', help='--truth: why genes miss the bar (whole-slide r, region sizes, k-means purity, sampling noise)')
+    ap.add_argument('--choose_window', action='store_true', help='--truth: choose the window on 8 training slides, then map the test slides with it once')
     ap.add_argument('--json', default=str(OUT/'bench_spatial.json'))
     a = ap.parse_args()
     if not (a.speed or a.truth): a.speed = a.truth = True
+    guidance = [float(g) for g in a.guidance.split(',')] if a.guidance else [None]
     os.environ.setdefault('RNA_FM_PROGRESS', '0')
     torch.set_num_threads(a.threads or min(2, os.cpu_count() or 1))
     report = {'machine': f'{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared with other work: contention)',
@@ -276,11 +430,12 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         d = a.work or tmp
         if a.speed:
-            r = report['speed'] = speed(Path(d)/'speed', a.tiles, stride1=a.stride1, max_windows=a.max_windows, importance=not a.no_importance)
+            r = report['speed'] = speed(Path(d)/'speed', a.tiles, stride1=a.stride1, max_windows=a.max_windows, importance=not a.no_importance,
+                                        guidance=guidance)
             print(f"local prediction on CPU, {r['tiles']}-tile slide, K={r['K']}, D={r['D']}, {r['genes']} genes, {r['model']}, "
                   f"{r['threads']} threads:")
             for x in r['runs']:
-                print(f"  window {x['window']}, stride {x['stride']}, {x['n_samples']} samples x {x['steps']} steps, {x['batch']} windows/call: "
+                print(f"  window {x['window']}, stride {x['stride']}, {x['n_samples']} samples x {x['steps']} steps, guidance {x['guidance']}, {x['batch']} windows/call: "
                       f"{x['windows']} windows in {x['seconds']} s = {x['tiles_per_s']} tiles/s ({x['windows_per_s']} windows/s); "
                       f"process CPU {x['cpu_seconds']} s = {x['tiles_per_cpu_s']} tiles per CPU-second"
                       + (f" [{x['windows_timed']} windows timed, scaled to all]" if x['windows_timed'] < x['windows'] else ''))
@@ -291,27 +446,58 @@ def main():
             if 'importance_seconds' in r: print(f"  cluster importance (K+1 = {r['K'] + 1} slide conditions): {r['importance_seconds']} s (process CPU {r['importance_cpu_seconds']} s)")
         if a.truth:
             r = report['truth'] = truth(Path(d)/'truth', a.patients, a.steps, max_slides=a.max_slides, checkpoint=a.checkpoint,
-                                        train_only=a.train_only, prior=a.prior)
+                                        train_only=a.train_only, prior=a.prior, guidance=guidance, diagnosis=a.diagnose, choose_window=a.choose_window)
             if a.train_only: print(f"trained {r['train_steps']} steps in {r['train_seconds']} s; checkpoint {r['checkpoint']} (step {r['checkpoint_step']})")
         if a.truth and not a.train_only:
             print(f"synthetic truth: {r['patients']} patients, {r['genes']} genes ({r['prop_genes']} tissue-marker genes, "
                   f"{r['strongly_driven_genes']} strongly driven: |Spearman| >= {DRIVEN_RHO} with one texture's share), "
                   f"{r['test_slides']} held-out slides ({len(r['skipped_slides'])} skipped: tissue does not fit the slide size), prior {r['prior']}, " + (f"model trained {r['train_steps']} steps in {r['train_seconds']} s" if r['train_steps']
                   else 'model from --checkpoint') + f", checkpoint kept at step {r['checkpoint_step']}")
-            for key, what in (('spearman_map_vs_abundance', 'map vs local abundance of the driving texture'),
-                              ('spearman_truth_vs_abundance', 'expected local expression vs abundance (ceiling)'),
-                              ('spearman_map_vs_local_truth', 'map vs expected local expression')):
-                x = r[key]
-                print(f"  {what}: per-gene median over slides, over {x['genes']} genes: median {x['median']} "
-                      f"(IQR {x['q25']}..{x['q75']}, min {x['min']}); genes at >= {MIN_RHO}: {x['share_at_least_0.6']:.0%}")
-            print(f"  cluster importance: top cluster belongs to the driving texture in {r['importance_top_is_driving_share_of_pairs']:.0%} "
-                  f"of (gene, slide) pairs; {r['importance_genes_driving_first_in_most_slides']:.0%} of genes have it first in most "
-                  f"slides (median share of slides per gene {r['importance_median_share_of_slides_per_gene']:.0%})")
-            print(f"  the truth's own occlusion: {r['truth_occlusion_top_is_driving_share_of_pairs']:.0%} of pairs, "
-                  f"{r['truth_occlusion_genes_driving_first_in_most_slides']:.0%} of genes first in most slides")
-            print(f"  extra figure (not the bar): a cluster of the driving texture among the top m by |importance|, m = that texture's "
-                  f"clusters on the slide (mean m {r['extra_mean_m']} of K={r['K']}): {r['extra_driving_among_top_m_share_of_pairs']:.0%} "
-                  f"of {r['extra_pairs']} pairs; the truth's own occlusion {r['extra_truth_driving_among_top_m_share_of_pairs']:.0%}")
+            for m in r['maps']:
+                c = m['map_config']
+                print(f"  maps at guidance {m['guidance']} (window {c['window']}, stride {c['stride']}, {c['n_samples']} samples x {c['steps']} steps; "
+                      f"{m['map_seconds']} s, process CPU {m['map_cpu_seconds']} s):")
+                for key, what in (('spearman_map_vs_abundance', 'map vs local abundance of the driving texture'),
+                                  ('spearman_map_vs_abundance_in_5x5', 'map vs abundance in the default 5 x 5 window'),
+                                  ('spearman_truth_vs_abundance', 'expected local expression vs abundance (ceiling)'),
+                                  ('spearman_map_vs_local_truth', 'map vs expected local expression')):
+                    if key not in m: continue
+                    x = m[key]
+                    print(f"    {what}: per-gene median over slides, over {x['genes']} genes: median {x['median']} "
+                          f"(IQR {x['q25']}..{x['q75']}, min {x['min']}); genes at >= {MIN_RHO}: {x['share_at_least_0.6']:.0%}")
+                below = {g: v for g, v in m['per_gene'].items() if v['map_vs_abundance'] < MIN_RHO}
+                print(f"    genes below {MIN_RHO}: " + ', '.join(f"{g} (texture {v['texture']}: {v['map_vs_abundance']}, ceiling {v['ceiling']})"
+                                                     for g, v in below.items()))
+                if 'importance_top_is_driving_share_of_pairs' not in m: continue
+                print(f"    cluster importance: top cluster belongs to the driving texture in {m['importance_top_is_driving_share_of_pairs']:.0%} "
+                      f"of (gene, slide) pairs; {m['importance_genes_driving_first_in_most_slides']:.0%} of genes have it first in most "
+                      f"slides (median share of slides per gene {m['importance_median_share_of_slides_per_gene']:.0%})")
+                print(f"    the truth's own occlusion: {m['truth_occlusion_top_is_driving_share_of_pairs']:.0%} of pairs, "
+                      f"{m['truth_occlusion_genes_driving_first_in_most_slides']:.0%} of genes first in most slides")
+                print(f"    extra figure (not the bar): a cluster of the driving texture among the top m by |importance|, m = that texture's "
+                      f"clusters on the slide (mean m {m['extra_mean_m']} of K={r['K']}): {m['extra_driving_among_top_m_share_of_pairs']:.0%} "
+                      f"of {m['extra_pairs']} pairs; the truth's own occlusion {m['extra_truth_driving_among_top_m_share_of_pairs']:.0%}")
+            if 'window_choice' in r:
+                wc = r['window_choice']
+                print(f"  window chosen on {len(wc['slides'])} training slides (most genes at >= {MIN_RHO}, then the median): {wc['chosen']}")
+                for w, x in wc['per_window'].items():
+                    print(f"    window {w}: {x['share_at_least_0.6']:.0%} of genes at >= {MIN_RHO}, median {x['median']}, ceiling median "
+                          f"{x['ceiling_median']} ({x['ceiling_share_at_least_0.6']:.0%} at >= {MIN_RHO}); texture 3: median {x['texture3_median']}, "
+                          f"{x['texture3_below_0.6']} of {x['texture3_genes']} below"
+                          + (f"; against the 5 x 5 abundance {x['share_at_least_0.6_in_5x5']:.0%}, median {x['median_in_5x5']}" if 'median_in_5x5' in x else ''))
+            if 'diagnosis' in r:
+                dg = r['diagnosis']
+                print(f"  diagnosis (guidance {r['maps'][0]['guidance']}): per texture, over the test slides")
+                for t, x in dg['textures'].items():
+                    print(f"    texture {t}: {x['tile_share']:.0%} of tiles, regions of {x['region_tiles_mean']} tiles on average "
+                          f"(a tile sits in a region of {x['tile_weighted_region_tiles']} tiles on average), {x['windows_mixed_share']:.0%} of windows mixed; "
+                          f"k-means: {x['kmeans_recall']:.0%} of its tiles in clusters of its majority, those clusters {x['kmeans_precision']:.0%} pure")
+                for name, x in [(f'driven by texture {t}', v) for t, v in dg['by_texture'].items()] + [('below 0.6', dg['below_0.6']), ('at >= 0.6', dg['at_least_0.6'])]:
+                    if x is None: continue
+                    print(f"    genes {name} ({x['genes']}): whole-slide test r {x['r_measured']} with measured, {x['r_oracle']} with the oracle mean "
+                          f"(oracle vs measured {x['r_oracle_measured']}); map {x['map_vs_abundance']}, ceiling {x['ceiling']}, map vs local truth "
+                          f"{x['map_vs_local_truth']}; sampling noise / signal variance {x['noise_over_signal']}, map vs a map with other noise "
+                          f"{x['retest_spearman']}; level margin of the driving texture {x['level_margin']} log2")
     report['max_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     Path(a.json).write_text(json.dumps(report, indent=2) + '\n')

@@ -304,16 +304,18 @@ def baseline_cmd(name:BaselineName,
                  config:str=None, # JSON file of BaselineConfig fields
                  h5ad:bool=False, # also write the predictions as AnnData (slides.h5ad, patients.h5ad; needs the anndata extra)
                  overwrite:bool=False, # delete results in OUT made by another split, settings or data, and run again
-                 cohort:Given=None, split:Given=None, aggregate:Given=None, inputs:Given=None, # the options shared with `rna-fm train`
+                 cohort:Given=None, split:Given=None, aggregate:Given=None, inputs:Given=None, compute:Given=None, # the options shared with `rna-fm train`
                  baseline:Given=None, sampling:Given=None, # options of the baseline and of its predictive distribution
                 ):
     "Cross-validate a baseline (mean, ridge, kernel ridge, HE2RNA- or SEQUOIA-style) exactly as `rna-fm train` does the flow model."
+    cpu = compute.resolve()
     cfg = baseline.resolve(file=config, name=name)
     pcfg = sampling.resolve().replace(formats=('csv', 'h5ad') if h5ad else ('csv',))
     ins = inputs.resolve()
     coh, src, sp = cli_inputs(sample_sheet, out, cohort.resolve(), split.resolve(), ins, aggregate.resolve().k)
-    table = run_cv(coh, sp, src, None, out, predict_cfg=pcfg, encoder=ins.encoder or 'features', folds=cli_folds(ins.folds),
-                   gene_select=cli_gene_select(ins), overwrite=overwrite, baseline=Baseline(cfg))
+    with cpu.applied():
+        table = run_cv(coh, sp, src, None, out, predict_cfg=pcfg, encoder=ins.encoder or 'features', folds=cli_folds(ins.folds),
+                       gene_select=cli_gene_select(ins), overwrite=overwrite, baseline=Baseline(cfg))
     cols = [c for c in ('alpha', 'best_step', 'val_mse', 'pcc_mean', 'pcc_T200_val_ranked', 'crps_mean', 'coverage_90') if c in table]
     print(table[cols].round(4).to_string())
     return 0

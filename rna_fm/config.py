@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Literal
 from fastcore.docments import docments
 import torch
-from .core import RNAFMError
+from .core import JSONConfig, RNAFMError, torch_threads
 
 # %% auto #0
 __all__ = ['Precision', 'StoredDtype', 'AMP_TO_PRECISION', 'choices', 'check_choice', 'check_choices', 'field_help',
            'field_default', 'merge_config', 'Option', 'Options', 'Given', 'config_options', 'Arg', 'HelpFormatter',
-           'command_parser', 'resolve_precision', 'autocast', 'upgrade_amp']
+           'command_parser', 'resolve_precision', 'autocast', 'upgrade_amp', 'ComputeConfig']
 
 # %% ../nbs/00a_config.ipynb #63b0de0b
 Precision = Literal['auto', 'fp32', 'fp16', 'bf16']   # compute precision of the networks (see `autocast`)
@@ -278,3 +278,18 @@ def upgrade_amp(d:dict, # fields of a TrainConfig or PredictConfig, maybe from a
     if amp not in AMP_TO_PRECISION: raise RNAFMError(f"amp {amp!r} (an older file's precision) is not allowed: use one of 'auto', 'bf16', 'off'")
     d.setdefault('precision', AMP_TO_PRECISION[amp])
     return d
+
+# %% ../nbs/00a_config.ipynb #c0a1b2d2
+@dataclasses.dataclass
+class ComputeConfig(JSONConfig):
+    "How a command's networks use the CPU: how fast a run goes, never what it computes."
+    threads: int|None = None      # torch intra-op CPU threads (default: torch's own, one per core); 1 is fastest when other jobs hold the cores
+
+    def __post_init__(self):
+        check_choices(self)
+        if self.threads is not None and self.threads < 1:
+            raise RNAFMError(f"threads {self.threads}: use 1 or more (or leave it out for torch's own choice)")
+
+    def applied(self):
+        "A context in which torch runs with `threads` intra-op threads (torch's own setting when None), restored afterwards."
+        return torch_threads(self.threads) if self.threads is not None else contextlib.nullcontext()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from .config import Given, Options, check_choices, config_options, merge_config
+from .config import ComputeConfig, Given, Options, check_choices, config_options, merge_config
 from .core import JSONConfig, RNAFMError, atomic_write_json, atomic_write_text, first_items, fold_dirs, is_temp_path
 from .splits import ROLES, Fold, SplitConfig, Splits, make_splits
 from .aggregate import AggregateConfig
@@ -304,9 +304,9 @@ class CVInputs(JSONConfig):
     min_mean: float|None = None   # drop genes with a lower mean log2 expression (on training patients)
     def __post_init__(self): check_choices(self)
 
-# the options `rna-fm train` and `rna-fm baseline` share: cohort, new split, features (K), inputs
+# the options `rna-fm train` and `rna-fm baseline` share: cohort, new split, features (K), inputs, torch threads
 CV_OPTIONS = dict(cohort=Options(CohortConfig), split=Options(SplitConfig, 'n_folds', 'val_fraction', 'seed'),
-                  aggregate=Options(AggregateConfig, 'k'), inputs=Options(CVInputs))
+                  aggregate=Options(AggregateConfig, 'k'), inputs=Options(CVInputs), compute=Options(ComputeConfig))
 
 def _split_options(path:Path) -> Path: return path.with_name(path.name + '.options.json')
 
@@ -352,18 +352,20 @@ def train_cmd(sample_sheet:str, # table with slide_id and patient_id; or a refer
               recipe:str='fast', # 'fast' (ridge prior, 1e-3 with warm-up and cosine decay, EMA 0.995, guidance 1: for a GPU-day or CPU-hour) or 'published' (the paper's); config files and flags override it
               predict_config:str=None, # JSON file of PredictConfig fields, for the validation and test predictions
               overwrite:bool=False, # delete results in OUT made by another split, settings or data, and run again
-              cohort:Given=None, split:Given=None, aggregate:Given=None, inputs:Given=None, # the shared options (CV_OPTIONS)
+              cohort:Given=None, split:Given=None, aggregate:Given=None, inputs:Given=None, compute:Given=None, # the shared options (CV_OPTIONS)
               pathways:Given=None, train:Given=None, sampling:Given=None, # options of the pathways, training and predictions
              ):
     "Cross-validate RNA-FM on a cohort: train each fold, select on validation, predict the test patients once."
+    cpu = compute.resolve()
     mcfg, tcfg = cli_recipe(recipe, model_config, train_config, train.flags)
     pcfg = sampling.resolve(file=predict_config)
     init_distributed(tcfg.device, tcfg.dist_timeout)
     ins = inputs.resolve()
     coh, src, sp = cli_inputs(sample_sheet, out, cohort.resolve(), split.resolve(), ins, aggregate.resolve().k, overwrite)
     pw = pathways.resolve()
-    table = run_cv(coh, sp, src, gene_sets, out, mcfg, tcfg, pcfg, ins.encoder or 'features', cli_folds(ins.folds),
-                   cli_gene_select(ins), {'min_size': pw.min_size, 'max_size': pw.max_size}, overwrite=overwrite)
+    with cpu.applied():
+        table = run_cv(coh, sp, src, gene_sets, out, mcfg, tcfg, pcfg, ins.encoder or 'features', cli_folds(ins.folds),
+                       cli_gene_select(ins), {'min_size': pw.min_size, 'max_size': pw.max_size}, overwrite=overwrite)
     if is_main():
         cols = [c for c in ('best_step', 'pcc_mean', 'pcc_T200_val_ranked', 'crps_mean', 'coverage_90') if c in table]
         print(table[cols].round(4).to_string())

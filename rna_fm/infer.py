@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json
 from pathlib import Path
-from .config import Given, Options, config_options
+from .config import ComputeConfig, Given, Options, config_options
 from .core import RNAFMError, path_lock
 from .features import ArrayFeatures, open_features
 from .cohort import read_sample_sheet
@@ -19,7 +19,7 @@ __all__ = ['predict_cmd']
 
 # %% ../nbs/12a_infer.ipynb #c80ee1c2
 @config_options(sampling=Options(PredictConfig, 'n_samples', 'solver', 'steps', 'guidance', 'batch_slides', 'seed', 'device',
-                                      'precision', 'weights', no_samples='save_samples'))
+                                      'precision', 'weights', no_samples='save_samples'), compute=Options(ComputeConfig))
 def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`, or a baseline fold's `model/`), several separated by commas, or a `rna-fm train`/`baseline` directory (all folds: an ensemble)
                 out:str, # output directory
                 stores:str=None, # directory of slide stores holding the cluster features
@@ -31,8 +31,10 @@ def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`, or a b
                 h5ad:bool=False, # also write AnnData files (slides.h5ad, patients.h5ad; needs the anndata extra)
                 h5ad_samples:bool=False, # and put every sample in them as a layer sample_<i>
                 sampling:Given=None, # the PredictConfig options given (`config_options`)
+                compute:Given=None, # the torch threads (ComputeConfig)
                ):
     "Sample predictive distributions of expression for slides from a trained checkpoint (or a fold ensemble, samples pooled)."
+    cpu = compute.resolve()
     cks = resolve_checkpoints(checkpoint)
     kinds = {(c/'baseline.json').exists() for c in cks}
     if len(kinds) > 1: raise RNAFMError(f"{checkpoint!r} mixes flow-model checkpoints and baseline models: pool one kind")
@@ -44,7 +46,7 @@ def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`, or a b
     cfg = sampling.resolve().replace(formats=('csv',) + ('parquet',) * parquet + ('h5ad',) * (h5ad and not h5ad_samples)
                                              + ('h5ad_samples',) * h5ad_samples)
     sheet = read_sample_sheet(sample_sheet) if sample_sheet else None
-    with path_lock(out, what=f'output directory {out}'):     # one writer at a time
+    with path_lock(out, what=f'output directory {out}'), cpu.applied():     # one writer at a time
         if baseline:                                      # a baseline's fold models (rna_fm.baselines), same layout
             fits, norms = zip(*[FittedBaseline.load(c) for c in cks])
             res = predict_fitted(list(fits), list(norms), src, ids, out, cfg, sample_sheet=sheet, meta={'encoder': encoder})

@@ -13,7 +13,7 @@ import torch
 import matplotlib
 import matplotlib.pyplot as plt
 from scipy.spatial import cKDTree
-from .config import Given, Options, check_choices, config_options
+from .config import ComputeConfig, Given, Options, check_choices, config_options
 from .core import JSONConfig, RNAFMError, atomic_savefig, atomic_write_text, first_items, path_lock, torch_threads
 from .store import clusters_name, features_name, open_store, read_coords, read_group, store_attrs, write_group, check_name
 from .features import features_status, read_features
@@ -435,7 +435,7 @@ def _file_part(name:str) -> str:
     return ''.join(ch if ch.isalnum() or ch in '-_.' else '_' for ch in name)[:80]
 
 # %% ../nbs/16_spatial.ipynb #sp000043
-@config_options(mapping=Options(MapConfig))
+@config_options(mapping=Options(MapConfig), compute=Options(ComputeConfig))
 def map_cmd(stores:str, # a slide store (<slide_id>.zarr) or a directory of them, tiled, embedded and aggregated
             checkpoint:str, # checkpoint directory (a fold's `best/`)
             out:str, # directory for the PNGs and GeoJSON files
@@ -445,10 +445,11 @@ def map_cmd(stores:str, # a slide store (<slide_id>.zarr) or a directory of them
             no_importance:bool=False, # skip cluster importance
             dpi:int=110, # resolution of the PNGs
             mapping:Given=None, # the MapConfig options given (`config_options`)
+            compute:Given=None, # the torch threads (ComputeConfig)
            ):
     "Map predicted genes and pathways over slides: store arrays, PNG overlays and GeoJSON for QuPath."
     from rna_fm.features import find_stores
-    cfg = mapping.resolve()
+    cfg, cpu = mapping.resolve(), compute.resolve()
     check_name(name, 'map name')
     split = lambda s: [x.strip() for x in s.split(',') if x.strip()] if s else []
     model, info = load_checkpoint(checkpoint, cfg.weights, cfg.device)
@@ -458,12 +459,13 @@ def map_cmd(stores:str, # a slide store (<slide_id>.zarr) or a directory of them
         s = read_slide_clusters(p, info.encoder, info.k, features=False)
         check_compatible(info, feature_shape=(info.k, s.dim))
         window_positions(tile_grid(s.coords, s.tile_px), cfg.window, cfg.stride, cfg.min_fill, f"slide {s.slide_id!r}")
-    for p in paths:
-        t0 = time.time()
-        sm = map_slide(p, (model, info), split(genes), split(pathways), cfg, importance=not no_importance)
-        write_map(sm, p, name)
-        gj = write_geojson(sm, Path(out)/f'{sm.slide.slide_id}.geojson')
-        pngs = save_pictures(sm, out, dpi=dpi)
-        print(f"{sm.slide.slide_id}: {len(sm.table)} tiles, {len(sm.windows.positions)} windows in {time.time() - t0:.1f} s -> "
-              f"{p}/spatial/{name}, {gj.name}, {len(pngs)} PNGs")
+    with cpu.applied():
+        for p in paths:
+            t0 = time.time()
+            sm = map_slide(p, (model, info), split(genes), split(pathways), cfg, importance=not no_importance)
+            write_map(sm, p, name)
+            gj = write_geojson(sm, Path(out)/f'{sm.slide.slide_id}.geojson')
+            pngs = save_pictures(sm, out, dpi=dpi)
+            print(f"{sm.slide.slide_id}: {len(sm.table)} tiles, {len(sm.windows.positions)} windows in {time.time() - t0:.1f} s -> "
+                  f"{p}/spatial/{name}, {gj.name}, {len(pngs)} PNGs")
     return 0
