@@ -13,8 +13,12 @@ once; every field that differs is named in FLOW_VARIANTS, so the rows keep their
 - `fast`: the paper's condition with the fast recipe (lr 1e-3, warm-up, cosine decay, EMA 0.995);
 - `fast + prior`: the same with `ModelConfig(prior='ridge')` (the flow learns the residual of a ridge prior mean);
 - `fast + prior + composition`: and each cluster's share of the tiles in the condition;
+- `fast + kernel prior`: `fast + prior` with `ModelConfig(prior='kernel')` (RBF kernel ridge through random Fourier
+  features as the prior mean);
 - `ridge`: rna_fm.baselines ridge on the size-weighted pooled cluster features (the tile mean), penalty chosen on
-  validation.
+  validation;
+- `kernel ridge`: rna_fm.baselines kernel (RBF kernel ridge on the same features through random Fourier features,
+  bandwidth and penalty chosen on validation).
 `--table recipe`: the recipe settings one at a time on top of `--base` (input standardisation of the cluster features
 with training statistics, logit-normal time sampling, batch 16 and 64, EMA 0.999 and 0.99), the base included.
 Every flow model gets the same training budget in process CPU seconds (--budget; one torch thread, so neighbours on a
@@ -106,6 +110,7 @@ FLOW_VARIANTS = {   # name -> (recipe, ModelConfig fields, TrainConfig fields): 
     'fast': ('fast', {'condition': 'published', 'prior': 'none'}, {}),
     'fast + prior': ('fast', {'condition': 'published', 'prior': 'ridge'}, {}),
     'fast + prior + composition': ('fast', {'condition': 'composition', 'prior': 'ridge'}, {}),
+    'fast + kernel prior': ('fast', {'condition': 'published', 'prior': 'kernel'}, {}),
     'composition + fast recipe': ('fast', {'condition': 'composition', 'prior': 'none'}, {}),
 }
 RECIPE_SETTINGS = {   # the recipe settings one at a time, on top of `--base`: name -> (ModelConfig, TrainConfig fields, standardise)
@@ -173,7 +178,7 @@ def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:
         timings[name] = {'cpu_seconds_per_step': round(sps, 4), 'steps': steps, 'train_wall_seconds': row['train_seconds'],
                          'predict_wall_seconds': row['predict_seconds'], 'cpu_seconds_train_and_predict': round(time.process_time() - c0, 1),
                          'wall_seconds': round(time.time() - t0, 1), 'best_step': row['best_step'],
-                         'best_val_pcc': round(row['best_val_pcc'], 4), 'prior_alpha': row.get('prior_alpha')}
+                         'best_val_pcc': round(row['best_val_pcc'], 4), 'prior_alpha': row.get('prior_alpha'), 'prior_gamma': row.get('prior_gamma')}
         results[name] = (work/f'run_{len(timings) - 1}', mcfg, tcfg, f)
         print(f"{name}: {steps} steps at {sps:.3f} CPU s/step, trained {row['train_seconds']} s wall, best step {row['best_step']}, "
               f"validation r {row['best_val_pcc']:.3f}", flush=True)
@@ -184,6 +189,12 @@ def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:
         timings['ridge'] = {'train_wall_seconds': rrow['train_seconds'], 'predict_wall_seconds': rrow['predict_seconds'],
                             'wall_seconds': round(time.time() - t0, 1), 'alpha': rrow.get('alpha')}
         results['ridge'] = (work/'ridge', None, None, feats)
+        t0 = time.time()      # kernel ridge on the same pooled features (RBF, random Fourier features): the nonlinear closed form
+        krow = run_fold(cohort, fold, work/'kernel', feats, sets, None, None, pcfg, encoder='synthetic',
+                        baseline=Baseline(BaselineConfig('kernel', pooling='tile')))
+        timings['kernel ridge'] = {'train_wall_seconds': krow['train_seconds'], 'predict_wall_seconds': krow['predict_seconds'],
+                                   'wall_seconds': round(time.time() - t0, 1), 'alpha': krow.get('alpha'), 'gamma': krow.get('gamma')}
+        results['kernel ridge'] = (work/'kernel', None, None, feats)
     tables = {n: group_table(coh, d/'test_predictions') for n, (d, _, _, _) in results.items()}
     tops = {n: topk(d) for n, (d, _, _, _) in results.items()}
     # calibration: coverage and accuracy on validation (and test) against the guidance scale; validation chooses

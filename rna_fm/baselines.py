@@ -14,7 +14,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 from .config import Given, Options, check_choice, check_choices, config_options
 from .core import JSONConfig, RNAFMError, atomic_dir, first_items
-from .ridge import ALPHAS, POOLINGS, Pooling, _sizes, fit_ridge, pool_clusters, pooled_features, ridge_predict
+from .ridge import ALPHAS, POOLINGS, Pooling, _sizes, fit_kernel_ridge, fit_ridge, kernel_predict, pool_clusters, pooled_features, ridge_predict
 from .splits import ROLES, Fold
 from .cohort import Cohort, slide_patients
 from .normalise import Normaliser
@@ -26,15 +26,16 @@ __all__ = ['BaselineName', 'BASELINES', 'BaselineConfig', 'FittedBaseline', 'fit
            'Baseline', 'topk_mean', 'HE2RNANet', 'SequoiaNet', 'baseline_cmd']
 
 # %% ../nbs/12_baselines.ipynb #4aa2f05a
-BaselineName = Literal['mean', 'ridge', 'he2rna', 'sequoia']   # the baselines
+BaselineName = Literal['mean', 'ridge', 'kernel', 'he2rna', 'sequoia']   # the baselines
 BASELINES = BaselineName.__args__
 
 @dataclass
 class BaselineConfig(JSONConfig):
     "Which baseline, and its settings."
     name: BaselineName = 'ridge'   # the baseline
-    pooling: Pooling = 'tile'      # ridge: 'tile' (size-weighted mean of cluster means, the tile mean) or 'cluster' (their plain mean)
-    alphas: tuple[float, ...] = ALPHAS   # ridge: penalties tried, relative to the training slides
+    pooling: Pooling = 'tile'      # ridge, kernel: 'tile' (size-weighted mean of cluster means, the tile mean) or 'cluster' (their plain mean)
+    alphas: tuple[float, ...] = ALPHAS   # ridge, kernel: penalties tried, relative to the training slides
+    kernel_features: int = 2048    # kernel: random Fourier features M (more come closer to exact RBF kernel ridge; drawn with `seed`)
     hidden: int = 256              # he2rna, sequoia: width
     depth: int = 2                 # sequoia: transformer layers
     heads: int = 4                 # sequoia: attention heads
@@ -51,11 +52,12 @@ class BaselineConfig(JSONConfig):
     def __post_init__(self):
         check_choices(self)
         if not self.alphas or min(self.alphas) <= 0: raise RNAFMError("alphas must be positive penalties")
+        if self.kernel_features < 1: raise RNAFMError("kernel_features must be a positive number of random Fourier features")
         if not self.top_k or min(self.top_k) < 1: raise RNAFMError("top_k must be positive cluster counts")
 
     def relevant(self) -> dict:
         "The settings that decide this baseline's results."
-        keep = {'mean': (), 'ridge': ('pooling', 'alphas'),
+        keep = {'mean': (), 'ridge': ('pooling', 'alphas'), 'kernel': ('pooling', 'alphas', 'kernel_features', 'seed'),
                 'he2rna': ('hidden', 'top_k', 'aggregation', 'dropout', 'max_steps', 'batch_size', 'lr', 'weight_decay', 'eval_every', 'seed'),
                 'sequoia': ('hidden', 'depth', 'heads', 'dropout', 'max_steps', 'batch_size', 'lr', 'weight_decay', 'eval_every', 'seed')}
         d = self.to_dict()
@@ -87,6 +89,7 @@ class FittedBaseline:
         n = self.cfg.name
         if n == 'mean': return np.repeat(self.arrays['mu'][None], len(ids), 0)
         if n == 'ridge': return ridge_predict(self.arrays, pooled_features(features, ids, self.cfg.pooling))
+        if n == 'kernel': return kernel_predict(self.arrays, pooled_features(features, ids, self.cfg.pooling))
         if self._net is None: self._net = self.network()     # built once: predict_z runs for every chunk of slides
         net = self._net
         x, w = _stack(features, ids, sizes=n == 'he2rna')
@@ -139,6 +142,11 @@ def fit_baseline(cfg:BaselineConfig, # which baseline
                       pooled_features(features, val_slides, cfg.pooling), Y_val, cfg.alphas)
         arrays = {k: r[k] for k in ('coef', 'intercept', 'x_mean', 'x_scale')}
         info = {'pooling': cfg.pooling, 'alpha': r['alpha'], 'alpha_abs': r['alpha_abs'], 'val_mse_by_alpha': r['val_mse_by_alpha']}
+    elif cfg.name == 'kernel':
+        r = fit_kernel_ridge(pooled_features(features, train_slides, cfg.pooling), Y, pooled_features(features, val_slides, cfg.pooling),
+                             Y_val, cfg.kernel_features, cfg.alphas, seed=cfg.seed)
+        arrays = {k: r[k] for k in ('coef', 'intercept', 'x_mean', 'x_scale', 'W', 'b', 'in_mean', 'in_scale')}
+        info = {'pooling': cfg.pooling, **{k: r[k] for k in ('alpha', 'alpha_abs', 'gamma', 'val_mse_by_alpha', 'val_mse_by_gamma')}}
     else:
         arrays, info = _fit_net(cfg, features, train_slides, Y, val_slides, Y_val, shape, len(genes))
     fb = FittedBaseline(cfg, list(genes), arrays, np.ones(len(genes)), info, shape)
@@ -299,7 +307,7 @@ def baseline_cmd(name:BaselineName,
                  cohort:Given=None, split:Given=None, aggregate:Given=None, inputs:Given=None, compute:Given=None, # the options shared with `rna-fm train`
                  baseline:Given=None, sampling:Given=None, # options of the baseline and of its predictive distribution
                 ):
-    "Cross-validate a baseline (mean, ridge, HE2RNA- or SEQUOIA-style) exactly as `rna-fm train` does the flow model."
+    "Cross-validate a baseline (mean, ridge, kernel ridge, HE2RNA- or SEQUOIA-style) exactly as `rna-fm train` does the flow model."
     cpu = compute.resolve()
     cfg = baseline.resolve(file=config, name=name)
     pcfg = sampling.resolve().replace(formats=('csv', 'h5ad') if h5ad else ('csv',))

@@ -12,16 +12,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 from .core import JSONConfig, RNAFMError
-from .ridge import ALPHAS, fit_ridge, pool_clusters
+from .ridge import ALPHAS, fit_kernel_ridge, fit_ridge, pool_clusters
 
 # %% auto #0
 __all__ = ['CONDITIONS', 'PRIORS', 'PRIOR_POOLINGS', 'ModelConfig', 'size_buckets', 'PathwayLayout', 'timestep_features',
            'Attention', 'mlp', 'modulate', 'GraphAttention', 'AdaLNBlock', 'SlideEncoder', 'graph_mask',
-           'split_condition', 'RNAFM', 'LoopRNAFM', 'parameter_counts', 'RidgePrior']
+           'split_condition', 'RNAFM', 'LoopRNAFM', 'parameter_counts', 'RidgePrior', 'KernelPrior']
 
 # %% ../nbs/08_model.ipynb #1f263140
 CONDITIONS = ('published', 'composition')
-PRIORS = ('none', 'ridge')
+PRIORS = ('none', 'ridge', 'kernel')
 
 @dataclass
 class ModelConfig(JSONConfig):
@@ -39,13 +39,14 @@ class ModelConfig(JSONConfig):
     dropout: float = 0.0         # dropout in attention and MLPs
     buckets: int = 16            # size buckets of the per-pathway layers (speed only: results do not depend on it)
     condition: str = 'published' # slide condition: 'published' (K cluster means, mean-pooled: the paper) or 'composition' (each cluster's share of the slide's tiles too: a learned embedding of its log share, attention and pooling weighted by share, padding clusters masked)
-    prior: str = 'none'           # prior mean of the flow: 'none' (the paper: noise is carried to the z-scores) or 'ridge' (a closed-form ridge regression from the slide's pooled cluster features, fitted on the training slides with its penalty chosen on validation; the flow carries noise to the residual)
+    prior: str = 'none'           # prior mean of the flow: 'none' (the paper: noise is carried to the z-scores), 'ridge' (a closed-form ridge regression from the slide's pooled cluster features, fitted on the training slides with its penalty chosen on validation; the flow carries noise to the residual) or 'kernel' (the same with RBF kernel ridge through random Fourier features, its bandwidth chosen on validation too)
+    prior_features: int = 2048    # prior='kernel': random Fourier features M of its kernel ridge (more come closer to exact kernel ridge; the prior keeps M x (D + G) floats of buffers)
 
     def __post_init__(self):
         for name, width, heads in (('hidden', self.hidden, self.heads), ('hidden', self.hidden, self.graph_heads),
                                    ('feat_dim', self.feat_dim, self.heads)):
             if width % heads: raise RNAFMError(f"ModelConfig: {name}={width} is not divisible by {heads} attention heads")
-        if min(self.hidden, self.depth + 1, self.feat_dim, self.n_clusters, self.buckets) < 1:
+        if min(self.hidden, self.depth + 1, self.feat_dim, self.n_clusters, self.buckets, self.prior_features) < 1:
             raise RNAFMError("ModelConfig: sizes must be positive")
         if self.prior not in PRIORS: raise RNAFMError(f"ModelConfig: prior {self.prior!r}: use one of {list(PRIORS)}")
         if self.condition not in CONDITIONS: raise RNAFMError(f"ModelConfig: condition {self.condition!r}: use one of {list(CONDITIONS)}")
@@ -276,8 +277,8 @@ class RNAFM(nn.Module):
     """The pathway-aware velocity network v(x_t, t, c) of RNA-FM, vectorised over pathways.
 
     `structure` provides `genes`, `names`, `member_gene`, `member_pathway`, `background` and `edges`
-    (a `rna_fm.pathways.PathwayStructure`). With `cfg.prior='ridge'` the velocity is parametrised around a prior mean
-    m(c) (`RidgePrior`), which the prepared condition carries after the slide embedding: (B, H + G)."""
+    (a `rna_fm.pathways.PathwayStructure`). With `cfg.prior='ridge'` or `'kernel'` the velocity is parametrised around a prior mean
+    m(c) (`RidgePrior`, `KernelPrior`), which the prepared condition carries after the slide embedding: (B, H + G)."""
     def __init__(self, cfg:ModelConfig, structure):
         super().__init__()
         self.cfg, self.structure = cfg, structure
@@ -303,7 +304,8 @@ class RNAFM(nn.Module):
         self.slide = SlideEncoder(cfg.feat_dim, cfg.n_clusters, H, cfg.cond_layers, cfg.heads, cfg.cond_mlp,
                                   composition=cfg.condition == 'composition')
         self.null_slide = nn.Parameter(torch.zeros(H))      # the learned null condition of classifier-free guidance
-        self.prior = RidgePrior(cfg.feat_dim, G) if cfg.prior == 'ridge' else None   # buffers only: no parameter
+        self.prior = (None if cfg.prior == 'none' else RidgePrior(cfg.feat_dim, G) if cfg.prior == 'ridge'   # buffers only: no parameter
+                      else KernelPrior(cfg.feat_dim, G, cfg.prior_features))
         self.blocks = nn.ModuleList(AdaLNBlock(H, cfg.heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.depth))
         # per-pathway adaLN output heads writing each pathway's genes, and the background head
         self.out_ada_w = nn.Parameter(torch.zeros(H, P * 2 * H))
@@ -504,13 +506,17 @@ def _pooled_rows(items, D:int) -> tuple[np.ndarray, np.ndarray, np.ndarray|None]
 class RidgePrior(nn.Module):
     """The prior mean m(c) of the flow in z units: ridge regression from the slide's pooled cluster features to every gene.
 
-    Its arrays are buffers, saved with the weights and never trained: `coef` (D, G) on standardised features,
-    `intercept` (G,) -- the training slides' mean profile, also the prior of the null condition --, the features'
-    training mean `x_mean` and scale `x_scale` (D,), and `pooling`, an index into `PRIOR_POOLINGS`."""
-    def __init__(self, feat_dim:int, n_genes:int):
+    Its arrays are buffers, saved with the weights and never trained: `coef` (F, G) on the standardised inputs of the
+    regression (F = D: the pooled features themselves; `KernelPrior` maps them first), `intercept` (G,) -- the training
+    slides' mean profile, also the prior of the null condition --, the inputs' training mean `x_mean` and scale
+    `x_scale` (F,), and `pooling`, an index into `PRIOR_POOLINGS`."""
+    def __init__(self, feat_dim:int, n_genes:int,
+                 n_inputs:int|None=None, # width F of the regression's inputs (`feat_dim` when None)
+                ):
         super().__init__()
-        for name, value in (('coef', torch.zeros(feat_dim, n_genes)), ('intercept', torch.zeros(n_genes)),
-                            ('x_mean', torch.zeros(feat_dim)), ('x_scale', torch.ones(feat_dim)), ('pooling', torch.tensor(0))):
+        self.feat_dim, F_ = feat_dim, n_inputs or feat_dim
+        for name, value in (('coef', torch.zeros(F_, n_genes)), ('intercept', torch.zeros(n_genes)),
+                            ('x_mean', torch.zeros(F_)), ('x_scale', torch.ones(F_)), ('pooling', torch.tensor(0))):
             self.register_buffer(name, value)
 
     def pool(self, feats:torch.Tensor, # (B, K, D) cluster features
@@ -524,29 +530,63 @@ class RidgePrior(nn.Module):
                              "by `rna-fm aggregate`, or give the cluster sizes with in-memory / .npz features")
         return torch.einsum('bk,bkd->bd', shares.float(), feats.float())
 
+    def inputs(self, pooled:torch.Tensor) -> torch.Tensor:
+        "The regression's inputs (B, F) from pooled features (B, D): for ridge, the pooled features themselves."
+        return pooled
+
     def forward(self, feats:torch.Tensor, shares:torch.Tensor|None=None) -> torch.Tensor:
         "The prior mean (B, G) of slides with cluster features (B, K, D) and shares (B, K) (or None), in float32."
         with torch.autocast(feats.device.type, enabled=False):
-            return ((self.pool(feats, shares) - self.x_mean) / self.x_scale) @ self.coef + self.intercept
+            return ((self.inputs(self.pool(feats, shares)) - self.x_mean) / self.x_scale) @ self.coef + self.intercept
 
     def null(self, n:int) -> torch.Tensor:
         "The null condition's prior, the training mean, n times: (n, G)."
         return self.intercept.expand(n, -1)
+
+    def regress(self, X, Y, X_val, Y_val, alphas) -> dict:
+        "The regression fitted on (n, D) pooled features (`rna_fm.ridge.fit_ridge`): its arrays, named as the buffers, and choices."
+        return fit_ridge(X, Y, X_val, Y_val, alphas)
 
     @torch.no_grad()
     def fit(self, train, # training slides: items with 'cond' (K, D) or (K, D + 1) and 'x1' (G,), e.g. a SlideDataset
             val, # validation slides, alike: they choose the penalty
             alphas=ALPHAS, # penalties tried, relative to the training slides (`rna_fm.ridge.fit_ridge`)
            ) -> dict:
-        "Fit the prior (tile-pooled when every slide has shares) on `train`, its penalty chosen on `val`; what was chosen."
-        D = len(self.x_mean)
+        "Fit the prior (tile-pooled when every slide has shares) on `train`, its choices made on `val`; what was chosen."
+        D = self.feat_dim
         (X, Xs, Y), (Xv, Xvs, Yv) = _pooled_rows(train, D), _pooled_rows(val, D)
         tile = Xs is not None and Xvs is not None
         for role, Z in (('training', Y), ('validation', Yv)):
             if len(Z) and Z.shape[1] != len(self.intercept):
                 raise RNAFMError(f"the prior's {role} slides have targets of {Z.shape[1]} genes, but the model predicts {len(self.intercept)}")
-        r = fit_ridge(Xs if tile else X, Y, Xvs if tile else Xv, Yv, alphas)
-        for k in ('coef', 'intercept', 'x_mean', 'x_scale'): getattr(self, k).copy_(torch.as_tensor(r[k]))
+        r = self.regress(Xs if tile else X, Y, Xvs if tile else Xv, Yv, alphas)
+        for k, b in self.named_buffers(recurse=False):
+            if k in r: b.copy_(torch.as_tensor(r[k]))
         self.pooling.fill_(PRIOR_POOLINGS.index('tile' if tile else 'cluster'))
         return {'pooling': 'tile' if tile else 'cluster', 'alpha': r['alpha'], 'val_mse_by_alpha': r['val_mse_by_alpha'],
-                'train_slides': len(Y), 'val_slides': len(Yv)}
+                **{k: r[k] for k in ('gamma', 'val_mse_by_gamma') if k in r}, 'train_slides': len(Y), 'val_slides': len(Yv)}
+
+
+# %% ../nbs/08_model.ipynb #k8a00002
+class KernelPrior(RidgePrior):
+    """The prior mean m(c) as RBF kernel ridge (`rna_fm.ridge.fit_kernel_ridge`): `RidgePrior` on M random Fourier features.
+
+    Beside `RidgePrior`'s buffers -- `coef` (M, G), `x_mean` and `x_scale` (M,) being `fit_ridge`'s standardisation of
+    the features -- it keeps the map: the pooled features' training mean `in_mean` and scale `in_scale` (D,), the
+    frequencies `W` (D, M) and phases `b` (M,), and the bandwidth `gamma` chosen on validation."""
+    def __init__(self, feat_dim:int, n_genes:int,
+                 n_features:int, # M random Fourier features
+                ):
+        super().__init__(feat_dim, n_genes, n_features)
+        for name, value in (('in_mean', torch.zeros(feat_dim)), ('in_scale', torch.ones(feat_dim)), ('W', torch.zeros(feat_dim, n_features)),
+                            ('b', torch.zeros(n_features)), ('gamma', torch.tensor(0.0))):
+            self.register_buffer(name, value)
+
+    def inputs(self, pooled:torch.Tensor) -> torch.Tensor:
+        "(B, M) random Fourier features sqrt(2/M) cos(x W + b) of the standardised pooled features (B, D)."
+        return math.sqrt(2 / len(self.b)) * torch.cos(((pooled - self.in_mean) / self.in_scale) @ self.W + self.b)
+
+    def regress(self, X, Y, X_val, Y_val, alphas) -> dict:
+        "Kernel ridge on (n, D) pooled features, bandwidth and penalty chosen on validation (`rna_fm.ridge.fit_kernel_ridge`)."
+        return fit_kernel_ridge(X, Y, X_val, Y_val, len(self.b), alphas)
+

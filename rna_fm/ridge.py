@@ -10,7 +10,8 @@ from .config import check_choice
 from .core import RNAFMError
 
 # %% auto #0
-__all__ = ['Pooling', 'POOLINGS', 'ALPHAS', 'pool_clusters', 'pooled_features', 'fit_ridge', 'ridge_predict']
+__all__ = ['Pooling', 'POOLINGS', 'ALPHAS', 'GAMMAS', 'pool_clusters', 'pooled_features', 'fit_ridge', 'ridge_predict', 'rff_map',
+           'fit_kernel_ridge', 'kernel_predict']
 
 # %% ../nbs/07a_ridge.ipynb #4edb38e6
 Pooling = Literal['tile', 'cluster']   # how cluster features are pooled into one vector per slide (see `pool_clusters`)
@@ -75,3 +76,44 @@ def ridge_predict(fit:dict, # from `fit_ridge`
                  ) -> np.ndarray:
     "(m, G) predictions."
     return ((np.asarray(X, np.float64) - fit['x_mean']) / fit['x_scale']) @ fit['coef'] + fit['intercept']
+
+# %% ../nbs/07a_ridge.ipynb #k7a00002
+GAMMAS = (0.1, 0.3, 1.0, 3.0)   # RBF bandwidths tried by `fit_kernel_ridge`, relative to the feature dimension D
+
+def rff_map(fit:dict, # with `W` (D, M), `b` (M,), `in_mean` and `in_scale` (D,): from `fit_kernel_ridge`
+            X, # (n, D) pooled features
+           ) -> np.ndarray:
+    "(n, M) random Fourier features sqrt(2/M) cos(x W + b) of the standardised pooled features."
+    Xs = (np.asarray(X, np.float64) - fit['in_mean']) / fit['in_scale']
+    return np.sqrt(2 / fit['W'].shape[1]) * np.cos(Xs @ fit['W'] + fit['b'])
+
+def fit_kernel_ridge(X, # (n, D) training slides' pooled features
+                     Y, # (n, G) their targets (z-scores)
+                     X_val, # (m, D) validation slides' pooled features
+                     Y_val, # (m, G) their targets
+                     n_features:int, # M random Fourier features
+                     alphas=ALPHAS, # penalties tried, relative to n
+                     gammas=GAMMAS, # bandwidths tried, relative to D
+                     seed:int=0, # seed of the draw of W and b
+                    ) -> dict:
+    "RBF kernel ridge approximated by ridge on random Fourier features; bandwidth and penalty chosen on validation MSE."
+    X, X_val = np.asarray(X, np.float64), np.asarray(X_val, np.float64)
+    if n_features < 1: raise RNAFMError(f"kernel ridge needs at least 1 random Fourier feature, not {n_features}")
+    D = X.shape[1]
+    mu, sd = X.mean(0), X.std(0)
+    rng = np.random.default_rng(seed)
+    W0, b = rng.standard_normal((D, n_features)), rng.uniform(0, 2 * np.pi, n_features)
+    best, by_gamma = None, {}
+    for g in gammas:
+        m = {'W': W0 * np.sqrt(2 * g / D), 'b': b, 'in_mean': mu, 'in_scale': np.where(sd > 1e-12, sd, 1.0)}
+        r = fit_ridge(rff_map(m, X), Y, rff_map(m, X_val), Y_val, alphas)
+        by_gamma[float(g)] = min(r['val_mse_by_alpha'].values())
+        if best is None or by_gamma[float(g)] < best[0]: best = (by_gamma[float(g)], {**r, **m, 'gamma': float(g)})
+    return {**best[1], 'val_mse_by_gamma': by_gamma}
+
+def kernel_predict(fit:dict, # from `fit_kernel_ridge`
+                   X, # (m, D) pooled features
+                  ) -> np.ndarray:
+    "(m, G) predictions."
+    return ridge_predict(fit, rff_map(fit, X))
+

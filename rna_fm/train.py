@@ -354,7 +354,7 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
                          "means training diverged (lower the learning rate). Fix the cause and train in a new directory.")
     summary = {'best_step': state['best_step'], 'best_' + cfg.select_on: state['best'], 'select_on': cfg.select_on,
                'steps': state['step'], 'stopped_early': bool(stop), 'seconds': round(time.time() - t0, 1),
-               **({'prior_pooling': prior['pooling'], 'prior_alpha': prior['alpha']} if prior else {})}
+               **({f'prior_{k}': prior[k] for k in ('pooling', 'alpha', 'gamma') if k in prior} if prior else {})}
     if is_main(): atomic_write_json(out/'done.json', summary)
     if di.world > 1: dist.barrier()
     return summary
