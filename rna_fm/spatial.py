@@ -17,7 +17,7 @@ from .config import ComputeConfig, Given, Options, check_choices, config_options
 from .core import JSONConfig, RNAFMError, atomic_savefig, atomic_write_text, first_items, path_lock, torch_threads
 from .store import clusters_name, features_name, open_store, read_coords, read_group, store_attrs, write_group, check_name
 from .features import features_status, read_features
-from .flow import Solver, sample
+from .flow import Noise, Solver, draw_noise, sample
 from .predict import PredictConfig, Weights
 from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint
 
@@ -40,6 +40,7 @@ class MapConfig(JSONConfig):
     guidance: float|None = PredictConfig.guidance # classifier-free guidance scale of the local predictions (None: the checkpoint's, as for whole slides)
     batch: int = 64              # windows sampled per model call (memory grows with batch x n_samples x genes)
     seed: int = 0                # noise seed; every position starts from the same noise draws
+    noise: Noise = PredictConfig.noise # those draws: antithetic pairs (x, -x), whose mean carries less sampling noise, or 'iid' (as for whole slides)
     weights: Weights = 'selected' # checkpoint weights the map uses
     device: str = 'cpu'          # 'cpu', 'cuda' or 'auto'
 
@@ -218,8 +219,8 @@ def _window_sums(feats:torch.Tensor, assign:torch.Tensor, members:torch.Tensor, 
     return sums.view(B, k, D), torch.bincount(row, minlength=B * k).view(B, k)
 
 def _noise(cfg:MapConfig, n_genes:int) -> torch.Tensor:
-    "The (n_samples, G) noise draws every position starts from."
-    return torch.randn(cfg.n_samples, n_genes, generator=torch.Generator().manual_seed(cfg.seed))
+    "The (n_samples, G) noise draws every position starts from (`rna_fm.flow.draw_noise`: antithetic pairs unless `cfg.noise` is 'iid')."
+    return draw_noise((cfg.n_samples, n_genes), torch.Generator().manual_seed(cfg.seed), cfg.noise)
 
 @torch.no_grad()
 def _sample_values(model, readout:Readout, sums:torch.Tensor, counts:torch.Tensor, x0:torch.Tensor, cfg:MapConfig) -> torch.Tensor:
