@@ -349,7 +349,7 @@ def train_cmd(sample_sheet:str, # table with slide_id and patient_id; or a refer
               out:str, # output directory
               model_config:str=None, # JSON file of ModelConfig fields
               train_config:str=None, # JSON file of TrainConfig fields
-              recipe:str='fast', # 'fast' (ridge prior, 1e-3 with warm-up and cosine decay, EMA 0.995, guidance 1: for a GPU-day or CPU-hour) or 'published' (the paper's); config files and flags override it
+              recipe:str='fast', # 'fast' (kernel ridge prior, 1e-3 with warm-up and cosine decay, EMA 0.995, guidance 1: for a GPU-day or CPU-hour) or 'published' (the paper's); config files and flags override it
               predict_config:str=None, # JSON file of PredictConfig fields, for the validation and test predictions
               overwrite:bool=False, # delete results in OUT made by another split, settings or data, and run again
               cohort:Given=None, split:Given=None, aggregate:Given=None, inputs:Given=None, compute:Given=None, # the shared options (CV_OPTIONS)
