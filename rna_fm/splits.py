@@ -140,6 +140,14 @@ def _pick_val(pool:np.ndarray, val_fraction:float, n:int, rng) -> np.ndarray:
     val = np.zeros(n, bool); val[pool[_spread(len(pool), n_val, rng)]] = True
     return val
 
+def _unique_ids(patients, # patient ids (repeats are fine) or a Cohort
+                val_fraction:float, # the split's validation share, checked here for both kinds of split
+               ) -> np.ndarray:
+    "The sorted unique patient ids (as strings) a split deals out, after checking `val_fraction`."
+    if not 0 <= val_fraction < 1: raise RNAFMError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if isinstance(patients, Cohort): patients = patients.patients
+    return np.array(sorted(set(map(str, patients))), dtype=object)
+
 def make_splits(patients, # patient ids (repeats are fine, e.g. a sample sheet's patient_id column), or a Cohort
                 n_folds:int=SplitConfig.n_folds, # number of folds; each patient is tested in exactly one
                 val_fraction:float=SplitConfig.val_fraction, # fraction of each fold's non-test patients held out for validation
@@ -147,12 +155,10 @@ def make_splits(patients, # patient ids (repeats are fine, e.g. a sample sheet's
                 seed:int=0, # random seed
                ) -> Splits:
     "Patient-level k-fold splits with disjoint train, validation and test patients."
-    if isinstance(patients, Cohort): patients = patients.patients
-    ids = np.array(sorted(set(map(str, patients))), dtype=object)
+    ids = _unique_ids(patients, val_fraction)
     n = len(ids)
     if n_folds < 2: raise RNAFMError(f"n_folds must be at least 2, got {n_folds}")
     if n < n_folds: raise RNAFMError(f"{n} patient(s) cannot fill {n_folds} folds; use fewer folds")
-    if not 0 <= val_fraction < 1: raise RNAFMError(f"val_fraction must be in [0, 1), got {val_fraction}")
     codes = _labels(stratify, ids, n_folds)
     rng = np.random.default_rng(seed)
     deal = _dealer(codes, rng)
@@ -171,11 +177,9 @@ def make_holdout(patients, # patient ids (repeats are fine), or a Cohort
                  seed:int=0, # random seed
                 ) -> Splits:
     "One fixed patient-level train/val/test split (a single fold): the test patients are tested once, the others never."
-    if isinstance(patients, Cohort): patients = patients.patients
-    ids = np.array(sorted(set(map(str, patients))), dtype=object)
+    ids = _unique_ids(patients, val_fraction)
     n = len(ids)
     if not 0 < test_fraction < 1: raise RNAFMError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    if not 0 <= val_fraction < 1: raise RNAFMError(f"val_fraction must be in [0, 1), got {val_fraction}")
     n_test = max(int(round(test_fraction * n)), 1)
     if n_test >= n: raise RNAFMError(f"{n} patient(s) cannot give {n_test} test patient(s) and keep some for training")
     codes = _labels(stratify, ids, 1)
