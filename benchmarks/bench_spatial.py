@@ -23,8 +23,12 @@ gene on synthetic slides with known regions.
   - an extra figure, not the bar: the share of pairs with a cluster of the driving texture among the top m by |importance|,
     m = that texture's number of clusters on the slide (a texture is split over several clusters), and the same for the truth.
   All of it at each guidance scale of --guidance (e.g. '1,2'; default: MapConfig's, the checkpoint's own scale).
+  --context: the maps' `MapConfig.context` values (the whole slide's weight in each position's condition), comma-separated;
+    each guidance scale is mapped at each (default: MapConfig's).
   --choose_window: the map window (3, 5, 7, 9) with the most strongly driven genes at >= 0.6 (then the highest median) on 8
     training-fold slides, never the test slides; when it is not the default, the test slides are mapped with it once.
+  --choose_context: the same for MapConfig.context, among CONTEXTS (0, 0.25, 0.5, 0.75, 0.9, fixed before any run), at
+    the first map's window and guidance (so every context is judged against the same abundance).
   --diagnose: why genes stay below 0.6, per driving texture: (a) the model's whole-slide test-fold predictions (16 samples,
     19 Euler steps): per-gene Pearson r with the measured log2 expression and with the oracle mean; (b) the textures'
     region sizes on the tile grid and the share of windows that mix a texture with others; (c) k-means purity: the share
@@ -34,7 +38,7 @@ gene on synthetic slides with known regions.
     texture over the next one).
 Everything printed is saved as JSON (default benchmarks/out/bench_spatial.json).
 
-Usage: python benchmarks/bench_spatial.py [--speed] [--truth] [--tiles 5000] [--max_windows N] [--no_importance] [--stride1] [--patients 300] [--steps 1500] [--max_slides 16] [--prior none|ridge] [--work DIR] [--train_only] [--checkpoint DIR] [--guidance 1,2] [--choose_window] [--diagnose] [--threads N] [--json PATH]
+Usage: python benchmarks/bench_spatial.py [--speed] [--truth] [--tiles 5000] [--max_windows N] [--no_importance] [--stride1] [--patients 300] [--steps 1500] [--max_slides 16] [--prior none|ridge|kernel] [--work DIR] [--train_only] [--checkpoint DIR] [--guidance 1,2] [--context 0,0.5] [--choose_window] [--choose_context] [--diagnose] [--threads N] [--json PATH]
 Under load, --threads 1: two torch threads stall on each other when other processes hold the cores.
 """
 import argparse, json, os, platform, resource, sys, tempfile, time
@@ -47,6 +51,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT/'benchmarks'/'out'
 MIN_RHO, DRIVEN_RHO = 0.6, 0.8     # the issue's bar for a map; the truth's definition of a strongly driven gene
+WINDOWS, CONTEXTS = (3, 5, 7, 9), (0, 0.25, 0.5, 0.75, 0.9)   # the values --choose_window and --choose_context try
 
 def _blob_store(root:Path, n_tiles:int, k:int, d:int, seed:int=0) -> Path:
     "A slide store of about `n_tiles` tiles in a disc, random features and spatially coherent cluster assignments."
@@ -247,22 +252,22 @@ def _tile_abundance(tex:np.ndarray, coords:np.ndarray, tile_px:float, window:int
     w = window_positions(tile_grid(coords, tile_px), window, 2, 0.2)
     return _shares(tex, w.members, T)[w.nearest]
 
-def window_choice(coh, strong:pd.DataFrame, slides:list, run, cfg, windows=(3, 5, 7, 9)) -> dict:
-    "The map window chosen on training slides (never the test slides): figures per window, and the window with the most genes at >= 0.6."
+def choice(coh, strong:pd.DataFrame, slides:list, run, cfg, field:str, values) -> dict:
+    "MapConfig's `field` chosen on training slides (never the test slides): figures per value, and the value with the most genes at >= 0.6 (then the median)."
     per = {}
-    for w in windows:
-        r = map_figures(coh, strong, slides, run, cfg.replace(window=w), importance=False)
-        t3 = [v for v in r['per_gene'].values() if v['texture'] == 3]
-        per[w] = {'share_at_least_0.6': r['spearman_map_vs_abundance']['share_at_least_0.6'], 'median': r['spearman_map_vs_abundance']['median'],
+    for v in values:
+        r = map_figures(coh, strong, slides, run, cfg.replace(**{field: v}), importance=False)
+        t3 = [x for x in r['per_gene'].values() if x['texture'] == 3]
+        per[v] = {'share_at_least_0.6': r['spearman_map_vs_abundance']['share_at_least_0.6'], 'median': r['spearman_map_vs_abundance']['median'],
                   'ceiling_median': r['spearman_truth_vs_abundance']['median'],
                   'ceiling_share_at_least_0.6': r['spearman_truth_vs_abundance']['share_at_least_0.6'],
-                  'texture3_median': round(float(np.median([v['map_vs_abundance'] for v in t3])), 3) if t3 else None,
-                  'texture3_below_0.6': int(sum(v['map_vs_abundance'] < MIN_RHO for v in t3)), 'texture3_genes': len(t3),
+                  'texture3_median': round(float(np.median([x['map_vs_abundance'] for x in t3])), 3) if t3 else None,
+                  'texture3_below_0.6': int(sum(x['map_vs_abundance'] < MIN_RHO for x in t3)), 'texture3_genes': len(t3),
                   'map_seconds': r['map_seconds'],
                   **({'share_at_least_0.6_in_5x5': r['spearman_map_vs_abundance_in_5x5']['share_at_least_0.6'],
                       'median_in_5x5': r['spearman_map_vs_abundance_in_5x5']['median']} if 'spearman_map_vs_abundance_in_5x5' in r else {})}
-    best = max(windows, key=lambda w: (per[w]['share_at_least_0.6'], per[w]['median']))
-    return {'slides': [s[0] for s in slides], 'per_window': per, 'chosen': int(best)}
+    best = max(values, key=lambda v: (per[v]['share_at_least_0.6'], per[v]['median']))
+    return {'field': field, 'slides': [x[0] for x in slides], 'per_value': per, 'chosen': best}
 
 def diagnose(coh, strong:pd.DataFrame, cohort, fold, run, slides:list, res:dict, cfg) -> dict:
     "Why genes stay below the bar: whole-slide accuracy, region sizes, k-means purity and sampling noise, per driving texture."
@@ -347,7 +352,7 @@ def diagnose(coh, strong:pd.DataFrame, cohort, fold, run, slides:list, res:dict,
     return out
 
 def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(12288, 8192), max_slides:int=16, checkpoint=None,
-          train_only:bool=False, prior:str='none', guidance=(None,), diagnosis:bool=False, choose_window:bool=False) -> dict:
+          train_only:bool=False, prior:str='none', guidance=(None,), context=(None,), diagnosis:bool=False, choose=()) -> dict:
     "Maps of strongly driven genes against the local abundance of their driving texture, and cluster importance (per guidance scale)."
     from rna_fm.synth import make_cohort
     from rna_fm.features import ArrayFeatures
@@ -382,17 +387,18 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     drv = driven_genes(coh)
     strong = drv[(drv.kind == 'prop') & (drv.rho.abs() >= DRIVEN_RHO)]
     test, skipped = _stores(coh, list(fold.slides(cohort, 'test')), work/'stores', max_slides, slide_size, seed)
-    cfgs = [MapConfig() if g is None else MapConfig(guidance=g) for g in guidance]
+    cfgs = [MapConfig(**{k: v for k, v in (('guidance', g), ('context', c)) if v is not None}) for g in guidance for c in context]
     runs = [map_figures(coh, strong, test, run, c, keep_maps=diagnosis and j == 0) for j, c in enumerate(cfgs)]
     out = {'patients': patients, 'K': coh.spec.K, 'prior': getattr(ck.model_cfg, 'prior', 'none'), 'genes': len(coh.genes),
            'prop_genes': int((drv.kind == 'prop').sum()), 'strongly_driven_genes': len(strong), 'test_slides': len(test),
            'skipped_slides': skipped, 'slide_size': list(slide_size), 'train_steps': None if checkpoint else steps,
            'train_seconds': None if checkpoint else round(t_train, 1), 'checkpoint': str(run), 'checkpoint_step': ck.step,
            'checkpoint_guidance': getattr(ck, 'guidance', None)}
-    if choose_window:                                  # on training slides only; the test slides are mapped at the choice once
+    if choose:                                         # on training slides only; the test slides are mapped at each choice once
         train_slides, _ = _stores(coh, list(fold.slides(cohort, 'train')), work/'train_stores', 8, slide_size, seed)
-        wc = out['window_choice'] = window_choice(coh, strong, train_slides, run, cfgs[0])
-        if wc['chosen'] != cfgs[0].window: runs.append(map_figures(coh, strong, test, run, cfgs[0].replace(window=wc['chosen'])))
+        out['choices'] = [choice(coh, strong, train_slides, run, cfgs[0], f, WINDOWS if f == 'window' else CONTEXTS) for f in choose]
+        for c in out['choices']:
+            if c['chosen'] != getattr(cfgs[0], c['field']): runs.append(map_figures(coh, strong, test, run, cfgs[0].replace(**{c['field']: c['chosen']})))
     if diagnosis: out['diagnosis'] = diagnose(coh, strong, cohort, fold, run, test, runs[0], cfgs[0])
     for r in runs: r.pop('_maps', None)
     out['maps'] = runs
@@ -413,16 +419,19 @@ def main():
     ap.add_argument('--checkpoint', default=None, help="a checkpoint this script trained earlier (same --patients), to map without training again")
     ap.add_argument('--max_slides', type=int, default=16, help='held-out slides mapped (the first of the test fold)')
     ap.add_argument('--work', default=None, help='keep the trained model (<work>/truth/run/best) and the slide stores here (default: a temporary directory)')
-    ap.add_argument('--prior', default='none', help="--truth: the model's prior mean (rna_fm.model.ModelConfig.prior: 'none' or 'ridge')")
+    ap.add_argument('--prior', default='none', help="--truth: the model's prior mean (rna_fm.model.ModelConfig.prior: 'none', 'ridge' or 'kernel')")
     ap.add_argument('--train_only', action='store_true', help='--truth: train the model into --work and stop (map later with --checkpoint)')
     ap.add_argument('--threads', type=int, default=None, help='torch threads (default: 2, or the CPUs if fewer)')
     ap.add_argument('--guidance', default=None, help="guidance scales of the maps, comma-separated, e.g. '1,2' (default: MapConfig's default)")
     ap.add_argument('--diagnose', action='store_true', help='--truth: why genes miss the bar (whole-slide r, region sizes, k-means purity, sampling noise)')
+    ap.add_argument('--context', default=None, help="--truth: MapConfig.context values of the maps, comma-separated, e.g. '0,0.5' (default: MapConfig's default)")
     ap.add_argument('--choose_window', action='store_true', help='--truth: choose the window on 8 training slides, then map the test slides with it once')
+    ap.add_argument('--choose_context', action='store_true', help='--truth: choose MapConfig.context on 8 training slides, then map the test slides with it once')
     ap.add_argument('--json', default=str(OUT/'bench_spatial.json'))
     a = ap.parse_args()
     if not (a.speed or a.truth): a.speed = a.truth = True
     guidance = [float(g) for g in a.guidance.split(',')] if a.guidance else [None]
+    context = [float(c) for c in a.context.split(',')] if a.context else [None]
     os.environ.setdefault('RNA_FM_PROGRESS', '0')
     torch.set_num_threads(a.threads or min(2, os.cpu_count() or 1))
     report = {'machine': f'{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared with other work: contention)',
@@ -446,7 +455,8 @@ def main():
             if 'importance_seconds' in r: print(f"  cluster importance (K+1 = {r['K'] + 1} slide conditions): {r['importance_seconds']} s (process CPU {r['importance_cpu_seconds']} s)")
         if a.truth:
             r = report['truth'] = truth(Path(d)/'truth', a.patients, a.steps, max_slides=a.max_slides, checkpoint=a.checkpoint,
-                                        train_only=a.train_only, prior=a.prior, guidance=guidance, diagnosis=a.diagnose, choose_window=a.choose_window)
+                                        train_only=a.train_only, prior=a.prior, guidance=guidance, context=context, diagnosis=a.diagnose,
+                                        choose=[f for f, on in (('window', a.choose_window), ('context', a.choose_context)) if on])
             if a.train_only: print(f"trained {r['train_steps']} steps in {r['train_seconds']} s; checkpoint {r['checkpoint']} (step {r['checkpoint_step']})")
         if a.truth and not a.train_only:
             print(f"synthetic truth: {r['patients']} patients, {r['genes']} genes ({r['prop_genes']} tissue-marker genes, "
@@ -455,7 +465,7 @@ def main():
                   else 'model from --checkpoint') + f", checkpoint kept at step {r['checkpoint_step']}")
             for m in r['maps']:
                 c = m['map_config']
-                print(f"  maps at guidance {m['guidance']} (window {c['window']}, stride {c['stride']}, {c['n_samples']} samples x {c['steps']} steps; "
+                print(f"  maps at guidance {m['guidance']}, context {c.get('context', 0)} (window {c['window']}, stride {c['stride']}, {c['n_samples']} samples x {c['steps']} steps; "
                       f"{m['map_seconds']} s, process CPU {m['map_cpu_seconds']} s):")
                 for key, what in (('spearman_map_vs_abundance', 'map vs local abundance of the driving texture'),
                                   ('spearman_map_vs_abundance_in_5x5', 'map vs abundance in the default 5 x 5 window'),
@@ -477,12 +487,11 @@ def main():
                 print(f"    extra figure (not the bar): a cluster of the driving texture among the top m by |importance|, m = that texture's "
                       f"clusters on the slide (mean m {m['extra_mean_m']} of K={r['K']}): {m['extra_driving_among_top_m_share_of_pairs']:.0%} "
                       f"of {m['extra_pairs']} pairs; the truth's own occlusion {m['extra_truth_driving_among_top_m_share_of_pairs']:.0%}")
-            if 'window_choice' in r:
-                wc = r['window_choice']
-                print(f"  window chosen on {len(wc['slides'])} training slides (most genes at >= {MIN_RHO}, then the median): {wc['chosen']}")
-                for w, x in wc['per_window'].items():
-                    print(f"    window {w}: {x['share_at_least_0.6']:.0%} of genes at >= {MIN_RHO}, median {x['median']}, ceiling median "
-                          f"{x['ceiling_median']} ({x['ceiling_share_at_least_0.6']:.0%} at >= {MIN_RHO}); texture 3: median {x['texture3_median']}, "
+            for wc in r.get('choices', []):
+                print(f"  {wc['field']} chosen on {len(wc['slides'])} training slides (most genes at >= {MIN_RHO}, then the median): {wc['chosen']}")
+                for v, x in wc['per_value'].items():
+                    print(f"    {wc['field']} {v}: {x['share_at_least_0.6']:.0%} of genes at >= {MIN_RHO}, median {x['median']}, ceiling median "
+                          f"{x['ceiling_median']} ({x['ceiling_share_at_least_0.6']:.0%}); texture 3: median {x['texture3_median']}, "
                           f"{x['texture3_below_0.6']} of {x['texture3_genes']} below"
                           + (f"; against the 5 x 5 abundance {x['share_at_least_0.6_in_5x5']:.0%}, median {x['median_in_5x5']}" if 'median_in_5x5' in x else ''))
             if 'diagnosis' in r:

@@ -22,7 +22,7 @@ from .predict import PredictConfig, Weights
 from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint
 
 # %% auto #0
-__all__ = ['MapConfig', 'tile_grid', 'Windows', 'window_positions', 'condition_from_counts', 'SlideClusters',
+__all__ = ['MapConfig', 'tile_grid', 'Windows', 'window_positions', 'condition_from_counts', 'with_context', 'SlideClusters',
            'read_slide_clusters', 'Readout', 'local_predictions', 'cluster_importance', 'SpatialMap', 'map_slide',
            'write_map', 'read_map', 'tile_geojson', 'write_geojson', 'slide_thumbnail', 'plot_tiles', 'save_pictures',
            'map_cmd']
@@ -37,6 +37,7 @@ class MapConfig(JSONConfig):
     n_samples: int = 8           # transcriptomes sampled per position; the map's sd is taken over them
     solver: Solver = 'euler'     # ODE solver of the local predictions (see rna_fm.flow.integrate)
     steps: int = 9               # its steps
+    context: float = 0.0         # weight of the whole slide in each position's condition, in [0, 1): the window's cluster shares and means blended with the slide's (0: the window alone; see `with_context`)
     guidance: float|None = PredictConfig.guidance # classifier-free guidance scale of the local predictions (None: the checkpoint's, as for whole slides)
     batch: int = 64              # windows sampled per model call (memory grows with batch x n_samples x genes)
     seed: int = 0                # noise seed; every position starts from the same noise draws
@@ -49,6 +50,7 @@ class MapConfig(JSONConfig):
         if self.window < 1 or self.window % 2 == 0: raise RNAFMError(f"window {self.window}: use an odd number of tiles (1, 3, 5, ...)")
         if self.stride < 1: raise RNAFMError(f"stride {self.stride}: use 1 or more tiles")
         if not 0 < self.min_fill <= 1: raise RNAFMError(f"min_fill {self.min_fill} must lie in (0, 1]")
+        if not 0 <= self.context < 1: raise RNAFMError(f"context {self.context} must lie in [0, 1): the whole slide's weight in each position's condition (0: the window alone)")
         if self.n_samples < 2: raise RNAFMError("n_samples must be at least 2 (the map's sd needs two samples)")
         if self.batch < 1: raise RNAFMError("batch must be at least 1")
 
@@ -105,7 +107,7 @@ def _sort_desc(v:torch.Tensor) -> torch.Tensor:
     return torch.sort(-v, dim=1, stable=True).indices
 
 def condition_from_counts(sums:torch.Tensor, # (B, K, D) per window and cluster: sum of the tile features
-                          counts:torch.Tensor, # (B, K) per window and cluster: number of tiles
+                          counts:torch.Tensor, # (B, K) per window and cluster: number of tiles (or any positive weights: only their ratios count)
                           copies:bool=True, # spread the free slots over the present clusters (False: absent clusters get share 0)
                          ) -> tuple[torch.Tensor, torch.Tensor]:
     "The condition of a slide made of each window: K slot features (B, K, D) and the share each slot carries (B, K)."
@@ -114,7 +116,7 @@ def condition_from_counts(sums:torch.Tensor, # (B, K, D) per window and cluster:
     n = counts.sum(1, keepdim=True)
     if (n <= 0).any(): raise RNAFMError("a window without tiles has no condition")
     share, present = counts / n, counts > 0
-    means = sums / counts.clamp_min(1)[..., None]
+    means = sums / torch.where(present, counts, torch.ones_like(counts))[..., None]   # counts may be fractional (`with_context`)
     if not copies:
         order = _sort_desc(share)
         return means.gather(1, order[..., None].expand(B, K, D)), share.gather(1, order)
@@ -133,6 +135,21 @@ def condition_from_counts(sums:torch.Tensor, # (B, K, D) per window and cluster:
     slot = torch.searchsorted(cum, torch.arange(K).expand(B, K).contiguous(), right=True)
     cluster = order.gather(1, slot)                                                # (B, K) cluster of each slot
     return means.gather(1, cluster[..., None].expand(B, K, D)), per_slot.gather(1, cluster)
+
+# %% ../nbs/16_spatial.ipynb #sp000018b
+def with_context(sums:torch.Tensor, # (B, K, D) per window and cluster: sum of the tile features
+                 counts:torch.Tensor, # (B, K) per window and cluster: number of tiles
+                 slide_sums:torch.Tensor, # (1, K, D) the same over the whole slide
+                 slide_counts:torch.Tensor, # (1, K)
+                 context:float=MapConfig.context, # weight c of the whole slide, in [0, 1)
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    "Sums (B, K, D) and counts (B, K) of each window blended with the whole slide, each normalised by its tiles: (1 - c) window + c slide."
+    if context == 0: return sums, counts
+    n, N = counts.sum(1, keepdim=True).to(sums.dtype), slide_counts.sum(1, keepdim=True).to(sums.dtype)
+    if (n <= 0).any(): raise RNAFMError("a window without tiles has no condition")
+    return ((1 - context) * sums / n[..., None] + context * slide_sums / N[..., None],
+            (1 - context) * counts.to(sums.dtype) / n + context * slide_counts.to(sums.dtype) / N)
+
 
 # %% ../nbs/16_spatial.ipynb #sp000020
 @dataclass
@@ -238,15 +255,17 @@ def local_predictions(slide:SlideClusters, # from `read_slide_clusters`
                       readout:Readout, # which genes and pathways
                       cfg:MapConfig|None=None,
                      ) -> tuple[pd.DataFrame, Windows]:
-    "Per tile: the mean and sd over samples of each column, predicted from the tile's neighbourhood; and the windows."
+    "Per tile: the mean and sd over samples of each column, predicted from the tile's neighbourhood (in its slide's context, `cfg.context`); and the windows."
     cfg = cfg or MapConfig()
     w = window_positions(tile_grid(slide.coords, slide.tile_px), cfg.window, cfg.stride, cfg.min_fill, f"slide {slide.slide_id!r}")
     feats, assign = torch.as_tensor(slide.features, dtype=torch.float32), torch.as_tensor(slide.assign, dtype=torch.long)
+    whole = _window_sums(feats, assign, torch.arange(len(assign))[None], slide.k)     # the slide's own sums (1, K, D) and counts (1, K)
     x0 = _noise(cfg, len(readout.norm.genes))
     M, C = len(w.positions), len(readout.columns)
     mean, sd = np.empty((M, C), np.float32), np.empty((M, C), np.float32)
     for s in range(0, M, cfg.batch):
-        v = _sample_values(model, readout, *_window_sums(feats, assign, torch.as_tensor(w.members[s:s + cfg.batch]), slide.k), x0, cfg)
+        win = _window_sums(feats, assign, torch.as_tensor(w.members[s:s + cfg.batch]), slide.k)
+        v = _sample_values(model, readout, *with_context(*win, *whole, cfg.context), x0, cfg)
         mean[s:s + len(v[0])], sd[s:s + len(v[0])] = v.mean(0).numpy(), v.std(0).numpy()
     cols = readout.columns
     table = pd.concat([pd.DataFrame(mean[w.nearest], columns=cols), pd.DataFrame(sd[w.nearest], columns=[f'{c} sd' for c in cols])], axis=1)
