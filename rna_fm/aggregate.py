@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import rna_fm
-from .config import Given, Options, check_choices, config_options
+from .config import ComputeConfig, Given, Options, check_choices, config_options
 from .core import JSONConfig, RNAFMError, failure_line, get_device, path_lock, print_failures, progress, shard_items
 from .store import clusters_name, read_group, store_attrs, write_group
 from .features import find_stores, read_features
@@ -257,26 +257,28 @@ def _aggregate_locked(store, sid, encoder, k, seed, max_iter, tol, n_init, devic
     return {'slide_id': sid, 'status': 'clustered', 'n_tiles': len(feats), 'k_effective': cf['k_effective']}
 
 # %% ../nbs/04_aggregate.ipynb #97fb0f75
-@config_options(aggregate=Options(AggregateConfig))
+@config_options(aggregate=Options(AggregateConfig), compute=Options(ComputeConfig))
 def aggregate_cmd(stores:str, # directory of the slide stores (the --out of `rna-fm tile`)
                   encoder:str=DEFAULT_ENCODER, # encoder id of the tile features to cluster
                   shard:str=None, # 'i/n': only every n-th slide store, starting at i (counted from 0)
                   overwrite:bool=False, # recompute up-to-date cluster features
                   wait:bool=False, # wait for another run writing a store instead of skipping that store
                   aggregate:Given=None, # the AggregateConfig options given (`config_options`)
+                  compute:Given=None, # the torch threads (ComputeConfig)
                  ) -> int:
     "Cluster each slide's tile features with k-means into K ordered cluster features."
-    cfg = aggregate.resolve(); k = cfg.k
+    cfg, cpu = aggregate.resolve(), compute.resolve(); k = cfg.k
     get_device(cfg.device)
     items = shard_items(find_stores(stores), shard)
     failed, t0 = [], time.time()
-    for sp in progress(items, desc='slides', unit='slide'):
-        try: r = aggregate_slide(sp, encoder, k, seed=cfg.seed, max_iter=cfg.max_iter, tol=cfg.tol, n_init=cfg.n_init,
-                                 device=cfg.device, overwrite=overwrite, wait=wait)
-        except Exception as e:     # one slide's failure, whatever it is, fails that slide only
-            failed.append((sp.name, failure_line(e)))
-            print(f"rna-fm aggregate: slide store {sp.name} failed: {failure_line(e)}", file=sys.stderr); continue
-        pad = f" (only {r['k_effective']} distinct clusters, repeated to fill K={k})" if r['k_effective'] and r['k_effective'] < k else ''
-        print(f"{r['slide_id']}: {r['status']}, {r['n_tiles']} tiles{pad}")
+    with cpu.applied():
+        for sp in progress(items, desc='slides', unit='slide'):
+            try: r = aggregate_slide(sp, encoder, k, seed=cfg.seed, max_iter=cfg.max_iter, tol=cfg.tol, n_init=cfg.n_init,
+                                     device=cfg.device, overwrite=overwrite, wait=wait)
+            except Exception as e:     # one slide's failure, whatever it is, fails that slide only
+                failed.append((sp.name, failure_line(e)))
+                print(f"rna-fm aggregate: slide store {sp.name} failed: {failure_line(e)}", file=sys.stderr); continue
+            pad = f" (only {r['k_effective']} distinct clusters, repeated to fill K={k})" if r['k_effective'] and r['k_effective'] < k else ''
+            print(f"{r['slide_id']}: {r['status']}, {r['n_tiles']} tiles{pad}")
     print(f"{len(items)} slides, encoder {encoder!r}, K={k} ({len(failed)} failed) in {time.time() - t0:.0f} s")
     return print_failures('slide stores', failed)

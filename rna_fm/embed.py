@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import rna_fm
 from dataclasses import dataclass
-from .config import Given, Options, Precision, StoredDtype, autocast, check_choices, config_options, resolve_precision
+from .config import ComputeConfig, Given, Options, Precision, StoredDtype, autocast, check_choices, config_options, resolve_precision
 from .core import (JSONConfig, RNAFMError, failure_line, get_device, path_lock, print_failures, progress,
                          shard_items, sweep_temps)
 from .identity import run_mismatch
@@ -158,7 +158,7 @@ def _encode_chunks(arr, ds, enc:Encoder, todo, done:set, n:int, chunk_tiles:int,
                 done.add(c); arr.attrs.put({**dict(arr.attrs), 'chunks_done': sorted(done)})
 
 # %% ../nbs/03_embed.ipynb #80ac3fbd
-@config_options(embed=Options(EmbedConfig))
+@config_options(embed=Options(EmbedConfig), compute=Options(ComputeConfig))
 def embed_cmd(stores:str, # directory of the slide stores (the --out of `rna-fm tile`); with --from_h5, where to put them
               encoder:str=None, # an id of the encoder table (rna_fm.encoders; the default effnet_lite0 works offline), timm-<architecture>, or yours as package.module:name (a factory or Encoder in that importable module, or an encoder it registers on import); with --from_h5 the id to file the features under
               weights:str=None, # local weights file (for phikon-v2 its folder) of encoders that load one; never downloaded
@@ -168,9 +168,10 @@ def embed_cmd(stores:str, # directory of the slide stores (the --out of `rna-fm 
               from_h5:str=None, # import CLAM/TRIDENT features files (directory, quoted glob or file) under --encoder instead
               wait:bool=False, # wait for another run writing a store instead of skipping that store
               embed:Given=None, # the EmbedConfig options given (`config_options`)
+              compute:Given=None, # the torch threads (ComputeConfig)
              ) -> int:
     "Encode the tiles of slide stores into features (or import CLAM/TRIDENT features)."
-    cfg, failures = embed.resolve(), []
+    cfg, cpu, failures = embed.resolve(), compute.resolve(), []
     if from_h5 is not None:
         if encoder is None: raise RNAFMError("with --from_h5, name the encoder that made the features with --encoder (e.g. uni)")
         check_name(encoder, 'encoder id')
@@ -185,11 +186,12 @@ def embed_cmd(stores:str, # directory of the slide stores (the --out of `rna-fm 
     items = shard_items(find_stores(stores), shard)
     enc = get_encoder(encoder or DEFAULT_ENCODER, weights)
     t0 = time.time()
-    for sp in progress(items, desc='slides', unit='slide'):
-        try: r = embed_slide(sp, enc, batch_size=cfg.batch_size, num_workers=cfg.workers, device=cfg.device, dtype=cfg.dtype,
-                             chunk_tiles=cfg.chunk_tiles, precision=cfg.precision, overwrite=overwrite, restart=restart, wait=wait)
-        except Exception as e:     # one slide's failure, whatever it is, fails that slide only
-            failures.append((sp.name, failure_line(e))); print(f"rna-fm embed: slide store {sp.name} failed: {failure_line(e)}", file=sys.stderr); continue
-        print(f"{r['slide_id']}: {r['status']}, {r['n_tiles']} tiles")
+    with cpu.applied():
+        for sp in progress(items, desc='slides', unit='slide'):
+            try: r = embed_slide(sp, enc, batch_size=cfg.batch_size, num_workers=cfg.workers, device=cfg.device, dtype=cfg.dtype,
+                                 chunk_tiles=cfg.chunk_tiles, precision=cfg.precision, overwrite=overwrite, restart=restart, wait=wait)
+            except Exception as e:     # one slide's failure, whatever it is, fails that slide only
+                failures.append((sp.name, failure_line(e))); print(f"rna-fm embed: slide store {sp.name} failed: {failure_line(e)}", file=sys.stderr); continue
+            print(f"{r['slide_id']}: {r['status']}, {r['n_tiles']} tiles")
     print(f"{len(items)} slides with encoder {enc.name!r} ({len(failures)} failed) in {time.time() - t0:.0f} s")
     return print_failures('slide stores', failures)

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 os.environ.setdefault('RNA_FM_PROGRESS', '0')
-import rna_fm.baselines, rna_fm.crossval, rna_fm.infer
+import rna_fm.aggregate, rna_fm.baselines, rna_fm.crossval, rna_fm.embed, rna_fm.infer
 from rna_fm.cli import main
+from rna_fm.synth import make_slide
 
 HERE = Path(__file__).resolve().parent
 FAST = ['--n_samples', '2', '--solver_steps', '2', '--max_steps', '10', '--folds', '0']
@@ -41,6 +42,20 @@ def test_train_baseline_and_predict_run_with_the_threads_asked(tiny, monkeypatch
     assert main([str(a) for a in ['predict', w/'out'/'fold0'/'best', w/'pred2', '--features', w/'feats.npz', '--n_samples', '2',
                                   '--steps', '2']]) == 0
     assert pred == [n, before]                                 # without the option: torch's own setting
+
+def test_embed_and_aggregate_run_with_the_threads_asked(tmp_path, monkeypatch):
+    make_slide(tmp_path/'slides'/'A.svs', width=1024, height=768, downsamples=(1, 4), seed=0)
+    st, before = tmp_path/'stores', torch.get_num_threads()
+    n = before + 1
+    assert main([str(a) for a in ['tile', tmp_path/'slides', st, '--target_mpp', '2', '--tile_px', '32', '--no_pictures']]) == 0
+    emb = spied(monkeypatch, rna_fm.embed, 'embed_slide')
+    assert main(['embed', str(st), '--encoder', 'texture_stats', '--workers', '0', '--threads', str(n)]) == 0
+    agg = spied(monkeypatch, rna_fm.aggregate, 'aggregate_slide')
+    assert main(['aggregate', str(st), '--encoder', 'texture_stats', '--k', '3', '--threads', str(n)]) == 0
+    assert (emb, agg) == ([n], [n])
+    assert torch.get_num_threads() == before                   # the caller's setting is back
+    assert main(['aggregate', str(st), '--encoder', 'texture_stats', '--k', '3', '--overwrite']) == 0
+    assert agg == [n, before]                                  # without the option: torch's own setting
 
 def test_threads_below_one_are_refused(tiny, capsys):
     assert main(['predict', str(tiny/'nothing'), str(tiny/'p0'), '--features', str(tiny/'feats.npz'), '--threads', '0']) == 2
