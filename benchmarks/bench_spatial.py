@@ -224,7 +224,8 @@ def map_figures(coh, strong:pd.DataFrame, slides:list, run, cfg, importance:bool
         return {'genes': int(len(v)), 'median': round(float(np.nanmedian(v)), 3), 'q25': round(float(np.nanquantile(v, 0.25)), 3),
                 'q75': round(float(np.nanquantile(v, 0.75)), 3), 'min': round(float(np.nanmin(v)), 3),
                 'share_at_least_0.6': round(float(np.mean(v >= MIN_RHO)), 3)}
-    out = {'guidance': cfg.guidance, 'map_config': cfg.to_dict(), 'map_seconds': round(time.perf_counter() - t0, 1),
+    used = sm.config if slides else cfg                                 # as the maps used it: None resolved for the checkpoint
+    out = {'guidance': used.guidance, 'map_config': used.to_dict(), 'map_seconds': round(time.perf_counter() - t0, 1),
            'map_cpu_seconds': round(time.process_time() - c0, 1),
            'spearman_map_vs_abundance': dist(rho_map), 'spearman_truth_vs_abundance': dist(rho_truth),
            'spearman_map_vs_local_truth': dist(rho_map_truth), **({'spearman_map_vs_abundance_in_5x5': dist(rho_map5)} if rho_map5 else {})}
@@ -283,7 +284,7 @@ def diagnose(coh, strong:pd.DataFrame, cohort, fold, run, slides:list, res:dict,
     # (a) whole-slide predictions of the test fold: per-gene Pearson r with the measured log2 expression and with the oracle mean
     model, info = load_checkpoint(run, cfg.weights, cfg.device)
     ids = list(fold.slides(cohort, 'test'))
-    feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features)
+    feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features, coh.cluster_sizes)   # with the shares, as slide stores give them
     with torch.no_grad():
         z, _ = sample(model, _read_features(feats, ids, info), n_samples=16, solver='euler', steps=19, guidance=cfg.guidance,
                       x_0=torch.randn(16, len(ids), len(info.genes), generator=torch.Generator().manual_seed(0)))
@@ -369,7 +370,7 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     cohort = load_cohort(coh.sample_sheet, coh.expression, logged=False)
     fold = make_splits(cohort, n_folds=5, seed=seed)[0]
     norm = fit_normaliser(cohort, fold)
-    feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features)
+    feats = ArrayFeatures.from_arrays(coh.slides.slide_id, coh.features, coh.cluster_sizes)   # with the shares, as slide stores give them
     st = build_pathway_structure(coh.pathways, norm.genes, min_size=3)
     mcfg = ModelConfig(hidden=64, depth=2, heads=4, feat_dim=coh.spec.D, n_clusters=coh.spec.K, cond_mlp=128, graph_heads=2, buckets=4,
                        **({'prior': prior} if 'prior' in ModelConfig.__dataclass_fields__ or prior != 'none' else {}))   # named even when 'none'
@@ -398,7 +399,7 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
         train_slides, _ = _stores(coh, list(fold.slides(cohort, 'train')), work/'train_stores', 8, slide_size, seed)
         out['choices'] = [choice(coh, strong, train_slides, run, cfgs[0], f, WINDOWS if f == 'window' else CONTEXTS) for f in choose]
         for c in out['choices']:
-            if c['chosen'] != getattr(cfgs[0], c['field']): runs.append(map_figures(coh, strong, test, run, cfgs[0].replace(**{c['field']: c['chosen']})))
+            if c['chosen'] != runs[0]['map_config'][c['field']]: runs.append(map_figures(coh, strong, test, run, cfgs[0].replace(**{c['field']: c['chosen']})))
     if diagnosis: out['diagnosis'] = diagnose(coh, strong, cohort, fold, run, test, runs[0], cfgs[0])
     for r in runs: r.pop('_maps', None)
     out['maps'] = runs

@@ -20,14 +20,17 @@ from .features import features_status, read_features
 from .flow import Noise, Solver, draw_noise, sample
 from .predict import PredictConfig, Weights
 from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint
+from .model import PRIOR_POOLINGS
 
 # %% auto #0
-__all__ = ['MapConfig', 'tile_grid', 'Windows', 'window_positions', 'condition_from_counts', 'with_context', 'SlideClusters',
-           'read_slide_clusters', 'Readout', 'local_predictions', 'cluster_importance', 'SpatialMap', 'map_slide',
-           'write_map', 'read_map', 'tile_geojson', 'write_geojson', 'slide_thumbnail', 'plot_tiles', 'save_pictures',
-           'map_cmd']
+__all__ = ['CONTEXT', 'MapConfig', 'tile_grid', 'Windows', 'window_positions', 'condition_from_counts', 'with_context',
+           'map_context', 'SlideClusters', 'read_slide_clusters', 'Readout', 'local_predictions', 'cluster_importance',
+           'SpatialMap', 'map_slide', 'write_map', 'read_map', 'tile_geojson', 'write_geojson', 'slide_thumbnail',
+           'plot_tiles', 'save_pictures', 'map_cmd']
 
 # %% ../nbs/16_spatial.ipynb #sp000007
+CONTEXT = 0.5   # MapConfig.context of a model whose prior was fitted on tile means: chosen on training slides (benchmarks/bench_spatial.py --choose_context)
+
 @dataclass
 class MapConfig(JSONConfig):
     "How local predictions and cluster importance are computed."
@@ -37,7 +40,7 @@ class MapConfig(JSONConfig):
     n_samples: int = 8           # transcriptomes sampled per position; the map's sd is taken over them
     solver: Solver = 'euler'     # ODE solver of the local predictions (see rna_fm.flow.integrate)
     steps: int = 9               # its steps
-    context: float = 0.0         # weight of the whole slide in each position's condition, in [0, 1): the window's cluster shares and means blended with the slide's (0: the window alone; see `with_context`)
+    context: float|None = None   # weight of the whole slide in each position's condition, in [0, 1): the window's cluster shares and means blended with the slide's (0: the window alone; unset: rna_fm.spatial.CONTEXT, 0.5, for a model whose prior was fitted on tile means, else 0; see `map_context`)
     guidance: float|None = PredictConfig.guidance # classifier-free guidance scale of the local predictions (None: the checkpoint's, as for whole slides)
     batch: int = 64              # windows sampled per model call (memory grows with batch x n_samples x genes)
     seed: int = 0                # noise seed; every position starts from the same noise draws
@@ -50,7 +53,7 @@ class MapConfig(JSONConfig):
         if self.window < 1 or self.window % 2 == 0: raise RNAFMError(f"window {self.window}: use an odd number of tiles (1, 3, 5, ...)")
         if self.stride < 1: raise RNAFMError(f"stride {self.stride}: use 1 or more tiles")
         if not 0 < self.min_fill <= 1: raise RNAFMError(f"min_fill {self.min_fill} must lie in (0, 1]")
-        if not 0 <= self.context < 1: raise RNAFMError(f"context {self.context} must lie in [0, 1): the whole slide's weight in each position's condition (0: the window alone)")
+        if self.context is not None and not 0 <= self.context < 1: raise RNAFMError(f"context {self.context} must lie in [0, 1): the whole slide's weight in each position's condition (0: the window alone)")
         if self.n_samples < 2: raise RNAFMError("n_samples must be at least 2 (the map's sd needs two samples)")
         if self.batch < 1: raise RNAFMError("batch must be at least 1")
 
@@ -141,7 +144,7 @@ def with_context(sums:torch.Tensor, # (B, K, D) per window and cluster: sum of t
                  counts:torch.Tensor, # (B, K) per window and cluster: number of tiles
                  slide_sums:torch.Tensor, # (1, K, D) the same over the whole slide
                  slide_counts:torch.Tensor, # (1, K)
-                 context:float=MapConfig.context, # weight c of the whole slide, in [0, 1)
+                 context:float, # weight c of the whole slide, in [0, 1)
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     "Sums (B, K, D) and counts (B, K) of each window blended with the whole slide, each normalised by its tiles: (1 - c) window + c slide."
     if context == 0: return sums, counts
@@ -149,6 +152,17 @@ def with_context(sums:torch.Tensor, # (B, K, D) per window and cluster: sum of t
     if (n <= 0).any(): raise RNAFMError("a window without tiles has no condition")
     return ((1 - context) * sums / n[..., None] + context * slide_sums / N[..., None],
             (1 - context) * counts.to(sums.dtype) / n + context * slide_counts.to(sums.dtype) / N)
+
+def map_context(model, # the velocity network
+                context:float|None=MapConfig.context, # the map's `MapConfig.context`
+               ) -> float:
+    "The context a map of `model` uses: for None, CONTEXT with a prior fitted on tile means, else 0; refused where the model could not see the window."
+    tile = getattr(model, 'prior', None) is not None and PRIOR_POOLINGS[int(model.prior.pooling)] == 'tile'
+    if context is None: return CONTEXT if tile else 0.0
+    if context and not (tile or getattr(model.cfg, 'condition', 'published') == 'composition'):
+        raise RNAFMError(f"context {context}: this model reads no cluster shares (its prior, if any, pools the K cluster features "
+                         "and its condition is 'published'), so a window blended with its slide looks like the whole slide: use --context 0")
+    return float(context)
 
 
 # %% ../nbs/16_spatial.ipynb #sp000020
@@ -260,12 +274,13 @@ def local_predictions(slide:SlideClusters, # from `read_slide_clusters`
     w = window_positions(tile_grid(slide.coords, slide.tile_px), cfg.window, cfg.stride, cfg.min_fill, f"slide {slide.slide_id!r}")
     feats, assign = torch.as_tensor(slide.features, dtype=torch.float32), torch.as_tensor(slide.assign, dtype=torch.long)
     whole = _window_sums(feats, assign, torch.arange(len(assign))[None], slide.k)     # the slide's own sums (1, K, D) and counts (1, K)
+    context = map_context(model, cfg.context)
     x0 = _noise(cfg, len(readout.norm.genes))
     M, C = len(w.positions), len(readout.columns)
     mean, sd = np.empty((M, C), np.float32), np.empty((M, C), np.float32)
     for s in range(0, M, cfg.batch):
         win = _window_sums(feats, assign, torch.as_tensor(w.members[s:s + cfg.batch]), slide.k)
-        v = _sample_values(model, readout, *with_context(*win, *whole, cfg.context), x0, cfg)
+        v = _sample_values(model, readout, *with_context(*win, *whole, context), x0, cfg)
         mean[s:s + len(v[0])], sd[s:s + len(v[0])] = v.mean(0).numpy(), v.std(0).numpy()
     cols = readout.columns
     table = pd.concat([pd.DataFrame(mean[w.nearest], columns=cols), pd.DataFrame(sd[w.nearest], columns=[f'{c} sd' for c in cols])], axis=1)
@@ -323,6 +338,7 @@ def map_slide(store, # a slide store (tiled, embedded and aggregated with the ch
     cfg = cfg or MapConfig()
     model, info = checkpoint if isinstance(checkpoint, tuple) else load_checkpoint(checkpoint, cfg.weights, cfg.device)
     if cfg.guidance is None: cfg = cfg.replace(guidance=info.guidance)   # the map records the scale it used
+    cfg = cfg.replace(context=map_context(model, cfg.context))           # and the context
     readout = Readout(info, genes, pathways)
     slide = read_slide_clusters(store, info.encoder, info.k)
     check_compatible(info, feature_shape=(info.k, slide.dim))
@@ -474,6 +490,7 @@ def map_cmd(stores:str, # a slide store (<slide_id>.zarr) or a directory of them
     split = lambda s: [x.strip() for x in s.split(',') if x.strip()] if s else []
     model, info = load_checkpoint(checkpoint, cfg.weights, cfg.device)
     Readout(info, split(genes), split(pathways))                                  # names checked before anything runs
+    map_context(model, cfg.context)                                               # and the context against the model
     paths = find_stores(stores)
     for p in paths:                          # clusters, features and window of every slide checked first (features not read yet)
         s = read_slide_clusters(p, info.encoder, info.k, features=False)
