@@ -29,9 +29,13 @@ for all flow models (a CPU-sized one, --hidden/--depth).
 
 Printed per model and gene group: mean test r, r as a share of the oracle ceiling (mean r over mean sqrt(oracle R2)),
 CRPS (log2 units) and 90% interval coverage (from --n_samples samples per slide, 32 as PredictConfig); per model:
-honest T200 (the 200 genes best on validation, their test r) and T200 ranked on test. Then coverage and accuracy on
-validation (--calib_test: and test) at guidance 1, 1.5, 2, 3 for --calibrate (default `fast + kernel prior`). The targets of issue 16 are checked for
---default and printed (met or not). JSON goes to benchmarks/out/accuracy.json (--out to change).
+honest T200 (the 200 genes best on validation, their test r) and T200 ranked on test. Then, for --calibrate (default
+`fast + kernel prior`), coverage and accuracy on validation (--calib_test: and test) at guidance 1, 1.5, 2, 3
+(--guidances) and at 16, 32, 64, 128 samples per slide (--sample_counts), beside the coverage a perfectly calibrated
+model reaches when its interval is read from that many draws (the sample quantiles' interval is too narrow at small
+counts). The default's and kernel ridge's mean test r minus ridge's per group, with a 95% paired bootstrap interval
+over test patients, says whether a difference is larger than the test set's sampling noise. The targets of issue 16
+are checked for --default and printed (met or not). JSON goes to benchmarks/out/accuracy.json (--out to change).
 
 Usage: python benchmarks/bench_accuracy.py [--patients 360] [--budget 90] [--table models|recipe] [--quick]
 """
@@ -75,6 +79,35 @@ def group_table(coh, pred_dir:Path) -> pd.DataFrame:
                    'r_share_of_oracle': r.mean() / oracle[m].mean() if oracle[m].mean() > 0.05 else np.nan,
                    'crps': gm.crps[m.values].mean(), 'coverage_90': inside[m].mean()}
     return pd.DataFrame(rows).T
+
+def perfect_coverage(n_samples:int, level:float=0.9, reps:int=200_000, seed:int=0) -> float:
+    """Coverage of the central `level` interval read from `n_samples` draws (numpy's linear quantiles, as the metrics) when the
+    draws and the measured value come from the same distribution: a perfectly calibrated model's coverage at that sample count."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal((n_samples, reps)), rng.standard_normal(reps)
+    lo, hi = np.quantile(x, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return float(((y >= lo) & (y <= hi)).mean())
+
+def paired_difference(coh, dir_a:Path, dir_b:Path, groups=('morph', 'prop'), n_boot:int=2000, seed:int=0) -> dict:
+    """Mean test r of model a minus model b per gene group, with a 95% paired bootstrap interval over test patients (both
+    models scored on the same resampled patients, so the interval reflects which patients happen to be in the test set)."""
+    pa, pb = (pd.read_csv(Path(d)/'patients'/'mean.csv', index_col=0) for d in (dir_a, dir_b))
+    pb = pb.loc[pa.index, pa.columns]
+    y = coh.log_expression.loc[pa.index, pa.columns].to_numpy(np.float64)
+    kind = coh.gene_truth.kind.reindex(pa.columns).to_numpy()
+    A, B = pa.to_numpy(np.float64), pb.to_numpy(np.float64)
+    def mean_r(P, idx, m):
+        p, t = P[idx][:, m], y[idx][:, m]
+        p, t = p - p.mean(0), t - t.mean(0)
+        return np.nanmean((p * t).sum(0) / np.sqrt((p**2).sum(0) * (t**2).sum(0) + 1e-30))
+    rng, n, out = np.random.default_rng(seed), len(y), {}
+    for g in groups:
+        m = kind == g
+        full = np.arange(n)
+        boot = [mean_r(A, i, m) - mean_r(B, i, m) for i in (rng.integers(0, n, n) for _ in range(n_boot))]
+        lo, hi = np.percentile(boot, [2.5, 97.5])
+        out[g] = {'difference': float(mean_r(A, full, m) - mean_r(B, full, m)), 'ci95_low': float(lo), 'ci95_high': float(hi)}
+    return out
 
 def topk(run_dir:Path, k:int=200) -> dict:
     "Honest T200 (genes chosen on validation r) and T200 ranked on test."
@@ -134,8 +167,9 @@ def standardised(feats, slides:list):
                          {s: feats.sizes(s) for s in ids})
 
 def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:bool=False, out:str=None, seed:int=0,
-         threads:int=1, n_samples:int=32, only:list|None=None, table:str='models', base:str='fast + prior',
-         calibrate:tuple=('fast + kernel prior',), default:str='fast + kernel prior', calib_roles:tuple=('val',)):
+         threads:int=1, n_samples:int|None=None, only:list|None=None, table:str='models', base:str='fast + prior',
+         calibrate:tuple=('fast + kernel prior',), default:str='fast + kernel prior', calib_roles:tuple=('val',),
+         sample_counts:tuple=(16, 32, 64, 128), guidances:tuple=(1.0, 1.5, 2.0, 3.0)):
     import torch
     from rna_fm.features import ArrayFeatures
     from rna_fm.splits import make_holdout
@@ -148,6 +182,7 @@ def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:
     from rna_fm.checkpoint import load_checkpoint
     os.environ.setdefault('RNA_FM_PROGRESS', '0')
     torch.set_num_threads(threads)
+    n_samples = n_samples or PredictConfig.n_samples
     t_start = time.time()
     coh, sets = make_benchmark_cohort(patients, seed=seed)
     cohort = read_reference_table(coh.reference_table())
@@ -205,7 +240,7 @@ def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:
         d0, _, tcfg, f = results[name]
         ck = load_checkpoint(d0/'best')
         own = pcfg.guidance if pcfg.guidance is not None else ck[1].guidance   # the scale the run's own predictions used
-        for g in (1.0, 1.5, 2.0, 3.0):
+        for g in guidances:
             row = {}
             for role in calib_roles:
                 d = work/f'guidance_{name}_{g}_{role}'
@@ -216,9 +251,29 @@ def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:
                             f'{role}_coverage_90': t.loc['all', 'coverage_90'], f'{role}_crps': t.loc['all', 'crps']})
             calib[(name, g)] = row
     calib = pd.DataFrame(calib).T.rename_axis(['model', 'guidance']) if calib else pd.DataFrame()
+    # sample count: coverage, CRPS and r on validation (and test) against the draws per slide, at the run's own guidance
+    by_samples = {}
+    for name in [c for c in calibrate if c in results]:
+        d0, _, tcfg, f = results[name]
+        ck = load_checkpoint(d0/'best')
+        for S in sample_counts:
+            row = {'perfect_model_coverage_90': perfect_coverage(S)}
+            for role in calib_roles:
+                d = d0/f'{role}_predictions' if S == n_samples else work/f'samples_{name}_{S}_{role}'
+                t1 = time.time()
+                if S != n_samples: predict(ck, f, fold.slides(cohort, role), d, pcfg.replace(n_samples=S), cohort.sample_sheet, truth, 'synthetic')
+                t = group_table(coh, d)
+                row.update({f'{role}_r_all': t.loc['all', 'r'], f'{role}_coverage_90': t.loc['all', 'coverage_90'],
+                            f'{role}_crps': t.loc['all', 'crps']})
+                if S != n_samples: row[f'{role}_predict_wall_seconds'] = round(time.time() - t1, 1)
+            by_samples[(name, S)] = row
+    by_samples = pd.DataFrame(by_samples).T.rename_axis(['model', 'samples']) if by_samples else pd.DataFrame()
+    diffs = {f'{n} - ridge': paired_difference(coh, results[n][0]/'test_predictions', results['ridge'][0]/'test_predictions')
+             for n in (default, 'kernel ridge') if n in results and 'ridge' in results}
     out_d = {'table': table, 'default': default, 'tables': {n: t.round(4).to_dict() for n, t in tables.items()}, 'top200': tops,
              'timings': timings, 'calibration': {f'{n} @ {g}': v for (n, g), v in calib.round(4).T.to_dict().items()} if len(calib) else {},
-             'budget_cpu_seconds': budget, 'threads': threads, 'n_samples': n_samples, 'patients': patients,
+             'sample_counts': {f'{n} @ {S}': v for (n, S), v in by_samples.round(4).T.to_dict().items()} if len(by_samples) else {},
+             'paired_differences': diffs, 'budget_cpu_seconds': budget, 'threads': threads, 'n_samples': n_samples, 'patients': patients,
              'slides': len(coh.slides), 'genes': len(coh.genes), 'pathways': len(sets),
              'kinds': coh.gene_truth.kind.value_counts().to_dict(), 'model': size.to_dict(),
              'variants': {n: {'recipe': v[0], 'model': v[1], 'train': v[2], 'standardised_features': v[3]} for n, v in variants.items()},
@@ -226,13 +281,13 @@ def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:
              'split': {r: len(getattr(fold, r)) for r in ('train', 'val', 'test')},
              'machine': f'{platform.machine()} {os.cpu_count()} cores (shared, load average {os.getloadavg()[0]:.1f} at the end)',
              'total_seconds': round(time.time() - t_start, 1)}
-    _report_and_save(out_d, tables, tops, calib, out)
+    _report_and_save(out_d, tables, tops, calib, out, by_samples)
     print(f"total {out_d['total_seconds']:.0f} s")
     return out_d
 
-def _report_and_save(d:dict, tables, tops, calib, out):
+def _report_and_save(d:dict, tables, tops, calib, out, by_samples=None):
     "Print the tables and targets, and write the JSON (default benchmarks/out/accuracy.json)."
-    report(d, tables, tops, calib)
+    report(d, tables, tops, calib, by_samples)
     path = Path(out) if out else ROOT/'benchmarks'/'out'/'accuracy.json'
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(d, indent=1, default=float))
@@ -261,7 +316,7 @@ def collect(runs:dict, # model name -> run directory (val_predictions/, test_pre
     _report_and_save(d, tables, tops, calib, out)
     return d
 
-def report(d, tables, tops, calib):
+def report(d, tables, tops, calib, by_samples=None):
     "Print the tables and the targets of issue 16."
     print(f"\ncohort: {d['patients']} patients, {d['slides']} slides, {d['genes']} genes ({d['kinds']}), {d['pathways']} GO BP sets; "
           f"split {d['split']}; budget {d['budget_cpu_seconds']} CPU s of training per flow model")
@@ -270,6 +325,12 @@ def report(d, tables, tops, calib):
     print('\n' + pd.DataFrame(tops).T.round(3).to_string())
     if d['timings']: print('\n' + pd.DataFrame(d['timings']).T.to_string())
     if len(calib): print('\nguidance scale (validation chooses; test shown for the record):\n' + calib.round(3).to_string())
+    if by_samples is not None and len(by_samples):
+        print('\nsamples per slide (validation chooses; test shown for the record; perfect_model_coverage_90: what a perfectly '
+              'calibrated model covers when its interval is read from that many draws):\n' + by_samples.round(3).to_string())
+    for pair, v in d.get('paired_differences', {}).items():
+        print(f"\n{pair}, mean test r with a 95% paired bootstrap interval over test patients: " +
+              '; '.join(f"{g} {x['difference']:+.4f} [{x['ci95_low']:+.4f}, {x['ci95_high']:+.4f}]" for g, x in v.items()))
     name = d.get('default', 'new default')
     if name not in tables or 'ridge' not in tables: return
     nd, rg = tables[name], tables['ridge']
@@ -291,7 +352,7 @@ if __name__ == '__main__':
     ap.add_argument('--patients', type=int, default=360)
     ap.add_argument('--budget', type=float, default=60.0, help='training CPU seconds per flow model (process time)')
     ap.add_argument('--threads', type=int, default=1, help='torch threads (1: on a shared machine more threads spin)')
-    ap.add_argument('--n_samples', type=int, default=32, help='transcriptomes sampled per slide for the predictions (32: the PredictConfig default)')
+    ap.add_argument('--n_samples', type=int, default=None, help='transcriptomes sampled per slide for the predictions (default: PredictConfig.n_samples)')
     ap.add_argument('--hidden', type=int, default=64)
     ap.add_argument('--depth', type=int, default=2)
     ap.add_argument('--quick', action='store_true', help='only published, fast, fast + prior, fast + kernel prior and the two ridge baselines')
@@ -301,9 +362,14 @@ if __name__ == '__main__':
     ap.add_argument('--default', default='fast + kernel prior', help='the flow variant whose targets are checked')
     ap.add_argument('--calibrate', default='fast + kernel prior', help='comma-separated flow variants measured at guidance 1, 1.5, 2, 3')
     ap.add_argument('--calib_test', action='store_true', help='also predict the test patients at every guidance scale (validation chooses)')
+    ap.add_argument('--guidances', default='1,1.5,2,3', help="guidance scales at which --calibrate's models are also measured ('' for none)")
+    ap.add_argument('--sample_counts', default='16,32,64,128', help="samples per slide at which --calibrate's models are also measured ('' for none)")
     ap.add_argument('--out', default=None)
     ap.add_argument('--only', default=None, help="comma-separated flow variants to train, e.g. 'published condition + fast recipe'")
     a = ap.parse_args()
-    main(a.patients, a.budget, a.hidden, a.depth, a.quick, a.out, threads=a.threads, n_samples=a.n_samples,
+    from rna_fm.predict import PredictConfig
+    main(a.patients, a.budget, a.hidden, a.depth, a.quick, a.out, threads=a.threads, n_samples=a.n_samples or PredictConfig.n_samples,
          only=a.only.split(',') if a.only else None, table=a.table, base=a.base, default=a.default,
-         calibrate=tuple(a.calibrate.split(',')) if a.calibrate else (), calib_roles=('val', 'test') if a.calib_test else ('val',))
+         calibrate=tuple(a.calibrate.split(',')) if a.calibrate else (), calib_roles=('val', 'test') if a.calib_test else ('val',),
+         sample_counts=tuple(int(x) for x in a.sample_counts.split(',')) if a.sample_counts else (),
+         guidances=tuple(float(x) for x in a.guidances.split(',')) if a.guidances else ())
