@@ -20,7 +20,7 @@ from .distributed import barrier, init_distributed, is_main
 from .metrics import topk_summary
 from .model import ModelConfig, RNAFM
 from .pathways import PathwayConfig, build_pathway_structure, load_gene_sets, read_gene_list
-from .predict import PredictConfig, predict
+from .predict import SPREAD_FILE, PredictConfig, fit_spread, predict, save_spread
 from .features import open_features
 from .train import RESULT_NEUTRAL, TrainConfig, fit, recipe_configs
 from .identity import run_mismatch
@@ -32,6 +32,12 @@ __all__ = ['FOLD_RECORD_VERSION', 'NEUTRAL_SETTINGS', 'CV_OPTIONS', 'run_fold', 
            'CVInputs', 'cli_inputs', 'cli_gene_select', 'cli_folds', 'train_cmd']
 
 # %% ../nbs/10a_crossval.ipynb #e3334e55
+def _fit_spread(out:Path, n_val:int, truth, predict_cfg:PredictConfig, info) -> None:
+    "Fit the spread factors on the fold's validation predictions and write them beside best/ (none from fewer than 2 validation patients)."
+    if n_val < 2: (out/SPREAD_FILE).unlink(missing_ok=True); return
+    weights = info.selected if predict_cfg.weights == 'selected' else predict_cfg.weights
+    save_spread(out/'best', weights, fit_spread(out/'val_predictions', truth), n_val)
+
 def run_fold(cohort:Cohort, # the training cohort (sample sheet + expression)
              fold:Fold, # its train, val and test patients
              out_dir, # the fold's directory
@@ -74,8 +80,10 @@ def run_fold(cohort:Cohort, # the training cohort (sample sheet + expression)
         if is_main():
             ckpt = load_checkpoint(out/'best', predict_cfg.weights, predict_cfg.device)
             truth = cohort.log_expression()
-            val = predict(ckpt, features, val_slides, out/'val_predictions', predict_cfg, cohort.sample_sheet, truth, encoder)
-            test = predict(ckpt, features, fold.slides(cohort, 'test'), out/'test_predictions', predict_cfg,
+            val = predict(ckpt, features, val_slides, out/'val_predictions', predict_cfg.replace(spread='none'),
+                          cohort.sample_sheet, truth, encoder)
+            if predict_cfg.spread == 'validation': _fit_spread(out, len(fold.val), truth, predict_cfg, ckpt[1])
+            test = predict(out/'best', features, fold.slides(cohort, 'test'), out/'test_predictions', predict_cfg,
                            cohort.sample_sheet, truth, encoder)
             row = {**_fold_counts(fold, norm), 'model': 'rna-fm', 'pathways': structure.n_pathways,
                    'background_genes': len(structure.background), **summary, **fold_scores(out, test),

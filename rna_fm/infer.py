@@ -18,7 +18,7 @@ from .baselines import FittedBaseline, predict_fitted
 __all__ = ['predict_cmd']
 
 # %% ../nbs/12a_infer.ipynb #c80ee1c2
-@config_options(sampling=Options(PredictConfig, 'n_samples', 'solver', 'steps', 'guidance', 'noise', 'batch_slides', 'seed', 'device',
+@config_options(sampling=Options(PredictConfig, 'n_samples', 'solver', 'steps', 'guidance', 'noise', 'spread', 'batch_slides', 'seed', 'device',
                                       'precision', 'weights', no_samples='save_samples'), compute=Options(ComputeConfig))
 def predict_cmd(checkpoint:str, # checkpoint directory (a fold's `best/`, or a baseline fold's `model/`), several separated by commas, or a `rna-fm train`/`baseline` directory (all folds: an ensemble)
                 out:str, # output directory

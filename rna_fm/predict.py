@@ -14,7 +14,7 @@ import torch
 import zarr
 from zarr.storage import LocalStore
 from .config import Precision, StoredDtype, autocast, check_choices, upgrade_amp
-from .core import JSONConfig, RNAFMError, atomic_dir, first_items, fold_dirs, get_device, path_lock, progress, sha256_file
+from .core import JSONConfig, RNAFMError, atomic_dir, atomic_write_json, first_items, fold_dirs, get_device, path_lock, progress, sha256_file
 from .cohort import read_sample_sheet, slide_patients
 from .features import ArrayFeatures, cluster_shares
 from .flow import Noise, Solver, draw_noise, sample
@@ -22,14 +22,15 @@ from .metrics import PearsonAccumulator, bh_qvalues, crps, fdr_summary, interval
 from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint, read_checkpoint
 
 # %% auto #0
-__all__ = ['Format', 'FORMATS', 'Weights', 'PredictConfig', 'slide_seed', 'slide_noise', 'write_h5ad', 'check_truth',
-           'write_predictions', 'check_ensemble', 'checkpoint_identity', 'resolve_checkpoints', 'predict',
-           'read_slide_list']
+__all__ = ['Format', 'FORMATS', 'Weights', 'Spread', 'SPREAD_FILE', 'PredictConfig', 'slide_seed', 'slide_noise', 'write_h5ad',
+           'check_truth', 'write_predictions', 'check_ensemble', 'checkpoint_identity', 'resolve_checkpoints',
+           'fit_spread', 'save_spread', 'read_spread', 'predict', 'read_slide_list']
 
 # %% ../nbs/10_predict.ipynb #f97d2923
 Format = Literal['csv', 'parquet', 'h5ad', 'h5ad_samples']   # a prediction output format
 FORMATS = Format.__args__
 Weights = Literal['selected', 'ema', 'raw']   # which weights of a checkpoint are used
+Spread = Literal['validation', 'none']   # how a prediction's samples spread around their mean (see `fit_spread`)
 
 @dataclass
 class PredictConfig(JSONConfig):
@@ -39,6 +40,7 @@ class PredictConfig(JSONConfig):
     steps: int = 19              # its steps (19: the method's 20-point Euler grid)
     guidance: float|None = None  # classifier-free guidance scale (None: the checkpoint's own, `CheckpointInfo.guidance`, the scale it was chosen at)
     seed: int = 0                # noise seed: the same seed gives the same samples
+    spread: Spread = 'validation' # scale each gene's spread around the mean by the factor fitted on the checkpoint's validation patients (its spread.json, written by `rna-fm train`), when there is one; 'none': the flow's own spread
     noise: Noise = 'antithetic'  # starting noise of a slide's samples: antithetic pairs (x, -x) cancel most of the Monte Carlo error of the mean; or 'iid'
     batch_slides: int = 8        # slides sampled together (memory grows with batch_slides x n_samples x genes)
     quantiles: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95) # quantiles of the predictive distribution in the tables
@@ -328,6 +330,68 @@ def resolve_checkpoints(spec:str, # a checkpoint directory, several separated by
     if not out: raise RNAFMError(f"no checkpoint in {spec!r}")
     return out
 
+# %% ../nbs/10_predict.ipynb #sp16cd01
+SPREAD_FILE = 'spread.json'   # beside a checkpoint directory: the spread factors fitted on its validation patients
+
+def _patients_table(pred_dir, stat:str) -> pd.DataFrame:
+    "A per-patient table ('mean', 'sd') of a prediction directory, from its CSV or Parquet file."
+    d = Path(pred_dir)/'patients'
+    if (d/f'{stat}.csv').exists(): df = pd.read_csv(d/f'{stat}.csv', index_col=0)
+    elif (d/f'{stat}.parquet').exists():
+        df = pd.read_parquet(d/f'{stat}.parquet')
+        if 'id' in df.columns: df = df.set_index('id')
+    else: raise RNAFMError(f"'{pred_dir}' has no patients/{stat}.csv or .parquet: give a directory that `predict` wrote with csv or parquet tables")
+    df.index = df.index.astype(str)
+    return df
+
+def fit_spread(pred_dir, # a prediction directory of validation patients (`predict` with spread 'none')
+               truth:pd.DataFrame, # patients x genes table of their measured log2 expression
+               min_patients:int=2, # fewer patients with a measurement: refused
+              ) -> pd.Series:
+    "Per gene, the factor sqrt(mean (y - mean)^2 / mean sd^2) over the patients of `pred_dir`: how much wider the samples must spread."
+    mean, sd = _patients_table(pred_dir, 'mean'), _patients_table(pred_dir, 'sd')
+    truth = truth.set_axis(truth.index.astype(str))
+    pats = [p for p in mean.index if p in truth.index]
+    if len(pats) < min_patients:
+        raise RNAFMError(f"fitting the spread needs at least {min_patients} patients of '{pred_dir}' with measured expression, "
+                         f"found {len(pats)}: give the validation patients' expression table")
+    missing = [g for g in mean.columns if g not in truth.columns]
+    if missing: raise RNAFMError(f"{len(missing)} predicted gene(s) have no measurement (first: {first_items(missing)}): give the truth of every gene")
+    y, m = truth.loc[pats, mean.columns].to_numpy(np.float64), mean.loc[pats].to_numpy(np.float64)
+    s = sd.loc[pats, mean.columns].to_numpy(np.float64)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        err = np.nanmean((y - m)**2, 0) if np.isnan(y).any() else ((y - m)**2).mean(0)      # unmeasured values skipped
+        var = np.nanmean(np.where(np.isnan(y), np.nan, s**2), 0) if np.isnan(y).any() else (s**2).mean(0)
+        f = np.sqrt(err / var)
+    return pd.Series(np.where(np.isfinite(f) & (var > 1e-12), f, 1.0), index=mean.columns, name='spread')
+
+def save_spread(checkpoint, # the checkpoint directory the validation predictions came from
+                weights:str, # the weights they used ('ema' or 'raw')
+                factors:pd.Series, # from `fit_spread`
+                patients:int, # validation patients it was fitted on
+               ) -> Path:
+    "Write `spread.json` beside the checkpoint, with the checkpoint's checksums (the file belongs to these weights only)."
+    ident = checkpoint_identity(read_checkpoint(checkpoint), weights)
+    d = {'genes': list(map(str, factors.index)), 'factor': [float(x) for x in factors.values], 'patients': int(patients),
+         'fitted_on': 'validation patients', 'checkpoint': {k: ident[k] for k in ('weights', 'config_sha256', 'weights_sha256')}}
+    return atomic_write_json(Path(checkpoint).parent/SPREAD_FILE, d)
+
+def read_spread(info:CheckpointInfo, # the checkpoint predicting
+                weights:str|None, # the weights it uses (None: given in memory: no spread file applies)
+               ) -> tuple[np.ndarray, Path]|None:
+    "The spread factors (G,) fitted for this checkpoint and weights and the file, or None when there is no spread.json beside it."
+    f = Path(info.path).parent/SPREAD_FILE
+    if weights is None or not f.exists(): return None
+    try: d = json.loads(f.read_text())
+    except (OSError, ValueError): raise RNAFMError(f"'{f}' is not readable JSON: delete it (or predict with --spread none) and refit it") from None
+    ident = checkpoint_identity(info, weights)
+    if d.get('checkpoint') != {k: ident[k] for k in ('weights', 'config_sha256', 'weights_sha256')}:
+        raise RNAFMError(f"'{f}' was fitted for other weights than the {weights} weights of checkpoint '{info.path}': predict with "
+                         "--spread none, or with the weights it was fitted for (those model selection kept)")
+    if d.get('genes') != info.genes: raise RNAFMError(f"'{f}' holds other genes than checkpoint '{info.path}': delete it or predict with --spread none")
+    return np.asarray(d['factor'], np.float64), f
+
+
 # %% ../nbs/10_predict.ipynb #dbc3fa51
 def _guidance(cfg, info) -> float: return cfg.guidance if cfg.guidance is not None else info.guidance   # the scale asked, else the checkpoint's
 
@@ -346,6 +410,7 @@ def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, 
     check_ensemble([m[1] if isinstance(m, tuple) else read_checkpoint(m) for m in members])   # before loading any weights
     loaded = [m if isinstance(m, tuple) else load_checkpoint(m, cfg.weights, cfg.device) for m in members]
     used = [None if isinstance(m, tuple) else (i.selected if cfg.weights == 'selected' else cfg.weights) for m, (_, i) in zip(members, loaded)]
+    spreads = [None if cfg.spread == 'none' else read_spread(i, w) for (_, i), w in zip(loaded, used)]   # checked before any write
     model, info = loaded[0]
     device = next(model.parameters()).device
     feats = ArrayFeatures(features) if isinstance(features, dict) else features
@@ -367,12 +432,17 @@ def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, 
             with autocast(cfg.precision, device):
                 z, _ = sample(net, cond, n_samples=cfg.n_samples, solver=cfg.solver, steps=cfg.steps, guidance=_guidance(cfg, inf),
                               x_0=x0.to(device))
-            out.append(inf.normaliser.inverse_transform(z.double()).float().cpu().numpy())
+            z = z.double()
+            if spreads[c] is not None:                   # each gene's samples spread around their mean as fitted on validation
+                mu = z.mean(0, keepdim=True)
+                z = mu + torch.as_tensor(spreads[c][0], dtype=z.dtype, device=z.device) * (z - mu)
+            out.append(inf.normaliser.inverse_transform(z).float().cpu().numpy())
         return np.concatenate(out, 0)
     ids_ = [checkpoint_identity(i, w) for (_, i), w in zip(loaded, used)]
     meta = {'model': 'rna-fm', 'checkpoint': str(info.path) if len(loaded) == 1 else f"ensemble of {len(loaded)}: " +
             ', '.join(str(i.path) for _, i in loaded), 'checkpoint_step': info.step, 'weights': used[0], 'encoder': info.encoder,
-            'ensemble': len(loaded), 'checkpoints': ids_, 'guidance': sorted({_guidance(cfg, i) for _, i in loaded})}
+            'ensemble': len(loaded), 'checkpoints': ids_, 'guidance': sorted({_guidance(cfg, i) for _, i in loaded}),
+            'spread': [None if s is None else str(s[1]) for s in spreads]}
     return write_predictions(out_dir, slides, patients, genes, draw, cfg.n_samples * len(loaded), cfg, truth, meta, sample_sheet)
 
 # %% ../nbs/10_predict.ipynb #d5195366
