@@ -28,10 +28,12 @@ CPU seconds per step, so the cosine schedule of the fast recipe ends when the bu
 for all flow models (a CPU-sized one, --hidden/--depth).
 
 Printed per model and gene group: mean test r, r as a share of the oracle ceiling (mean r over mean sqrt(oracle R2)),
-CRPS (log2 units) and 90% interval coverage (from --n_samples samples per slide, 32 as PredictConfig); per model:
+CRPS (log2 units) and 90% interval coverage (from --n_samples samples per slide, as PredictConfig; the flow models' test
+predictions carry the spread fitted on their validation patients, as `rna-fm train` writes them, and the baselines'
+Gaussians their validation residual sd); per model:
 honest T200 (the 200 genes best on validation, their test r) and T200 ranked on test. Then, for --calibrate (default
 `fast + kernel prior`), coverage and accuracy on validation (--calib_test: and test) at guidance 1, 1.5, 2, 3
-(--guidances) and at 16, 32, 64, 128 samples per slide (--sample_counts), beside the coverage a perfectly calibrated
+(--guidances) and at 16, 32, 64, 128 samples per slide (--sample_counts), all without the fitted spread, beside the coverage a perfectly calibrated
 model reaches when its interval is read from that many draws (the sample quantiles' interval is too narrow at small
 counts). The default's and kernel ridge's mean test r minus ridge's per group, with a 95% paired bootstrap interval
 over test patients, says whether a difference is larger than the test set's sampling noise. The targets of issue 16
@@ -244,7 +246,7 @@ def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:
             row = {}
             for role in calib_roles:
                 d = work/f'guidance_{name}_{g}_{role}'
-                if g == own: d = d0/f'{role}_predictions'      # the run's own predictions
+                if g == own and role == 'val': d = d0/f'{role}_predictions'   # the run's own (its test predictions carry the spread)
                 else: predict(ck, f, fold.slides(cohort, role), d, pcfg.replace(guidance=g), cohort.sample_sheet, truth, 'synthetic')
                 t = group_table(coh, d)
                 row.update({f'{role}_r_all': t.loc['all', 'r'], f'{role}_r_morph_prop': t.loc[['morph', 'prop'], 'r'].mean(),
@@ -259,13 +261,14 @@ def main(patients:int=360, budget:float=60.0, hidden:int=64, depth:int=2, quick:
         for S in sample_counts:
             row = {'perfect_model_coverage_90': perfect_coverage(S)}
             for role in calib_roles:
-                d = d0/f'{role}_predictions' if S == n_samples else work/f'samples_{name}_{S}_{role}'
+                own_ = S == n_samples and role == 'val'      # the run's own validation predictions (made without the spread)
+                d = d0/f'{role}_predictions' if own_ else work/f'samples_{name}_{S}_{role}'
                 t1 = time.time()
-                if S != n_samples: predict(ck, f, fold.slides(cohort, role), d, pcfg.replace(n_samples=S), cohort.sample_sheet, truth, 'synthetic')
+                if not own_: predict(ck, f, fold.slides(cohort, role), d, pcfg.replace(n_samples=S), cohort.sample_sheet, truth, 'synthetic')
                 t = group_table(coh, d)
                 row.update({f'{role}_r_all': t.loc['all', 'r'], f'{role}_coverage_90': t.loc['all', 'coverage_90'],
                             f'{role}_crps': t.loc['all', 'crps']})
-                if S != n_samples: row[f'{role}_predict_wall_seconds'] = round(time.time() - t1, 1)
+                if not own_: row[f'{role}_predict_wall_seconds'] = round(time.time() - t1, 1)
             by_samples[(name, S)] = row
     by_samples = pd.DataFrame(by_samples).T.rename_axis(['model', 'samples']) if by_samples else pd.DataFrame()
     diffs = {f'{n} - ridge': paired_difference(coh, results[n][0]/'test_predictions', results['ridge'][0]/'test_predictions')
