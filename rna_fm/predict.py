@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_predict.ipynb #3198cc06
 from __future__ import annotations
-import json, math, time
+import json, math, time, warnings
 from dataclasses import dataclass
 from typing import Literal
 from pathlib import Path
@@ -359,9 +359,9 @@ def fit_spread(pred_dir, # a prediction directory of validation patients (`predi
     if missing: raise RNAFMError(f"{len(missing)} predicted gene(s) have no measurement (first: {first_items(missing)}): give the truth of every gene")
     y, m = truth.loc[pats, mean.columns].to_numpy(np.float64), mean.loc[pats].to_numpy(np.float64)
     s = sd.loc[pats, mean.columns].to_numpy(np.float64)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        err = np.nanmean((y - m)**2, 0) if np.isnan(y).any() else ((y - m)**2).mean(0)      # unmeasured values skipped
-        var = np.nanmean(np.where(np.isnan(y), np.nan, s**2), 0) if np.isnan(y).any() else (s**2).mean(0)
+    with np.errstate(invalid='ignore', divide='ignore'), warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)                                     # a gene measured in no patient: factor 1
+        err, var = np.nanmean((y - m)**2, 0), np.nanmean(np.where(np.isnan(y), np.nan, s**2), 0)   # unmeasured values skipped
         f = np.sqrt(err / var)
     return pd.Series(np.where(np.isfinite(f) & (var > 1e-12), f, 1.0), index=mean.columns, name='spread')
 
@@ -377,16 +377,15 @@ def save_spread(checkpoint, # the checkpoint directory the validation prediction
     return atomic_write_json(Path(checkpoint).parent/SPREAD_FILE, d)
 
 def read_spread(info:CheckpointInfo, # the checkpoint predicting
-                weights:str|None, # the weights it uses (None: given in memory: no spread file applies)
+                ident:dict, # its `checkpoint_identity` with the weights it uses (weights None: given in memory, no spread file applies)
                ) -> tuple[np.ndarray, Path]|None:
     "The spread factors (G,) fitted for this checkpoint and weights and the file, or None when there is no spread.json beside it."
     f = Path(info.path).parent/SPREAD_FILE
-    if weights is None or not f.exists(): return None
+    if ident['weights'] is None or not f.exists(): return None
     try: d = json.loads(f.read_text())
     except (OSError, ValueError): raise RNAFMError(f"'{f}' is not readable JSON: delete it (or predict with --spread none) and refit it") from None
-    ident = checkpoint_identity(info, weights)
     if d.get('checkpoint') != {k: ident[k] for k in ('weights', 'config_sha256', 'weights_sha256')}:
-        raise RNAFMError(f"'{f}' was fitted for other weights than the {weights} weights of checkpoint '{info.path}': predict with "
+        raise RNAFMError(f"'{f}' was fitted for other weights than the {ident['weights']} weights of checkpoint '{info.path}': predict with "
                          "--spread none, or with the weights it was fitted for (those model selection kept)")
     if d.get('genes') != info.genes: raise RNAFMError(f"'{f}' holds other genes than checkpoint '{info.path}': delete it or predict with --spread none")
     return np.asarray(d['factor'], np.float64), f
@@ -410,7 +409,8 @@ def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, 
     check_ensemble([m[1] if isinstance(m, tuple) else read_checkpoint(m) for m in members])   # before loading any weights
     loaded = [m if isinstance(m, tuple) else load_checkpoint(m, cfg.weights, cfg.device) for m in members]
     used = [None if isinstance(m, tuple) else (i.selected if cfg.weights == 'selected' else cfg.weights) for m, (_, i) in zip(members, loaded)]
-    spreads = [None if cfg.spread == 'none' else read_spread(i, w) for (_, i), w in zip(loaded, used)]   # checked before any write
+    ids_ = [checkpoint_identity(i, w) for (_, i), w in zip(loaded, used)]
+    spreads = [None if cfg.spread == 'none' else read_spread(i, d) for (_, i), d in zip(loaded, ids_)]   # checked before any write
     model, info = loaded[0]
     device = next(model.parameters()).device
     feats = ArrayFeatures(features) if isinstance(features, dict) else features
@@ -438,7 +438,6 @@ def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, 
                 z = mu + torch.as_tensor(spreads[c][0], dtype=z.dtype, device=z.device) * (z - mu)
             out.append(inf.normaliser.inverse_transform(z).float().cpu().numpy())
         return np.concatenate(out, 0)
-    ids_ = [checkpoint_identity(i, w) for (_, i), w in zip(loaded, used)]
     meta = {'model': 'rna-fm', 'checkpoint': str(info.path) if len(loaded) == 1 else f"ensemble of {len(loaded)}: " +
             ', '.join(str(i.path) for _, i in loaded), 'checkpoint_step': info.step, 'weights': used[0], 'encoder': info.encoder,
             'ensemble': len(loaded), 'checkpoints': ids_, 'guidance': sorted({_guidance(cfg, i) for _, i in loaded}),
