@@ -19,7 +19,9 @@ gene on synthetic slides with known regions.
     >= 0.6; the same for the expected local expression itself (the truth's own ceiling);
   - cluster importance: the share of (gene, slide) pairs, and per gene the share of slides, in which the cluster of
     largest |importance| belongs (by majority of its tiles) to the driving texture; the same for the truth's own
-    occlusion (expected expression of the slide's composition with and without the cluster);
+    occlusion (expected expression of the slide's composition and of the composition with the cluster occluded as the
+    map occludes it: its tiles left out ('remove'), or given the training slides' mean composition ('mean'), which is
+    what the training mean feature stands for; divided by the cluster's tiles for importance_unit 'tile');
   - an extra figure, not the bar: the share of pairs with a cluster of the driving texture among the top m by |importance|,
     m = that texture's number of clusters on the slide (a texture is split over several clusters), and the same for the truth.
   All of it at each guidance scale of --guidance (e.g. '1,2'; default: MapConfig's, the checkpoint's own scale).
@@ -29,6 +31,9 @@ gene on synthetic slides with known regions.
     training-fold slides, never the test slides; when it is not the default, the test slides are mapped with it once.
   --choose_context: the same for MapConfig.context, among CONTEXTS (0, 0.25, 0.5, 0.75, 0.9, fixed before any run), at
     the first map's window and guidance (so every context is judged against the same abundance).
+  --choose_importance: MapConfig.occlusion and importance_unit, among ('remove', 'mean') x ('cluster', 'tile') (fixed
+    before any run), on the same 8 training slides: the pair with the most genes whose driving texture is first in most
+    slides, then the largest share of (gene, slide) pairs, then the first in that order (today's 'remove', 'cluster').
   --diagnose: why genes stay below 0.6, per driving texture: (a) the model's whole-slide test-fold predictions (16 samples,
     19 Euler steps): per-gene Pearson r with the measured log2 expression and with the oracle mean; (b) the textures'
     region sizes on the tile grid and the share of windows that mix a texture with others; (c) k-means purity: the share
@@ -38,7 +43,7 @@ gene on synthetic slides with known regions.
     texture over the next one).
 Everything printed is saved as JSON (default benchmarks/out/bench_spatial.json).
 
-Usage: python benchmarks/bench_spatial.py [--speed] [--truth] [--tiles 5000] [--max_windows N] [--no_importance] [--stride1] [--patients 300] [--steps 1500] [--max_slides 16] [--prior none|ridge|kernel] [--work DIR] [--train_only] [--checkpoint DIR] [--guidance 1,2] [--context 0,0.5] [--choose_window] [--choose_context] [--diagnose] [--threads N] [--json PATH]
+Usage: python benchmarks/bench_spatial.py [--speed] [--truth] [--tiles 5000] [--max_windows N] [--no_importance] [--stride1] [--patients 300] [--steps 1500] [--max_slides 16] [--prior none|ridge|kernel] [--work DIR] [--train_only] [--checkpoint DIR] [--guidance 1,2] [--context 0,0.5] [--choose_window] [--choose_context] [--choose_importance] [--diagnose] [--threads N] [--json PATH]
 Under load, --threads 1: two torch threads stall on each other when other processes hold the cores.
 """
 import argparse, json, os, platform, resource, sys, tempfile, time
@@ -52,6 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT/'benchmarks'/'out'
 MIN_RHO, DRIVEN_RHO = 0.6, 0.8     # the issue's bar for a map; the truth's definition of a strongly driven gene
 WINDOWS, CONTEXTS = (3, 5, 7, 9), (0, 0.25, 0.5, 0.75, 0.9)   # the values --choose_window and --choose_context try
+IMPORTANCES = (('remove', 'cluster'), ('remove', 'tile'), ('mean', 'cluster'), ('mean', 'tile'))   # --choose_importance: (occlusion, unit)
 
 def _blob_store(root:Path, n_tiles:int, k:int, d:int, seed:int=0) -> Path:
     "A slide store of about `n_tiles` tiles in a disc, random features and spatially coherent cluster assignments."
@@ -173,15 +179,77 @@ def _shares(tex:np.ndarray, members:np.ndarray, T:int) -> np.ndarray:
     share = np.stack([((tex[np.where(members >= 0, members, 0)] == t) & (members >= 0)).sum(1) for t in range(T)], 1)
     return share / share.sum(1, keepdims=True)
 
-def map_figures(coh, strong:pd.DataFrame, slides:list, run, cfg, importance:bool=True, keep_maps:bool=False) -> dict:
+def _importance_acc() -> dict: return {'top': {}, 'top_truth': {}, 'top_m': [], 'top_m_truth': [], 'm_count': []}
+
+def _slide_importance(coh, strong:pd.DataFrame, i:int, tex:np.ndarray, assign:np.ndarray, K:int, imp_df:pd.DataFrame, cfg, mean_comp:np.ndarray, acc:dict):
+    "Add one slide's figures of cluster importance `imp_df` (K, genes), and of the truth's own occlusion done alike (`cfg`), to `acc`."
+    T, g_idx = coh.spec.n_textures, {g: j for j, g in enumerate(coh.genes)}
+    counts = np.stack([np.bincount(tex[assign == c], minlength=T) for c in range(K)])   # (K, T) tiles per cluster and texture
+    cl_tex = np.where(counts.sum(1) > 0, counts.argmax(1), -1)
+    full, present = counts.sum(0), np.flatnonzero(counts.sum(1) > 0)
+    n_c = counts[present].sum(1)
+    if cfg.occlusion == 'mean': occluded = np.stack([(full - counts[c] + n_c[j] * mean_comp) / full.sum() for j, c in enumerate(present)])
+    else: occluded = np.stack([(full - counts[c]) / max(1, (full - counts[c]).sum()) for c in present])
+    z = np.repeat(coh.slides.loc[i, [f'factor_{f}' for f in range(coh.spec.n_factors)]].to_numpy(float)[None], len(present) + 1, 0)
+    occl = coh.truth.expected_expression(np.vstack([full / full.sum(), occluded]), z)
+    for g in strong.index:
+        t = int(strong.texture[g])
+        imp = imp_df[g].to_numpy()
+        if not np.isfinite(imp).any() or full[t] in (0, full.sum()): continue   # one cluster, or the texture absent or everywhere
+        acc['top'].setdefault(g, []).append(bool(cl_tex[int(np.nanargmax(np.abs(imp)))] == t))
+        d = (occl[0, g_idx[g]] - occl[1:, g_idx[g]]) / (n_c if cfg.importance_unit == 'tile' else 1)
+        acc['top_truth'].setdefault(g, []).append(bool(cl_tex[present[int(np.argmax(np.abs(d)))]] == t))
+        m = int((cl_tex == t).sum())                                    # clusters of the driving texture on this slide
+        if m:
+            live = np.flatnonzero(np.isfinite(imp))
+            acc['top_m'].append(bool((cl_tex[live[np.argsort(-np.abs(imp[live]), kind='stable')[:m]]] == t).any()))
+            acc['top_m_truth'].append(bool((cl_tex[present[np.argsort(-np.abs(d), kind='stable')[:m]]] == t).any()))
+            acc['m_count'].append(m)
+
+def _importance_summary(acc:dict) -> dict:
+    "The figures of cluster importance over every (gene, slide) pair gathered in `acc`."
+    pairs = [x for v in acc['top'].values() for x in v]; pairs_t = [x for v in acc['top_truth'].values() for x in v]
+    per_gene = np.array([np.mean(v) for v in acc['top'].values()]); per_gene_t = np.array([np.mean(v) for v in acc['top_truth'].values()])
+    return {'importance_top_is_driving_share_of_pairs': round(float(np.mean(pairs)), 3),
+            'importance_genes_driving_first_in_most_slides': round(float(np.mean(per_gene > 0.5)), 3),
+            'importance_median_share_of_slides_per_gene': round(float(np.median(per_gene)), 3),
+            'truth_occlusion_top_is_driving_share_of_pairs': round(float(np.mean(pairs_t)), 3),
+            'truth_occlusion_genes_driving_first_in_most_slides': round(float(np.mean(per_gene_t > 0.5)), 3),
+            'extra_driving_among_top_m_share_of_pairs': round(float(np.mean(acc['top_m'])), 3),
+            'extra_truth_driving_among_top_m_share_of_pairs': round(float(np.mean(acc['top_m_truth'])), 3),
+            'extra_mean_m': round(float(np.mean(acc['m_count'])), 2), 'extra_pairs': len(acc['top_m'])}
+
+def importance_choice(coh, strong:pd.DataFrame, slides:list, run, cfg, mean_comp:np.ndarray) -> dict:
+    "MapConfig.occlusion and importance_unit chosen on training slides (never the test slides): figures per pair of IMPORTANCES, and the choice."
+    from rna_fm.checkpoint import load_checkpoint
+    from rna_fm.spatial import Readout, cluster_importance, read_slide_clusters
+    model, info = load_checkpoint(run, cfg.weights, cfg.device)
+    ro = Readout(info, list(strong.index))
+    per = {}
+    for occlusion in dict.fromkeys(o for o, _ in IMPORTANCES):
+        c = cfg.replace(occlusion=occlusion, importance_unit='cluster')
+        accs = {u: _importance_acc() for o, u in IMPORTANCES if o == occlusion}
+        for sid, i, store, tex in slides:
+            slide = read_slide_clusters(store, info.encoder, info.k)
+            imp = cluster_importance(slide, model, ro, c)                      # per cluster; per tile divides by the cluster's tiles
+            n = np.bincount(slide.assign, minlength=slide.k).astype(float)[:, None]
+            for u, a in accs.items():
+                _slide_importance(coh, strong, i, tex, slide.assign, slide.k, imp / np.where(n > 0, n, 1) if u == 'tile' else imp,
+                                  c.replace(importance_unit=u), mean_comp, a)
+        for u, a in accs.items(): per[f'{occlusion}, {u}'] = _importance_summary(a)
+    key = lambda ou: (per[f'{ou[0]}, {ou[1]}']['importance_genes_driving_first_in_most_slides'], per[f'{ou[0]}, {ou[1]}']['importance_top_is_driving_share_of_pairs'])
+    best = max(IMPORTANCES, key=key)                                          # max keeps the first of equals: IMPORTANCES' order
+    return {'field': 'importance', 'slides': [x[0] for x in slides], 'per_value': per, 'chosen': list(best)}
+
+def map_figures(coh, strong:pd.DataFrame, slides:list, run, cfg, importance:bool=True, keep_maps:bool=False, mean_comp=None) -> dict:
     "Maps of the strongly driven genes on `slides` with `cfg`, against the truth: the figures of the bar (see the docstring)."
     from rna_fm.checkpoint import load_checkpoint
     from rna_fm.spatial import map_slide
     genes = list(strong.index)
     fac = [f'factor_{f}' for f in range(coh.spec.n_factors)]
     T, g_idx = coh.spec.n_textures, {g: j for j, g in enumerate(coh.genes)}
-    rho_map, rho_truth, rho_map_truth, rho_map5, top, top_truth = {}, {}, {}, {}, {}, {}
-    top_m, top_m_truth, m_count, maps = [], [], [], []
+    rho_map, rho_truth, rho_map_truth, rho_map5, maps = {}, {}, {}, {}, []
+    acc = _importance_acc()
     loaded = load_checkpoint(run, cfg.weights, cfg.device)
     t0, c0 = time.perf_counter(), time.process_time()
     for sid, i, store, tex in slides:
@@ -190,14 +258,8 @@ def map_figures(coh, strong:pd.DataFrame, slides:list, run, cfg, importance:bool
         share = _shares(tex, sm.windows.members, T)
         ab5 = _tile_abundance(tex, sm.slide.coords, sm.slide.tile_px, 5, T) if cfg.window != 5 else None   # the default window's abundance
         local_truth = coh.truth.expected_expression(share, np.repeat(coh.slides.loc[i, fac].to_numpy(float)[None], len(share), 0))
-        near, assign, K = sm.windows.nearest, sm.slide.assign, sm.slide.k
-        cl_tex = np.array([np.bincount(tex[assign == c], minlength=T).argmax() if (assign == c).any() else -1 for c in range(K)])
-        counts = np.stack([np.bincount(tex[assign == c], minlength=T) for c in range(K)])   # (K, T) tiles per cluster and texture
-        full = counts.sum(0)
-        present = np.flatnonzero(counts.sum(1) > 0)
-        without = np.stack([(full - counts[c]) / max(1, (full - counts[c]).sum()) for c in present])
-        z = np.repeat(coh.slides.loc[i, fac].to_numpy(float)[None], len(present) + 1, 0)
-        occl = coh.truth.expected_expression(np.vstack([full / full.sum(), without]), z)
+        near = sm.windows.nearest
+        if importance: _slide_importance(coh, strong, i, tex, sm.slide.assign, sm.slide.k, sm.importance, sm.config, mean_comp, acc)
         for g in genes:
             t, sgn = int(strong.texture[g]), strong.sign[g]
             ab = share[near, t]
@@ -208,17 +270,6 @@ def map_figures(coh, strong:pd.DataFrame, slides:list, run, cfg, importance:bool
             rho_truth.setdefault(g, []).append(scipy.stats.spearmanr(lt, sgn * ab)[0])
             rho_map_truth.setdefault(g, []).append(scipy.stats.spearmanr(m, lt)[0])
             if ab5 is not None: rho_map5.setdefault(g, []).append(scipy.stats.spearmanr(m, sgn * ab5[:, t])[0])
-            if not importance: continue
-            imp = sm.importance[g].to_numpy()
-            top.setdefault(g, []).append(bool(cl_tex[int(np.nanargmax(np.abs(imp)))] == t))
-            d = occl[0, g_idx[g]] - occl[1:, g_idx[g]]
-            top_truth.setdefault(g, []).append(bool(cl_tex[present[int(np.argmax(np.abs(d)))]] == t))
-            m = int((cl_tex == t).sum())                                    # clusters of the driving texture on this slide
-            if m:
-                live = np.flatnonzero(np.isfinite(imp))
-                top_m.append(bool((cl_tex[live[np.argsort(-np.abs(imp[live]), kind='stable')[:m]]] == t).any()))
-                top_m_truth.append(bool((cl_tex[present[np.argsort(-np.abs(d), kind='stable')[:m]]] == t).any()))
-                m_count.append(m)
     def dist(v):
         v = np.asarray([np.nanmedian(x) for x in v.values()], float)
         return {'genes': int(len(v)), 'median': round(float(np.nanmedian(v)), 3), 'q25': round(float(np.nanquantile(v, 0.25)), 3),
@@ -229,21 +280,12 @@ def map_figures(coh, strong:pd.DataFrame, slides:list, run, cfg, importance:bool
            'map_cpu_seconds': round(time.process_time() - c0, 1),
            'spearman_map_vs_abundance': dist(rho_map), 'spearman_truth_vs_abundance': dist(rho_truth),
            'spearman_map_vs_local_truth': dist(rho_map_truth), **({'spearman_map_vs_abundance_in_5x5': dist(rho_map5)} if rho_map5 else {})}
-    if importance:
-        pairs = [x for v in top.values() for x in v]; pairs_t = [x for v in top_truth.values() for x in v]
-        per_gene = np.array([np.mean(v) for v in top.values()]); per_gene_t = np.array([np.mean(v) for v in top_truth.values()])
-        out.update({'importance_top_is_driving_share_of_pairs': round(float(np.mean(pairs)), 3),
-            'importance_genes_driving_first_in_most_slides': round(float(np.mean(per_gene > 0.5)), 3),
-            'importance_median_share_of_slides_per_gene': round(float(np.median(per_gene)), 3),
-            'truth_occlusion_top_is_driving_share_of_pairs': round(float(np.mean(pairs_t)), 3),
-            'truth_occlusion_genes_driving_first_in_most_slides': round(float(np.mean(per_gene_t > 0.5)), 3),
-            'extra_driving_among_top_m_share_of_pairs': round(float(np.mean(top_m)), 3),
-            'extra_truth_driving_among_top_m_share_of_pairs': round(float(np.mean(top_m_truth)), 3),
-            'extra_mean_m': round(float(np.mean(m_count)), 2), 'extra_pairs': len(top_m)})
+    if importance: out.update(_importance_summary(acc))
+    top = acc['top']
     out['per_gene'] = {g: {'texture': int(strong.texture[g]), 'sign': int(strong.sign[g]), 'truth_rho': round(float(strong.rho[g]), 3),
                            'map_vs_abundance': round(float(np.nanmedian(rho_map[g])), 3), 'ceiling': round(float(np.nanmedian(rho_truth[g])), 3),
                            'map_vs_local_truth': round(float(np.nanmedian(rho_map_truth[g])), 3),
-                           **({'importance_first': round(float(np.mean(top[g])), 3)} if importance else {})} for g in rho_map}
+                           **({'importance_first': round(float(np.mean(top[g])), 3)} if importance and g in top else {})} for g in rho_map}
     if keep_maps: out['_maps'] = maps
     return out
 
@@ -389,7 +431,9 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     strong = drv[(drv.kind == 'prop') & (drv.rho.abs() >= DRIVEN_RHO)]
     test, skipped = _stores(coh, list(fold.slides(cohort, 'test')), work/'stores', max_slides, slide_size, seed)
     cfgs = [MapConfig(**{k: v for k, v in (('guidance', g), ('context', c)) if v is not None}) for g in guidance for c in context]
-    runs = [map_figures(coh, strong, test, run, c, keep_maps=diagnosis and j == 0) for j, c in enumerate(cfgs)]
+    tex_cols = [c for c in coh.slides.columns if c.startswith('tex_')]
+    mean_comp = coh.slides.set_index('slide_id').loc[list(fold.slides(cohort, 'train')), tex_cols].to_numpy(float).mean(0)   # what the training mean feature stands for
+    runs = [map_figures(coh, strong, test, run, c, keep_maps=diagnosis and j == 0, mean_comp=mean_comp) for j, c in enumerate(cfgs)]
     out = {'patients': patients, 'K': coh.spec.K, 'prior': getattr(ck.model_cfg, 'prior', 'none'), 'genes': len(coh.genes),
            'prop_genes': int((drv.kind == 'prop').sum()), 'strongly_driven_genes': len(strong), 'test_slides': len(test),
            'skipped_slides': skipped, 'slide_size': list(slide_size), 'train_steps': None if checkpoint else steps,
@@ -397,9 +441,12 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
            'checkpoint_guidance': getattr(ck, 'guidance', None)}
     if choose:                                         # on training slides only; the test slides are mapped at each choice once
         train_slides, _ = _stores(coh, list(fold.slides(cohort, 'train')), work/'train_stores', 8, slide_size, seed)
-        out['choices'] = [choice(coh, strong, train_slides, run, cfgs[0], f, WINDOWS if f == 'window' else CONTEXTS) for f in choose]
+        out['choices'] = [importance_choice(coh, strong, train_slides, run, cfgs[0], mean_comp) if f == 'importance' else
+                          choice(coh, strong, train_slides, run, cfgs[0], f, WINDOWS if f == 'window' else CONTEXTS) for f in choose]
         for c in out['choices']:
-            if c['chosen'] != runs[0]['map_config'][c['field']]: runs.append(map_figures(coh, strong, test, run, cfgs[0].replace(**{c['field']: c['chosen']})))
+            fields = dict(zip(('occlusion', 'importance_unit'), c['chosen'])) if c['field'] == 'importance' else {c['field']: c['chosen']}
+            if any(v != runs[0]['map_config'][k] for k, v in fields.items()):
+                runs.append(map_figures(coh, strong, test, run, cfgs[0].replace(**fields), mean_comp=mean_comp))
     if diagnosis: out['diagnosis'] = diagnose(coh, strong, cohort, fold, run, test, runs[0], cfgs[0])
     for r in runs: r.pop('_maps', None)
     out['maps'] = runs
@@ -428,6 +475,7 @@ def main():
     ap.add_argument('--context', default=None, help="--truth: MapConfig.context values of the maps, comma-separated, e.g. '0,0.5' (default: MapConfig's default)")
     ap.add_argument('--choose_window', action='store_true', help='--truth: choose the window on 8 training slides, then map the test slides with it once')
     ap.add_argument('--choose_context', action='store_true', help='--truth: choose MapConfig.context on 8 training slides, then map the test slides with it once')
+    ap.add_argument('--choose_importance', action='store_true', help='--truth: choose MapConfig.occlusion and importance_unit on 8 training slides, then map the test slides with them once')
     ap.add_argument('--json', default=str(OUT/'bench_spatial.json'))
     a = ap.parse_args()
     if not (a.speed or a.truth): a.speed = a.truth = True
@@ -457,7 +505,7 @@ def main():
         if a.truth:
             r = report['truth'] = truth(Path(d)/'truth', a.patients, a.steps, max_slides=a.max_slides, checkpoint=a.checkpoint,
                                         train_only=a.train_only, prior=a.prior, guidance=guidance, context=context, diagnosis=a.diagnose,
-                                        choose=[f for f, on in (('window', a.choose_window), ('context', a.choose_context)) if on])
+                                        choose=[f for f, on in (('window', a.choose_window), ('context', a.choose_context), ('importance', a.choose_importance)) if on])
             if a.train_only: print(f"trained {r['train_steps']} steps in {r['train_seconds']} s; checkpoint {r['checkpoint']} (step {r['checkpoint_step']})")
         if a.truth and not a.train_only:
             print(f"synthetic truth: {r['patients']} patients, {r['genes']} genes ({r['prop_genes']} tissue-marker genes, "
@@ -466,7 +514,7 @@ def main():
                   else 'model from --checkpoint') + f", checkpoint kept at step {r['checkpoint_step']}")
             for m in r['maps']:
                 c = m['map_config']
-                print(f"  maps at guidance {m['guidance']}, context {c.get('context', 0)} (window {c['window']}, stride {c['stride']}, {c['n_samples']} samples x {c['steps']} steps; "
+                print(f"  maps at guidance {m['guidance']}, context {c.get('context', 0)}, occlusion {c.get('occlusion', 'remove')}, importance per {c.get('importance_unit', 'cluster')} (window {c['window']}, stride {c['stride']}, {c['n_samples']} samples x {c['steps']} steps; "
                       f"{m['map_seconds']} s, process CPU {m['map_cpu_seconds']} s):")
                 for key, what in (('spearman_map_vs_abundance', 'map vs local abundance of the driving texture'),
                                   ('spearman_map_vs_abundance_in_5x5', 'map vs abundance in the default 5 x 5 window'),
@@ -489,6 +537,13 @@ def main():
                       f"clusters on the slide (mean m {m['extra_mean_m']} of K={r['K']}): {m['extra_driving_among_top_m_share_of_pairs']:.0%} "
                       f"of {m['extra_pairs']} pairs; the truth's own occlusion {m['extra_truth_driving_among_top_m_share_of_pairs']:.0%}")
             for wc in r.get('choices', []):
+                if wc['field'] == 'importance':
+                    print(f"  occlusion and importance unit chosen on {len(wc['slides'])} training slides (most genes first in most slides, then pairs): {wc['chosen']}")
+                    for v, x in wc['per_value'].items():
+                        print(f"    {v}: driving texture first in {x['importance_top_is_driving_share_of_pairs']:.0%} of pairs, "
+                              f"{x['importance_genes_driving_first_in_most_slides']:.0%} of genes first in most slides; the truth's own occlusion "
+                              f"{x['truth_occlusion_top_is_driving_share_of_pairs']:.0%}, {x['truth_occlusion_genes_driving_first_in_most_slides']:.0%}")
+                    continue
                 print(f"  {wc['field']} chosen on {len(wc['slides'])} training slides (most genes at >= {MIN_RHO}, then the median): {wc['chosen']}")
                 for v, x in wc['per_value'].items():
                     print(f"    {wc['field']} {v}: {x['share_at_least_0.6']:.0%} of genes at >= {MIN_RHO}, median {x['median']}, ceiling median "

@@ -543,6 +543,12 @@ class RidgePrior(nn.Module):
         "The null condition's prior, the training mean, n times: (n, G)."
         return self.intercept.expand(n, -1)
 
+    def feature_mean(self) -> torch.Tensor:
+        "(D,) the training slides' mean pooled feature (for a tile-mean prior, the cohort's mean tile feature); refused before fitting."
+        if PRIOR_POOLINGS[int(self.pooling)] == 'none':
+            raise RNAFMError("this model's prior was never fitted, so it records no training mean feature")
+        return self.x_mean
+
     def regress(self, X, Y, X_val, Y_val, alphas) -> dict:
         "The regression fitted on (n, D) pooled features (`rna_fm.ridge.fit_ridge`): its arrays, named as the buffers, and choices."
         return fit_ridge(X, Y, X_val, Y_val, alphas)
@@ -585,6 +591,11 @@ class KernelPrior(RidgePrior):
     def inputs(self, pooled:torch.Tensor) -> torch.Tensor:
         "(B, M) random Fourier features sqrt(2/M) cos(x W + b) of the standardised pooled features (B, D)."
         return math.sqrt(2 / len(self.b)) * torch.cos(((pooled - self.in_mean) / self.in_scale) @ self.W + self.b)
+
+    def feature_mean(self) -> torch.Tensor:
+        "(D,) the training slides' mean pooled feature (`x_mean` standardises the Fourier features here)."
+        super().feature_mean()
+        return self.in_mean
 
     def regress(self, X, Y, X_val, Y_val, alphas) -> dict:
         "Kernel ridge on (n, D) pooled features, bandwidth and penalty chosen on validation (`rna_fm.ridge.fit_kernel_ridge`)."

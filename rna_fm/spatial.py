@@ -7,6 +7,7 @@ from __future__ import annotations
 import json, math, time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
@@ -23,13 +24,18 @@ from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint
 from .model import PRIOR_POOLINGS
 
 # %% auto #0
-__all__ = ['CONTEXT', 'MapConfig', 'tile_grid', 'Windows', 'window_positions', 'condition_from_counts', 'with_context',
-           'map_context', 'SlideClusters', 'read_slide_clusters', 'Readout', 'local_predictions', 'cluster_importance',
-           'SpatialMap', 'map_slide', 'write_map', 'read_map', 'tile_geojson', 'write_geojson', 'slide_thumbnail',
-           'plot_tiles', 'save_pictures', 'map_cmd']
+__all__ = ['CONTEXT', 'OCCLUSION', 'IMPORTANCE_UNIT', 'Occlusion', 'ImportanceUnit', 'MapConfig', 'tile_grid', 'Windows',
+           'window_positions', 'condition_from_counts', 'with_context', 'map_context', 'map_occlusion', 'SlideClusters',
+           'read_slide_clusters', 'Readout', 'local_predictions', 'cluster_importance', 'SpatialMap', 'map_slide',
+           'write_map', 'read_map', 'tile_geojson', 'write_geojson', 'slide_thumbnail', 'plot_tiles', 'save_pictures',
+           'map_cmd']
 
 # %% ../nbs/16_spatial.ipynb #sp000007
 CONTEXT = 0.5   # MapConfig.context of a model whose prior was fitted on tile means: chosen on training slides (benchmarks/bench_spatial.py --choose_context)
+OCCLUSION = {'ridge': 'mean', 'kernel': 'remove'}   # MapConfig.occlusion of a model with a fitted prior, by ModelConfig.prior: chosen on training slides (benchmarks/bench_spatial.py --choose_importance)
+IMPORTANCE_UNIT = 'tile'  # MapConfig.importance_unit: chosen with it (both priors chose it)
+Occlusion = Literal['remove', 'mean']      # how cluster importance occludes a cluster (see `cluster_importance`)
+ImportanceUnit = Literal['cluster', 'tile']
 
 @dataclass
 class MapConfig(JSONConfig):
@@ -41,6 +47,8 @@ class MapConfig(JSONConfig):
     solver: Solver = 'euler'     # ODE solver of the local predictions (see rna_fm.flow.integrate)
     steps: int = 9               # its steps
     context: float|None = None   # weight of the whole slide in each position's condition, in [0, 1): the window's cluster shares and means blended with the slide's (0: the window alone; unset: rna_fm.spatial.CONTEXT, 0.5, for a model whose prior was fitted on tile means, else 0; see `map_context`)
+    occlusion: Occlusion|None = None # how cluster importance occludes a cluster: 'remove' (its tiles left out) or 'mean' (its tiles given the training slides' mean tile feature, its share kept); unset: rna_fm.spatial.OCCLUSION for a model with a fitted prior ('mean' for a ridge prior, 'remove' for a kernel prior), else 'remove' (see `map_occlusion`)
+    importance_unit: ImportanceUnit = IMPORTANCE_UNIT # 'cluster': the change of the slide's predicted mean when the cluster is occluded; 'tile': that change per tile of the cluster (its tiles' values sum to the change)
     guidance: float|None = PredictConfig.guidance # classifier-free guidance scale of the local predictions (None: the checkpoint's, as for whole slides)
     batch: int = 64              # windows sampled per model call (memory grows with batch x n_samples x genes)
     seed: int = 0                # noise seed; every position starts from the same noise draws
@@ -163,6 +171,18 @@ def map_context(model, # the velocity network
         raise RNAFMError(f"context {context}: this model reads no cluster shares (its prior, if any, pools the K cluster features "
                          "and its condition is 'published'), so a window blended with its slide looks like the whole slide: use --context 0")
     return float(context)
+
+def _fitted_prior(model) -> bool: return getattr(model, 'prior', None) is not None and PRIOR_POOLINGS[int(model.prior.pooling)] != 'none'
+
+def map_occlusion(model, # the velocity network
+                  occlusion:Occlusion|None=MapConfig.occlusion, # the map's `MapConfig.occlusion`
+                 ) -> str:
+    "The occlusion cluster importance of `model` uses: for None, OCCLUSION of its prior when fitted (it records the training mean feature), else 'remove'."
+    if occlusion is None: return OCCLUSION.get(model.cfg.prior, 'remove') if _fitted_prior(model) else 'remove'
+    if occlusion == 'mean' and not _fitted_prior(model):
+        raise RNAFMError("occlusion 'mean' gives an occluded cluster the training slides' mean tile feature, which a model records "
+                         "only in a fitted prior (ModelConfig.prior 'ridge' or 'kernel'); this model has none: use --occlusion remove")
+    return occlusion
 
 
 # %% ../nbs/16_spatial.ipynb #sp000020
@@ -292,21 +312,26 @@ def cluster_importance(slide:SlideClusters, # from `read_slide_clusters`
                        readout:Readout, # which genes and pathways
                        cfg:MapConfig|None=None,
                       ) -> pd.DataFrame:
-    "Per cluster of the slide (rows) and column: the slide's predicted mean minus its prediction without that cluster."
+    "Per cluster of the slide (rows) and column: the slide's predicted mean minus its prediction with that cluster occluded (`cfg.occlusion`), per cluster or per tile (`cfg.importance_unit`)."
     cfg = cfg or MapConfig()
+    occlusion = map_occlusion(model, cfg.occlusion)
     feats, assign = torch.as_tensor(slide.features, dtype=torch.float32), torch.as_tensor(slide.assign, dtype=torch.long)
     k = slide.k
     sums = torch.zeros(k, feats.shape[1]).index_add_(0, assign, feats)
-    counts = torch.bincount(assign, minlength=k)
+    counts = torch.bincount(assign, minlength=k).float()
     present = torch.nonzero(counts).flatten()
     keep = torch.ones(len(present) + 1, k); keep[torch.arange(1, len(present) + 1), present] = 0   # row 0: the whole slide
-    if len(present) < 2: keep = keep[:1]                           # a slide of one cluster has nothing to compare with
+    if len(present) < 2 and occlusion == 'remove': keep = keep[:1]   # a slide of one cluster has nothing left without it
+    if occlusion == 'remove': rows = sums[None] * keep[..., None], counts[None] * keep
+    else: rows = (sums[None] * keep[..., None] + ((1 - keep) * counts)[..., None] * model.prior.feature_mean().float().cpu(),   # the mean feature, same tiles
+                  counts[None].expand_as(keep))
     x0 = _noise(cfg, len(readout.norm.genes))
-    means = torch.cat([_sample_values(model, readout, sums[None] * keep[s:s + cfg.batch, :, None],
-                                      counts[None] * keep[s:s + cfg.batch], x0, cfg).mean(0)
+    means = torch.cat([_sample_values(model, readout, rows[0][s:s + cfg.batch], rows[1][s:s + cfg.batch], x0, cfg).mean(0)
                        for s in range(0, len(keep), cfg.batch)])
     imp = np.full((k, len(readout.columns)), np.nan, np.float32)
-    if len(keep) > 1: imp[present.numpy()] = (means[:1] - means[1:]).numpy()
+    if len(keep) > 1:
+        d = means[:1] - means[1:]
+        imp[present.numpy()] = (d / counts[present, None] if cfg.importance_unit == 'tile' else d).numpy()
     return pd.DataFrame(imp, index=pd.Index(range(k), name='cluster'), columns=readout.columns)
 
 # %% ../nbs/16_spatial.ipynb #sp000028
@@ -338,7 +363,7 @@ def map_slide(store, # a slide store (tiled, embedded and aggregated with the ch
     cfg = cfg or MapConfig()
     model, info = checkpoint if isinstance(checkpoint, tuple) else load_checkpoint(checkpoint, cfg.weights, cfg.device)
     if cfg.guidance is None: cfg = cfg.replace(guidance=info.guidance)   # the map records the scale it used
-    cfg = cfg.replace(context=map_context(model, cfg.context))           # and the context
+    cfg = cfg.replace(context=map_context(model, cfg.context), occlusion=map_occlusion(model, cfg.occlusion))   # and the context and occlusion
     readout = Readout(info, genes, pathways)
     slide = read_slide_clusters(store, info.encoder, info.k)
     check_compatible(info, feature_shape=(info.k, slide.dim))
@@ -453,7 +478,8 @@ def save_pictures(sm:SpatialMap, # from `map_slide`
         for ax, (col, cmap, what) in zip(axs[0], kinds):
             v = sm.table[col].to_numpy(); lim = np.nanmax(np.abs(v)) if cmap == 'coolwarm' and np.isfinite(v).any() else None
             plot_tiles(ax, s.coords, s.tile_px, v, thumbnail, s.mpp, f'{c}: {what}', sm.units[c] if what != 'cluster importance'
-                       else 'change of the slide mean', cmap, -lim if lim else None, lim)
+                       else f"change of the slide mean{' per tile' if sm.config.importance_unit == 'tile' else ''} ({sm.config.occlusion})",
+                       cmap, -lim if lim else None, lim)
         fig.suptitle(f'{s.slide_id}', fontsize=9); fig.tight_layout()
         try: paths.append(atomic_savefig(fig, out_dir/f'{s.slide_id}_{_file_part(c)}.png', dpi=dpi))
         finally: plt.close(fig)
@@ -490,7 +516,7 @@ def map_cmd(stores:str, # a slide store (<slide_id>.zarr) or a directory of them
     split = lambda s: [x.strip() for x in s.split(',') if x.strip()] if s else []
     model, info = load_checkpoint(checkpoint, cfg.weights, cfg.device)
     Readout(info, split(genes), split(pathways))                                  # names checked before anything runs
-    map_context(model, cfg.context)                                               # and the context against the model
+    map_context(model, cfg.context); map_occlusion(model, cfg.occlusion)         # and the context and occlusion against the model
     paths = find_stores(stores)
     for p in paths:                          # clusters, features and window of every slide checked first (features not read yet)
         s = read_slide_clusters(p, info.encoder, info.k, features=False)
