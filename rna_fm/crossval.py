@@ -20,7 +20,7 @@ from .distributed import barrier, init_distributed, is_main
 from .metrics import topk_summary
 from .model import ModelConfig, RNAFM
 from .pathways import PathwayConfig, build_pathway_structure, load_gene_sets, read_gene_list
-from .predict import SPREAD_FILE, PredictConfig, fit_spread, predict, save_spread
+from .predict import SPREAD_FILE, PredictConfig, fit_spread, predict, save_spread, weights_used
 from .features import open_features
 from .train import RESULT_NEUTRAL, TrainConfig, fit, recipe_configs
 from .identity import run_mismatch
@@ -35,8 +35,7 @@ __all__ = ['FOLD_RECORD_VERSION', 'NEUTRAL_SETTINGS', 'CV_OPTIONS', 'run_fold', 
 def _fit_spread(out:Path, n_val:int, truth, predict_cfg:PredictConfig, info) -> None:
     "Fit the spread factors on the fold's validation predictions and write them beside best/ (none from fewer than 2 validation patients)."
     if n_val < 2: (out/SPREAD_FILE).unlink(missing_ok=True); return
-    weights = info.selected if predict_cfg.weights == 'selected' else predict_cfg.weights
-    save_spread(out/'best', weights, fit_spread(out/'val_predictions', truth), n_val)
+    save_spread(out/'best', weights_used(info, predict_cfg.weights), fit_spread(out/'val_predictions', truth), n_val)
 
 def run_fold(cohort:Cohort, # the training cohort (sample sheet + expression)
              fold:Fold, # its train, val and test patients

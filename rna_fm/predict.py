@@ -23,8 +23,8 @@ from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint, read_
 
 # %% auto #0
 __all__ = ['Format', 'FORMATS', 'Weights', 'Spread', 'SPREAD_FILE', 'PredictConfig', 'slide_seed', 'slide_noise', 'write_h5ad',
-           'check_truth', 'write_predictions', 'check_ensemble', 'checkpoint_identity', 'resolve_checkpoints',
-           'fit_spread', 'save_spread', 'read_spread', 'predict', 'read_slide_list']
+           'check_truth', 'write_predictions', 'check_ensemble', 'weights_used', 'checkpoint_identity',
+           'resolve_checkpoints', 'fit_spread', 'save_spread', 'read_spread', 'predict', 'read_slide_list']
 
 # %% ../nbs/10_predict.ipynb #f97d2923
 Format = Literal['csv', 'parquet', 'h5ad', 'h5ad_samples']   # a prediction output format
@@ -306,6 +306,12 @@ def check_ensemble(infos:list, # CheckpointInfo of every member
             raise RNAFMError(f"{where} read different cluster features ({a.encoder!r}, K={a.k}, D={a.feat_dim} and "
                              f"{b.encoder!r}, K={b.k}, D={b.feat_dim}): an ensemble's members must read the same features")
 
+def weights_used(info:CheckpointInfo, # a checkpoint
+                 weights:Weights, # the weights asked for (`PredictConfig.weights`)
+                ) -> str:
+    "The weights file a prediction of `info` reads: 'selected' resolved to the weights model selection kept ('ema' or 'raw')."
+    return info.selected if weights == 'selected' else weights
+
 def checkpoint_identity(info:CheckpointInfo, # a checkpoint
                         weights:str|None, # the weights used ('ema', 'raw'; None: given in memory)
                        ) -> dict:
@@ -408,7 +414,7 @@ def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, 
     members = list(checkpoint) if isinstance(checkpoint, list) else [checkpoint]
     check_ensemble([m[1] if isinstance(m, tuple) else read_checkpoint(m) for m in members])   # before loading any weights
     loaded = [m if isinstance(m, tuple) else load_checkpoint(m, cfg.weights, cfg.device) for m in members]
-    used = [None if isinstance(m, tuple) else (i.selected if cfg.weights == 'selected' else cfg.weights) for m, (_, i) in zip(members, loaded)]
+    used = [None if isinstance(m, tuple) else weights_used(i, cfg.weights) for m, (_, i) in zip(members, loaded)]
     ids_ = [checkpoint_identity(i, w) for (_, i), w in zip(loaded, used)]
     spreads = [None if cfg.spread == 'none' else read_spread(i, d) for (_, i), d in zip(loaded, ids_)]   # checked before any write
     model, info = loaded[0]

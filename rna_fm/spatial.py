@@ -19,16 +19,16 @@ from .core import JSONConfig, RNAFMError, atomic_savefig, atomic_write_text, fir
 from .store import clusters_name, features_name, open_store, read_coords, read_group, store_attrs, write_group, check_name
 from .features import features_status, read_features
 from .flow import Noise, Solver, draw_noise, sample
-from .predict import PredictConfig, Weights
+from .predict import PredictConfig, Spread, Weights, checkpoint_identity, read_spread, weights_used
 from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint
 from .model import PRIOR_POOLINGS
 
 # %% auto #0
 __all__ = ['CONTEXT', 'OCCLUSION', 'IMPORTANCE_UNIT', 'Occlusion', 'ImportanceUnit', 'MapConfig', 'tile_grid', 'Windows',
            'window_positions', 'condition_from_counts', 'with_context', 'map_context', 'map_occlusion', 'SlideClusters',
-           'read_slide_clusters', 'Readout', 'local_predictions', 'cluster_importance', 'SpatialMap', 'map_slide',
-           'write_map', 'read_map', 'tile_geojson', 'write_geojson', 'slide_thumbnail', 'plot_tiles', 'save_pictures',
-           'map_cmd']
+           'read_slide_clusters', 'Readout', 'map_spread', 'local_predictions', 'cluster_importance', 'SpatialMap',
+           'map_slide', 'write_map', 'read_map', 'tile_geojson', 'write_geojson', 'slide_thumbnail', 'plot_tiles',
+           'save_pictures', 'map_cmd']
 
 # %% ../nbs/16_spatial.ipynb #sp000007
 CONTEXT = 0.5   # MapConfig.context of a model whose prior was fitted on tile means: chosen on training slides (benchmarks/bench_spatial.py --choose_context)
@@ -53,6 +53,7 @@ class MapConfig(JSONConfig):
     batch: int = 64              # windows sampled per model call (memory grows with batch x n_samples x genes)
     seed: int = 0                # noise seed; every position starts from the same noise draws
     noise: Noise = PredictConfig.noise # those draws: antithetic pairs (x, -x), whose mean carries less sampling noise, or 'iid' (as for whole slides)
+    spread: Spread = PredictConfig.spread # each gene's samples spread around their mean by the checkpoint's factors (its spread.json, fitted on whole validation slides), as whole-slide predictions are; 'none': the flow's own spread
     weights: Weights = 'selected' # checkpoint weights the map uses
     device: str = 'cpu'          # 'cpu', 'cuda' or 'auto'
 
@@ -227,6 +228,7 @@ class Readout:
     def __init__(self, info:CheckpointInfo, # the checkpoint the samples come from
                  genes=(), # genes to show
                  pathways=(), # pathways to score
+                 spread=None, # (G,) spread factors of the samples (`map_spread`), or None
                 ):
         genes, pathways = list(genes or []), list(pathways or [])
         if not genes and not pathways: raise RNAFMError("choose at least one gene or pathway to map (--genes, --pathways)")
@@ -249,15 +251,25 @@ class Readout:
         self.guidance = info.guidance          # the checkpoint's scale, for a `MapConfig` that names none
         self.mean = torch.as_tensor(np.asarray(self.norm.mean, np.float64)[idx])     # (n_genes,) log2 units, of the chosen genes only
         self.std = torch.as_tensor(np.asarray(self.norm.std, np.float64)[idx])
+        self.spread = None if spread is None else torch.as_tensor(np.asarray(spread, np.float64))
 
     def __call__(self, z:torch.Tensor, # (S, B, G) normalised samples
                 ) -> torch.Tensor:
-        "Values (S, B, C) of the columns."
+        "Values (S, B, C) of the columns (each gene's samples first spread around their mean by `spread`, when given)."
+        if self.spread is not None:
+            mu = z.double().mean(0, keepdim=True)
+            z = mu + self.spread * (z.double() - mu)
         out = []
         if len(self.gene_idx):
             out.append((z[..., self.gene_idx].double() * self.std + self.mean).float())   # = norm.inverse_transform, on these genes
         if len(self.pathway_w): out.append(z.float() @ self.pathway_w.T)
         return torch.cat(out, -1)
+
+def map_spread(info:CheckpointInfo, # the checkpoint mapping
+               cfg:MapConfig, # its `spread` and `weights`
+              ) -> tuple[np.ndarray, Path]|None:
+    "The spread factors a map applies and their file (`rna_fm.predict.read_spread`), or None (spread 'none', or no spread.json beside the checkpoint)."
+    return None if cfg.spread == 'none' else read_spread(info, checkpoint_identity(info, weights_used(info, cfg.weights)))
 
 # %% ../nbs/16_spatial.ipynb #sp000024
 def _window_sums(feats:torch.Tensor, assign:torch.Tensor, members:torch.Tensor, k:int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -358,13 +370,16 @@ def map_slide(store, # a slide store (tiled, embedded and aggregated with the ch
               pathways=(), # pathways to score
               cfg:MapConfig|None=None,
               importance:bool=True, # also compute cluster importance
+              spread=None, # with a loaded (model, info) pair: its spread factors from `map_spread` (None: none); a checkpoint path reads its own
              ) -> SpatialMap:
     "Local predictions (and cluster importance) of chosen genes and pathways over one slide."
     cfg = cfg or MapConfig()
     model, info = checkpoint if isinstance(checkpoint, tuple) else load_checkpoint(checkpoint, cfg.weights, cfg.device)
     if cfg.guidance is None: cfg = cfg.replace(guidance=info.guidance)   # the map records the scale it used
     cfg = cfg.replace(context=map_context(model, cfg.context), occlusion=map_occlusion(model, cfg.occlusion))   # and the context and occlusion
-    readout = Readout(info, genes, pathways)
+    if not isinstance(checkpoint, tuple) or cfg.spread == 'none': spread = map_spread(info, cfg)
+    cfg = cfg.replace(spread='validation' if spread is not None else 'none')   # what the map used
+    readout = Readout(info, genes, pathways, None if spread is None else spread[0])
     slide = read_slide_clusters(store, info.encoder, info.k)
     check_compatible(info, feature_shape=(info.k, slide.dim))
     table, w = local_predictions(slide, model, readout, cfg)
@@ -516,6 +531,7 @@ def map_cmd(stores:str, # a slide store (<slide_id>.zarr) or a directory of them
     split = lambda s: [x.strip() for x in s.split(',') if x.strip()] if s else []
     model, info = load_checkpoint(checkpoint, cfg.weights, cfg.device)
     Readout(info, split(genes), split(pathways))                                  # names checked before anything runs
+    spread = map_spread(info, cfg)                                                # the spread file too
     map_context(model, cfg.context); map_occlusion(model, cfg.occlusion)         # and the context and occlusion against the model
     paths = find_stores(stores)
     for p in paths:                          # clusters, features and window of every slide checked first (features not read yet)
@@ -525,7 +541,7 @@ def map_cmd(stores:str, # a slide store (<slide_id>.zarr) or a directory of them
     with cpu.applied():
         for p in paths:
             t0 = time.time()
-            sm = map_slide(p, (model, info), split(genes), split(pathways), cfg, importance=not no_importance)
+            sm = map_slide(p, (model, info), split(genes), split(pathways), cfg, importance=not no_importance, spread=spread)
             write_map(sm, p, name)
             gj = write_geojson(sm, Path(out)/f'{sm.slide.slide_id}.geojson')
             pngs = save_pictures(sm, out, dpi=dpi)
