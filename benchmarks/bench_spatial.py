@@ -21,7 +21,7 @@ gene on synthetic slides with known regions.
     largest |importance| belongs (by majority of its tiles) to the driving texture; the same for the truth's own
     occlusion (expected expression of the slide's composition and of the composition with the cluster occluded as the
     map occludes it: its tiles left out ('remove'), or given the training slides' mean composition ('mean'), which is
-    what the training mean feature stands for; divided by the cluster's tiles for importance_unit 'tile');
+    what the training mean feature stands for; divided by the cluster's tiles for importance_unit 'per_tile');
   - an extra figure, not the bar: the share of pairs with a cluster of the driving texture among the top m by |importance|,
     m = that texture's number of clusters on the slide (a texture is split over several clusters), and the same for the truth.
   All of it at each guidance scale of --guidance (e.g. '1,2'; default: MapConfig's, the checkpoint's own scale).
@@ -31,9 +31,11 @@ gene on synthetic slides with known regions.
     training-fold slides, never the test slides; when it is not the default, the test slides are mapped with it once.
   --choose_context: the same for MapConfig.context, among CONTEXTS (0, 0.25, 0.5, 0.75, 0.9, fixed before any run), at
     the first map's window and guidance (so every context is judged against the same abundance).
-  --choose_importance: MapConfig.occlusion and importance_unit, among ('remove', 'mean') x ('cluster', 'tile') (fixed
+  --choose_importance: MapConfig.occlusion and importance_unit, among ('remove', 'mean') x ('per_cluster', 'per_tile') (fixed
     before any run), on the same 8 training slides: the pair with the most genes whose driving texture is first in most
-    slides, then the largest share of (gene, slide) pairs, then the first in that order (today's 'remove', 'cluster').
+    slides, then the largest share of (gene, slide) pairs, then the first in that order (today's 'remove', 'per_cluster');
+    'mean' only where the model has a fitted prior. Beside each pair (a diagnosis, not the choice): the same figures from
+    the model's prior mean alone, without the flow or sampling.
   --diagnose: why genes stay below 0.6, per driving texture: (a) the model's whole-slide test-fold predictions (16 samples,
     19 Euler steps): per-gene Pearson r with the measured log2 expression and with the oracle mean; (b) the textures'
     region sizes on the tile grid and the share of windows that mix a texture with others; (c) k-means purity: the share
@@ -57,7 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT/'benchmarks'/'out'
 MIN_RHO, DRIVEN_RHO = 0.6, 0.8     # the issue's bar for a map; the truth's definition of a strongly driven gene
 WINDOWS, CONTEXTS = (3, 5, 7, 9), (0, 0.25, 0.5, 0.75, 0.9)   # the values --choose_window and --choose_context try
-IMPORTANCES = (('remove', 'cluster'), ('remove', 'tile'), ('mean', 'cluster'), ('mean', 'tile'))   # --choose_importance: (occlusion, unit)
+IMPORTANCES = (('remove', 'per_cluster'), ('remove', 'per_tile'), ('mean', 'per_cluster'), ('mean', 'per_tile'))   # --choose_importance: (occlusion, unit)
 
 def _blob_store(root:Path, n_tiles:int, k:int, d:int, seed:int=0) -> Path:
     "A slide store of about `n_tiles` tiles in a disc, random features and spatially coherent cluster assignments."
@@ -197,7 +199,7 @@ def _slide_importance(coh, strong:pd.DataFrame, i:int, tex:np.ndarray, assign:np
         imp = imp_df[g].to_numpy()
         if not np.isfinite(imp).any() or full[t] in (0, full.sum()): continue   # one cluster, or the texture absent or everywhere
         acc['top'].setdefault(g, []).append(bool(cl_tex[int(np.nanargmax(np.abs(imp)))] == t))
-        d = (occl[0, g_idx[g]] - occl[1:, g_idx[g]]) / (n_c if cfg.importance_unit == 'tile' else 1)
+        d = (occl[0, g_idx[g]] - occl[1:, g_idx[g]]) / (n_c if cfg.importance_unit == 'per_tile' else 1)
         acc['top_truth'].setdefault(g, []).append(bool(cl_tex[present[int(np.argmax(np.abs(d)))]] == t))
         m = int((cl_tex == t).sum())                                    # clusters of the driving texture on this slide
         if m:
@@ -220,26 +222,44 @@ def _importance_summary(acc:dict) -> dict:
             'extra_mean_m': round(float(np.mean(acc['m_count'])), 2), 'extra_pairs': len(acc['top_m'])}
 
 def importance_choice(coh, strong:pd.DataFrame, slides:list, run, cfg, mean_comp:np.ndarray) -> dict:
-    "MapConfig.occlusion and importance_unit chosen on training slides (never the test slides): figures per pair of IMPORTANCES, and the choice."
+    """MapConfig.occlusion and importance_unit chosen on training slides (never the test slides): figures per pair of
+    IMPORTANCES the model can use ('mean' needs a fitted prior), and the choice. Beside each, a diagnosis that is not the
+    choice: the same figures from the model's prior alone (its mean for the occluded conditions, no flow, no sampling)."""
     from rna_fm.checkpoint import load_checkpoint
-    from rna_fm.spatial import Readout, cluster_importance, read_slide_clusters
+    from rna_fm.core import RNAFMError
+    from rna_fm.spatial import Readout, cluster_importance, condition_from_counts, map_occlusion, occluded_conditions, read_slide_clusters
     model, info = load_checkpoint(run, cfg.weights, cfg.device)
     ro = Readout(info, list(strong.index))
-    per = {}
-    for occlusion in dict.fromkeys(o for o, _ in IMPORTANCES):
-        c = cfg.replace(occlusion=occlusion, importance_unit='cluster')
-        accs = {u: _importance_acc() for o, u in IMPORTANCES if o == occlusion}
+    def usable(o):
+        try: return map_occlusion(model, o) == o
+        except RNAFMError: return False
+    pairs = [ou for ou in IMPORTANCES if usable(ou[0])]
+    per, prior_only = {}, {}
+    for occlusion in dict.fromkeys(o for o, _ in pairs):
+        c = cfg.replace(occlusion=occlusion, importance_unit='per_cluster')
+        units = [u for o, u in pairs if o == occlusion]
+        accs, accs_p = {u: _importance_acc() for u in units}, {u: _importance_acc() for u in units}
         for sid, i, store, tex in slides:
             slide = read_slide_clusters(store, info.encoder, info.k)
-            imp = cluster_importance(slide, model, ro, c)                      # per cluster; per tile divides by the cluster's tiles
             n = np.bincount(slide.assign, minlength=slide.k).astype(float)[:, None]
-            for u, a in accs.items():
-                _slide_importance(coh, strong, i, tex, slide.assign, slide.k, imp / np.where(n > 0, n, 1) if u == 'tile' else imp,
-                                  c.replace(importance_unit=u), mean_comp, a)
-        for u, a in accs.items(): per[f'{occlusion}, {u}'] = _importance_summary(a)
+            per_tile = lambda imp, u: imp / np.where(n > 0, n, 1) if u == 'per_tile' else imp
+            imp = cluster_importance(slide, model, ro, c)                      # per cluster; per tile divides by the cluster's tiles
+            imp_p = None
+            if getattr(model, 'prior', None) is not None:
+                sums, counts, present = occluded_conditions(slide, model, occlusion)
+                with torch.no_grad(): m = ro(model.prior(*condition_from_counts(sums, counts))[None].float())[0].numpy()   # the prior's mean
+                imp_p = pd.DataFrame(np.nan, index=imp.index, columns=imp.columns)
+                if len(present): imp_p.iloc[present.numpy()] = m[:1] - m[1:]
+            for u in units:
+                _slide_importance(coh, strong, i, tex, slide.assign, slide.k, per_tile(imp, u), c.replace(importance_unit=u), mean_comp, accs[u])
+                if imp_p is not None:
+                    _slide_importance(coh, strong, i, tex, slide.assign, slide.k, per_tile(imp_p, u), c.replace(importance_unit=u), mean_comp, accs_p[u])
+        for u in units:
+            per[f'{occlusion}, {u}'] = _importance_summary(accs[u])
+            if accs_p[u]['top']: prior_only[f'{occlusion}, {u}'] = _importance_summary(accs_p[u])
     key = lambda ou: (per[f'{ou[0]}, {ou[1]}']['importance_genes_driving_first_in_most_slides'], per[f'{ou[0]}, {ou[1]}']['importance_top_is_driving_share_of_pairs'])
-    best = max(IMPORTANCES, key=key)                                          # max keeps the first of equals: IMPORTANCES' order
-    return {'field': 'importance', 'slides': [x[0] for x in slides], 'per_value': per, 'chosen': list(best)}
+    best = max(pairs, key=key)                                                # max keeps the first of equals: IMPORTANCES' order
+    return {'field': 'importance', 'slides': [x[0] for x in slides], 'per_value': per, 'prior_alone': prior_only, 'chosen': list(best)}
 
 def map_figures(coh, strong:pd.DataFrame, slides:list, run, cfg, importance:bool=True, keep_maps:bool=False, mean_comp=None) -> dict:
     "Maps of the strongly driven genes on `slides` with `cfg`, against the truth: the figures of the bar (see the docstring)."
@@ -514,7 +534,7 @@ def main():
                   else 'model from --checkpoint') + f", checkpoint kept at step {r['checkpoint_step']}")
             for m in r['maps']:
                 c = m['map_config']
-                print(f"  maps at guidance {m['guidance']}, context {c.get('context', 0)}, occlusion {c.get('occlusion', 'remove')}, importance per {c.get('importance_unit', 'cluster')} (window {c['window']}, stride {c['stride']}, {c['n_samples']} samples x {c['steps']} steps; "
+                print(f"  maps at guidance {m['guidance']}, context {c.get('context', 0)}, occlusion {c.get('occlusion', 'remove')}, importance {c.get('importance_unit', 'per_cluster')} (window {c['window']}, stride {c['stride']}, {c['n_samples']} samples x {c['steps']} steps; "
                       f"{m['map_seconds']} s, process CPU {m['map_cpu_seconds']} s):")
                 for key, what in (('spearman_map_vs_abundance', 'map vs local abundance of the driving texture'),
                                   ('spearman_map_vs_abundance_in_5x5', 'map vs abundance in the default 5 x 5 window'),
@@ -540,9 +560,12 @@ def main():
                 if wc['field'] == 'importance':
                     print(f"  occlusion and importance unit chosen on {len(wc['slides'])} training slides (most genes first in most slides, then pairs): {wc['chosen']}")
                     for v, x in wc['per_value'].items():
+                        xp = wc['prior_alone'].get(v)
                         print(f"    {v}: driving texture first in {x['importance_top_is_driving_share_of_pairs']:.0%} of pairs, "
                               f"{x['importance_genes_driving_first_in_most_slides']:.0%} of genes first in most slides; the truth's own occlusion "
-                              f"{x['truth_occlusion_top_is_driving_share_of_pairs']:.0%}, {x['truth_occlusion_genes_driving_first_in_most_slides']:.0%}")
+                              f"{x['truth_occlusion_top_is_driving_share_of_pairs']:.0%}, {x['truth_occlusion_genes_driving_first_in_most_slides']:.0%}"
+                              + (f"; the prior alone (not the choice) {xp['importance_top_is_driving_share_of_pairs']:.0%}, "
+                                 f"{xp['importance_genes_driving_first_in_most_slides']:.0%}" if xp else ''))
                     continue
                 print(f"  {wc['field']} chosen on {len(wc['slides'])} training slides (most genes at >= {MIN_RHO}, then the median): {wc['chosen']}")
                 for v, x in wc['per_value'].items():

@@ -389,11 +389,11 @@ def read_spread(info:CheckpointInfo, # the checkpoint predicting
     f = Path(info.path).parent/SPREAD_FILE
     if ident['weights'] is None or not f.exists(): return None
     try: d = json.loads(f.read_text())
-    except (OSError, ValueError): raise RNAFMError(f"'{f}' is not readable JSON: delete it (or predict with --spread none) and refit it") from None
+    except (OSError, ValueError): raise RNAFMError(f"'{f}' is not readable JSON: delete it (or predict or map with --spread none) and refit it") from None
     if d.get('checkpoint') != {k: ident[k] for k in ('weights', 'config_sha256', 'weights_sha256')}:
-        raise RNAFMError(f"'{f}' was fitted for other weights than the {ident['weights']} weights of checkpoint '{info.path}': predict with "
+        raise RNAFMError(f"'{f}' was fitted for other weights than the {ident['weights']} weights of checkpoint '{info.path}': predict or map with "
                          "--spread none, or with the weights it was fitted for (those model selection kept)")
-    if d.get('genes') != info.genes: raise RNAFMError(f"'{f}' holds other genes than checkpoint '{info.path}': delete it or predict with --spread none")
+    if d.get('genes') != info.genes: raise RNAFMError(f"'{f}' holds other genes than checkpoint '{info.path}': delete it or predict or map with --spread none")
     return np.asarray(d['factor'], np.float64), f
 
 

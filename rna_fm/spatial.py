@@ -26,16 +26,16 @@ from .model import PRIOR_POOLINGS
 # %% auto #0
 __all__ = ['CONTEXT', 'OCCLUSION', 'IMPORTANCE_UNIT', 'Occlusion', 'ImportanceUnit', 'MapConfig', 'tile_grid', 'Windows',
            'window_positions', 'condition_from_counts', 'with_context', 'map_context', 'map_occlusion', 'SlideClusters',
-           'read_slide_clusters', 'Readout', 'map_spread', 'local_predictions', 'cluster_importance', 'SpatialMap',
-           'map_slide', 'write_map', 'read_map', 'tile_geojson', 'write_geojson', 'slide_thumbnail', 'plot_tiles',
-           'save_pictures', 'map_cmd']
+           'read_slide_clusters', 'Readout', 'map_spread', 'local_predictions', 'occluded_conditions',
+           'cluster_importance', 'SpatialMap', 'map_slide', 'write_map', 'read_map', 'tile_geojson', 'write_geojson',
+           'slide_thumbnail', 'plot_tiles', 'save_pictures', 'map_cmd']
 
 # %% ../nbs/16_spatial.ipynb #sp000007
 CONTEXT = 0.5   # MapConfig.context of a model whose prior was fitted on tile means: chosen on training slides (benchmarks/bench_spatial.py --choose_context)
 OCCLUSION = {'ridge': 'mean', 'kernel': 'remove'}   # MapConfig.occlusion of a model with a fitted prior, by ModelConfig.prior: chosen on training slides (benchmarks/bench_spatial.py --choose_importance)
-IMPORTANCE_UNIT = 'tile'  # MapConfig.importance_unit: chosen with it (both priors chose it)
+IMPORTANCE_UNIT = 'per_tile'  # MapConfig.importance_unit: chosen with it (both priors chose it)
 Occlusion = Literal['remove', 'mean']      # how cluster importance occludes a cluster (see `cluster_importance`)
-ImportanceUnit = Literal['cluster', 'tile']
+ImportanceUnit = Literal['per_cluster', 'per_tile']   # cluster importance: the change per cluster, or per tile of the cluster
 
 @dataclass
 class MapConfig(JSONConfig):
@@ -47,8 +47,8 @@ class MapConfig(JSONConfig):
     solver: Solver = 'euler'     # ODE solver of the local predictions (see rna_fm.flow.integrate)
     steps: int = 9               # its steps
     context: float|None = None   # weight of the whole slide in each position's condition, in [0, 1): the window's cluster shares and means blended with the slide's (0: the window alone; unset: rna_fm.spatial.CONTEXT, 0.5, for a model whose prior was fitted on tile means, else 0; see `map_context`)
-    occlusion: Occlusion|None = None # how cluster importance occludes a cluster: 'remove' (its tiles left out) or 'mean' (its tiles given the training slides' mean tile feature, its share kept); unset: rna_fm.spatial.OCCLUSION for a model with a fitted prior ('mean' for a ridge prior, 'remove' for a kernel prior), else 'remove' (see `map_occlusion`)
-    importance_unit: ImportanceUnit = IMPORTANCE_UNIT # 'cluster': the change of the slide's predicted mean when the cluster is occluded; 'tile': that change per tile of the cluster (its tiles' values sum to the change)
+    occlusion: Occlusion|None = None # how cluster importance occludes a cluster: 'remove' (its tiles left out) or 'mean' (its tiles given the training slides' mean pooled feature, recorded by the prior: the mean tile feature for a prior fitted on tile means; its share kept); unset: rna_fm.spatial.OCCLUSION for a prior fitted on tile means ('mean' for ridge, 'remove' for kernel), else 'remove' (see `map_occlusion`)
+    importance_unit: ImportanceUnit = IMPORTANCE_UNIT # 'per_cluster': the change of the slide's predicted mean when the cluster is occluded; 'per_tile': that change per tile of the cluster (its tiles' values sum to the change)
     guidance: float|None = PredictConfig.guidance # classifier-free guidance scale of the local predictions (None: the checkpoint's, as for whole slides)
     batch: int = 64              # windows sampled per model call (memory grows with batch x n_samples x genes)
     seed: int = 0                # noise seed; every position starts from the same noise draws
@@ -162,11 +162,13 @@ def with_context(sums:torch.Tensor, # (B, K, D) per window and cluster: sum of t
     return ((1 - context) * sums / n[..., None] + context * slide_sums / N[..., None],
             (1 - context) * counts.to(sums.dtype) / n + context * slide_counts.to(sums.dtype) / N)
 
+def _tile_prior(model) -> bool: return getattr(model, 'prior', None) is not None and PRIOR_POOLINGS[int(model.prior.pooling)] == 'tile'
+
 def map_context(model, # the velocity network
                 context:float|None=MapConfig.context, # the map's `MapConfig.context`
                ) -> float:
     "The context a map of `model` uses: for None, CONTEXT with a prior fitted on tile means, else 0; refused where the model could not see the window."
-    tile = getattr(model, 'prior', None) is not None and PRIOR_POOLINGS[int(model.prior.pooling)] == 'tile'
+    tile = _tile_prior(model)
     if context is None: return CONTEXT if tile else 0.0
     if context and not (tile or getattr(model.cfg, 'condition', 'published') == 'composition'):
         raise RNAFMError(f"context {context}: this model reads no cluster shares (its prior, if any, pools the K cluster features "
@@ -178,8 +180,8 @@ def _fitted_prior(model) -> bool: return getattr(model, 'prior', None) is not No
 def map_occlusion(model, # the velocity network
                   occlusion:Occlusion|None=MapConfig.occlusion, # the map's `MapConfig.occlusion`
                  ) -> str:
-    "The occlusion cluster importance of `model` uses: for None, OCCLUSION of its prior when fitted (it records the training mean feature), else 'remove'."
-    if occlusion is None: return OCCLUSION.get(model.cfg.prior, 'remove') if _fitted_prior(model) else 'remove'
+    "The occlusion cluster importance of `model` uses: for None, OCCLUSION of a prior fitted on tile means (where it was chosen), else 'remove'."
+    if occlusion is None: return OCCLUSION.get(model.cfg.prior, 'remove') if _tile_prior(model) else 'remove'
     if occlusion == 'mean' and not _fitted_prior(model):
         raise RNAFMError("occlusion 'mean' gives an occluded cluster the training slides' mean tile feature, which a model records "
                          "only in a fitted prior (ModelConfig.prior 'ridge' or 'kernel'); this model has none: use --occlusion remove")
@@ -252,6 +254,8 @@ class Readout:
         self.mean = torch.as_tensor(np.asarray(self.norm.mean, np.float64)[idx])     # (n_genes,) log2 units, of the chosen genes only
         self.std = torch.as_tensor(np.asarray(self.norm.std, np.float64)[idx])
         self.spread = None if spread is None else torch.as_tensor(np.asarray(spread, np.float64))
+        if self.spread is not None and self.spread.shape != (len(info.genes),):
+            raise RNAFMError(f"spread factors of shape {tuple(self.spread.shape)}: give one per gene of checkpoint '{info.path}' ({len(info.genes)}), as `map_spread` reads them")
 
     def __call__(self, z:torch.Tensor, # (S, B, G) normalised samples
                 ) -> torch.Tensor:
@@ -319,6 +323,22 @@ def local_predictions(slide:SlideClusters, # from `read_slide_clusters`
     return table[[x for c in cols for x in (c, f'{c} sd')]], w
 
 # %% ../nbs/16_spatial.ipynb #sp000026
+def occluded_conditions(slide:SlideClusters, # from `read_slide_clusters`
+                        model, # the velocity network
+                        occlusion:Occlusion, # 'remove' or 'mean' (see `map_occlusion`)
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "Sums (R, K, D) and counts (R, K) of the whole slide (row 0) and of the slide with each present cluster occluded, and those clusters (R - 1,)."
+    feats, assign = torch.as_tensor(slide.features, dtype=torch.float32), torch.as_tensor(slide.assign, dtype=torch.long)
+    k = slide.k
+    sums = torch.zeros(k, feats.shape[1]).index_add_(0, assign, feats)
+    counts = torch.bincount(assign, minlength=k).float()
+    present = torch.nonzero(counts).flatten()
+    keep = torch.ones(len(present) + 1, k); keep[torch.arange(1, len(present) + 1), present] = 0   # row 0: the whole slide
+    if len(present) < 2 and occlusion == 'remove': keep, present = keep[:1], present[:0]   # one cluster: nothing left without it
+    if occlusion == 'remove': return sums[None] * keep[..., None], counts[None] * keep, present
+    return (sums[None] * keep[..., None] + ((1 - keep) * counts)[..., None] * model.prior.feature_mean().float().cpu(),   # the mean feature, same tiles
+            counts[None].expand_as(keep), present)
+
 def cluster_importance(slide:SlideClusters, # from `read_slide_clusters`
                        model, # the velocity network
                        readout:Readout, # which genes and pathways
@@ -326,25 +346,15 @@ def cluster_importance(slide:SlideClusters, # from `read_slide_clusters`
                       ) -> pd.DataFrame:
     "Per cluster of the slide (rows) and column: the slide's predicted mean minus its prediction with that cluster occluded (`cfg.occlusion`), per cluster or per tile (`cfg.importance_unit`)."
     cfg = cfg or MapConfig()
-    occlusion = map_occlusion(model, cfg.occlusion)
-    feats, assign = torch.as_tensor(slide.features, dtype=torch.float32), torch.as_tensor(slide.assign, dtype=torch.long)
-    k = slide.k
-    sums = torch.zeros(k, feats.shape[1]).index_add_(0, assign, feats)
-    counts = torch.bincount(assign, minlength=k).float()
-    present = torch.nonzero(counts).flatten()
-    keep = torch.ones(len(present) + 1, k); keep[torch.arange(1, len(present) + 1), present] = 0   # row 0: the whole slide
-    if len(present) < 2 and occlusion == 'remove': keep = keep[:1]   # a slide of one cluster has nothing left without it
-    if occlusion == 'remove': rows = sums[None] * keep[..., None], counts[None] * keep
-    else: rows = (sums[None] * keep[..., None] + ((1 - keep) * counts)[..., None] * model.prior.feature_mean().float().cpu(),   # the mean feature, same tiles
-                  counts[None].expand_as(keep))
+    sums, counts, present = occluded_conditions(slide, model, map_occlusion(model, cfg.occlusion))
     x0 = _noise(cfg, len(readout.norm.genes))
-    means = torch.cat([_sample_values(model, readout, rows[0][s:s + cfg.batch], rows[1][s:s + cfg.batch], x0, cfg).mean(0)
-                       for s in range(0, len(keep), cfg.batch)])
-    imp = np.full((k, len(readout.columns)), np.nan, np.float32)
-    if len(keep) > 1:
+    means = torch.cat([_sample_values(model, readout, sums[s:s + cfg.batch], counts[s:s + cfg.batch], x0, cfg).mean(0)
+                       for s in range(0, len(sums), cfg.batch)])
+    imp = np.full((slide.k, len(readout.columns)), np.nan, np.float32)
+    if len(present):
         d = means[:1] - means[1:]
-        imp[present.numpy()] = (d / counts[present, None] if cfg.importance_unit == 'tile' else d).numpy()
-    return pd.DataFrame(imp, index=pd.Index(range(k), name='cluster'), columns=readout.columns)
+        imp[present.numpy()] = (d / counts[0, present, None] if cfg.importance_unit == 'per_tile' else d).numpy()
+    return pd.DataFrame(imp, index=pd.Index(range(slide.k), name='cluster'), columns=readout.columns)
 
 # %% ../nbs/16_spatial.ipynb #sp000028
 @dataclass
@@ -493,7 +503,7 @@ def save_pictures(sm:SpatialMap, # from `map_slide`
         for ax, (col, cmap, what) in zip(axs[0], kinds):
             v = sm.table[col].to_numpy(); lim = np.nanmax(np.abs(v)) if cmap == 'coolwarm' and np.isfinite(v).any() else None
             plot_tiles(ax, s.coords, s.tile_px, v, thumbnail, s.mpp, f'{c}: {what}', sm.units[c] if what != 'cluster importance'
-                       else f"change of the slide mean{' per tile' if sm.config.importance_unit == 'tile' else ''} ({sm.config.occlusion})",
+                       else f"change of the slide mean{' per tile' if sm.config.importance_unit == 'per_tile' else ''} ({sm.config.occlusion})",
                        cmap, -lim if lim else None, lim)
         fig.suptitle(f'{s.slide_id}', fontsize=9); fig.tight_layout()
         try: paths.append(atomic_savefig(fig, out_dir/f'{s.slide_id}_{_file_part(c)}.png', dpi=dpi))
