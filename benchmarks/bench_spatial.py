@@ -45,7 +45,7 @@ gene on synthetic slides with known regions.
     texture over the next one).
 Everything printed is saved as JSON (default benchmarks/out/bench_spatial.json).
 
-Usage: python benchmarks/bench_spatial.py [--speed] [--truth] [--tiles 5000] [--max_windows N] [--no_importance] [--stride1] [--patients 300] [--steps 1500] [--max_slides 16] [--prior none|ridge|kernel] [--work DIR] [--train_only] [--checkpoint DIR] [--guidance 1,2] [--context 0,0.5] [--choose_window] [--choose_context] [--choose_importance] [--diagnose] [--threads N] [--json PATH]
+Usage: python benchmarks/bench_spatial.py [--speed] [--truth] [--tiles 5000] [--max_windows N] [--no_importance] [--stride1] [--patients 300] [--steps 1500] [--seed 0] [--max_slides 16] [--prior none|ridge|kernel] [--work DIR] [--train_only] [--checkpoint DIR] [--guidance 1,2] [--context 0,0.5] [--choose_window] [--choose_context] [--choose_importance] [--diagnose] [--threads N] [--json PATH]
 Under load, --threads 1: two torch threads stall on each other when other processes hold the cores.
 """
 import argparse, json, os, platform, resource, sys, tempfile, time
@@ -454,7 +454,7 @@ def truth(work:Path, patients:int=300, steps:int=1500, seed:int=0, slide_size=(1
     tex_cols = [c for c in coh.slides.columns if c.startswith('tex_')]
     mean_comp = coh.slides.set_index('slide_id').loc[list(fold.slides(cohort, 'train')), tex_cols].to_numpy(float).mean(0)   # what the training mean feature stands for
     runs = [map_figures(coh, strong, test, run, c, keep_maps=diagnosis and j == 0, mean_comp=mean_comp) for j, c in enumerate(cfgs)]
-    out = {'patients': patients, 'K': coh.spec.K, 'prior': getattr(ck.model_cfg, 'prior', 'none'), 'genes': len(coh.genes),
+    out = {'patients': patients, 'seed': seed, 'K': coh.spec.K, 'prior': getattr(ck.model_cfg, 'prior', 'none'), 'genes': len(coh.genes),
            'prop_genes': int((drv.kind == 'prop').sum()), 'strongly_driven_genes': len(strong), 'test_slides': len(test),
            'skipped_slides': skipped, 'slide_size': list(slide_size), 'train_steps': None if checkpoint else steps,
            'train_seconds': None if checkpoint else round(t_train, 1), 'checkpoint': str(run), 'checkpoint_step': ck.step,
@@ -484,6 +484,7 @@ def main():
     ap.add_argument('--stride1', action='store_true', help='also time stride 1 (one window per tile, about 4x the windows)')
     ap.add_argument('--patients', type=int, default=300)
     ap.add_argument('--steps', type=int, default=1500)
+    ap.add_argument('--seed', type=int, default=0, help='--truth: seed of the synthetic cohort, its split and the training (another seed: an independent replicate)')
     ap.add_argument('--checkpoint', default=None, help="a checkpoint this script trained earlier (same --patients), to map without training again")
     ap.add_argument('--max_slides', type=int, default=16, help='held-out slides mapped (the first of the test fold)')
     ap.add_argument('--work', default=None, help='keep the trained model (<work>/truth/run/best) and the slide stores here (default: a temporary directory)')
@@ -523,12 +524,12 @@ def main():
                   f"{b['batched_cpu_seconds_per_window']} s/window ({b['batching_speedup_cpu']}x)")
             if 'importance_seconds' in r: print(f"  cluster importance (K+1 = {r['K'] + 1} slide conditions): {r['importance_seconds']} s (process CPU {r['importance_cpu_seconds']} s)")
         if a.truth:
-            r = report['truth'] = truth(Path(d)/'truth', a.patients, a.steps, max_slides=a.max_slides, checkpoint=a.checkpoint,
+            r = report['truth'] = truth(Path(d)/'truth', a.patients, a.steps, seed=a.seed, max_slides=a.max_slides, checkpoint=a.checkpoint,
                                         train_only=a.train_only, prior=a.prior, guidance=guidance, context=context, diagnosis=a.diagnose,
                                         choose=[f for f, on in (('window', a.choose_window), ('context', a.choose_context), ('importance', a.choose_importance)) if on])
             if a.train_only: print(f"trained {r['train_steps']} steps in {r['train_seconds']} s; checkpoint {r['checkpoint']} (step {r['checkpoint_step']})")
         if a.truth and not a.train_only:
-            print(f"synthetic truth: {r['patients']} patients, {r['genes']} genes ({r['prop_genes']} tissue-marker genes, "
+            print(f"synthetic truth (seed {r['seed']}): {r['patients']} patients, {r['genes']} genes ({r['prop_genes']} tissue-marker genes, "
                   f"{r['strongly_driven_genes']} strongly driven: |Spearman| >= {DRIVEN_RHO} with one texture's share), "
                   f"{r['test_slides']} held-out slides ({len(r['skipped_slides'])} skipped: tissue does not fit the slide size), prior {r['prior']}, " + (f"model trained {r['train_steps']} steps in {r['train_seconds']} s" if r['train_steps']
                   else 'model from --checkpoint') + f", checkpoint kept at step {r['checkpoint_step']}")
