@@ -12,14 +12,15 @@ import pandas as pd
 import zarr
 from zarr.storage import LocalStore
 from .config import Arg, Given, Options, config_options
-from .core import RNAFMError, atomic_dir, first_items, fold_dirs, progress, read_parquet
+from .core import RNAFMError, atomic_dir, first_items, fold_dirs, progress
 from .cohort import Cohort, CohortConfig, load_cohort, read_reference_table, read_table
 from .metrics import DistributionAccumulator, gene_metrics, pathway_correlation, summarise_gene_metrics
+from .predict import read_table_values, table_file
 from .pathways import load_gene_sets
 
 # %% auto #0
-__all__ = ['Predictions', 'read_table_values', 'read_predictions', 'write_fake_predictions', 'slide_patient_map', 'load_truth',
-           'truth_matrix', 'score', 'Run', 'open_run', 'run_genes', 'evaluate', 'evaluate_cmd']
+__all__ = ['Predictions', 'read_predictions', 'write_fake_predictions', 'slide_patient_map', 'load_truth', 'truth_matrix',
+           'score', 'Run', 'open_run', 'run_genes', 'evaluate', 'evaluate_cmd']
 
 # %% ../nbs/11a_evaluate.ipynb #a4113388
 @dataclass
@@ -32,12 +33,6 @@ class Predictions:
     slides: list    # slide ids (rows of slides/ tables)
     patients: list  # patient ids (rows of patients/ tables)
 
-def _table_file(d:Path, name:str) -> Path:
-    "The Parquet or CSV file of table `name` in `d`."
-    for ext in ('parquet', 'csv'):
-        if (d/f'{name}.{ext}').exists(): return d/f'{name}.{ext}'
-    raise RNAFMError(f"'{d}' has no {name}.csv or {name}.parquet table: it is not a complete prediction directory")
-
 def _table_ids(f:Path) -> tuple[list, list]:
     "Row ids and columns of a prediction table, without reading its values."
     if f.suffix == '.parquet':
@@ -49,19 +44,6 @@ def _table_ids(f:Path) -> tuple[list, list]:
     head = pd.read_csv(f, nrows=0).columns
     return pd.read_csv(f, usecols=[0], dtype=str).iloc[:, 0].tolist(), list(head[1:])
 
-def read_table_values(f:Path, # a prediction table (.parquet or .csv)
-                      genes=None, # the genes to read, in this order (default: all)
-                     ) -> pd.DataFrame:
-    "A prediction table (ids x genes, float32), ids as text; a Parquet table is read a group of columns at a time."
-    if f.suffix == '.parquet':
-        df = read_parquet(f, None if genes is None else ['id', *genes])   # 'id': the stored index (or a column)
-    else:
-        first = pd.read_csv(f, nrows=0).columns[0]
-        df = pd.read_csv(f, index_col=0, dtype={first: str}, engine='c', usecols=None if genes is None else [first, *genes])
-    if 'id' in df.columns: df = df.set_index('id')
-    df.index = df.index.astype(str)
-    return (df if genes is None or list(df.columns) == list(genes) else df[list(genes)]).astype(np.float32)
-
 def read_predictions(path, # a prediction directory (prediction.json, slides/, patients/, samples.zarr)
                     ) -> Predictions:
     "Read and check a prediction directory's record, genes and ids (no values yet)."
@@ -70,8 +52,8 @@ def read_predictions(path, # a prediction directory (prediction.json, slides/, p
         raise RNAFMError(f"'{p}' is not a prediction directory (no prediction.json): give a directory written by `rna-fm predict` "
                          "(or a baseline), or a cross-validation run directory (with fold<i>/test_predictions)")
     meta = json.loads((p/'prediction.json').read_text())
-    slides, genes = _table_ids(_table_file(p/'slides', 'mean'))
-    patients, pgenes = _table_ids(_table_file(p/'patients', 'mean'))
+    slides, genes = _table_ids(table_file(p/'slides', 'mean'))
+    patients, pgenes = _table_ids(table_file(p/'patients', 'mean'))
     for what, ids in (('slide', slides), ('patient', patients)):
         dup = pd.Index(ids)[pd.Index(ids).duplicated()]
         if len(dup): raise RNAFMError(f"'{p}': {len(dup)} {what} id(s) appear twice in its {what}s/ tables (first: {first_items(dup)}); "
@@ -144,7 +126,7 @@ def load_truth(expression, # path or DataFrame: patients or slides x genes; or a
 # %% ../nbs/11a_evaluate.ipynb #3e2682b1
 def _point_table(p:Predictions, level:str, genes:list) -> pd.DataFrame:
     "A directory's predictive means at `level` for `genes`, checked for missing values."
-    tab = read_table_values(_table_file(p.path/f'{level}s', 'mean'), genes)
+    tab = read_table_values(table_file(p.path/f'{level}s', 'mean'), genes)
     bad = ~np.isfinite(tab.to_numpy())
     if bad.any():
         raise RNAFMError(f"'{p.path}': its {level}s/mean table has {int(bad.sum())} missing or infinite value(s) (first {level}s: "
@@ -348,7 +330,7 @@ def _best_genes(res:dict, r_val:pd.Series|None, pr_dirs:list, genes:list, n:int=
     ids = res['ids']
     qs = {}
     for q in ('q05', 'q95'):
-        try: qs[q] = pd.concat([read_table_values(_table_file(d.path/'patients', q), best) for d in pr_dirs]).loc[ids]
+        try: qs[q] = pd.concat([read_table_values(table_file(d.path/'patients', q), best) for d in pr_dirs]).loc[ids]
         except (RNAFMError, KeyError, ValueError): qs[q] = None
     rows = []
     for g in best:

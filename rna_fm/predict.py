@@ -14,7 +14,7 @@ import torch
 import zarr
 from zarr.storage import LocalStore
 from .config import Precision, StoredDtype, autocast, check_choices, upgrade_amp
-from .core import JSONConfig, RNAFMError, atomic_dir, atomic_write_json, first_items, fold_dirs, get_device, path_lock, progress, sha256_file
+from .core import JSONConfig, RNAFMError, atomic_dir, atomic_write_json, first_items, fold_dirs, get_device, path_lock, progress, read_parquet, sha256_file
 from .cohort import read_sample_sheet, slide_patients
 from .features import ArrayFeatures, cluster_shares
 from .flow import Noise, Solver, draw_noise, sample
@@ -24,7 +24,8 @@ from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint, read_
 # %% auto #0
 __all__ = ['Format', 'FORMATS', 'Weights', 'Spread', 'SPREAD_FILE', 'PredictConfig', 'slide_seed', 'slide_noise', 'write_h5ad',
            'check_truth', 'write_predictions', 'check_ensemble', 'weights_used', 'checkpoint_identity',
-           'resolve_checkpoints', 'fit_spread', 'save_spread', 'read_spread', 'predict', 'read_slide_list']
+           'resolve_checkpoints', 'table_file', 'read_table_values', 'fit_spread', 'save_spread', 'read_spread',
+           'predict', 'read_slide_list']
 
 # %% ../nbs/10_predict.ipynb #f97d2923
 Format = Literal['csv', 'parquet', 'h5ad', 'h5ad_samples']   # a prediction output format
@@ -339,23 +340,34 @@ def resolve_checkpoints(spec:str, # a checkpoint directory, several separated by
 # %% ../nbs/10_predict.ipynb #sp16cd01
 SPREAD_FILE = 'spread.json'   # beside a checkpoint directory: the spread factors fitted on its validation patients
 
-def _patients_table(pred_dir, stat:str) -> pd.DataFrame:
-    "A per-patient table ('mean', 'sd') of a prediction directory, from its CSV or Parquet file."
-    d = Path(pred_dir)/'patients'
-    if (d/f'{stat}.csv').exists(): df = pd.read_csv(d/f'{stat}.csv', index_col=0)
-    elif (d/f'{stat}.parquet').exists():
-        df = pd.read_parquet(d/f'{stat}.parquet')
-        if 'id' in df.columns: df = df.set_index('id')
-    else: raise RNAFMError(f"'{pred_dir}' has no patients/{stat}.csv or .parquet: give a directory that `predict` wrote with csv or parquet tables")
+def table_file(d:Path, # a prediction directory's slides/ or patients/
+               name:str, # the table: 'mean', 'sd', a quantile ...
+              ) -> Path:
+    "The Parquet or CSV file of table `name` in `d`."
+    for ext in ('parquet', 'csv'):
+        if (d/f'{name}.{ext}').exists(): return d/f'{name}.{ext}'
+    raise RNAFMError(f"'{d}' has no {name}.csv or {name}.parquet table: it is not a complete prediction directory")
+
+def read_table_values(f:Path, # a prediction table (.parquet or .csv)
+                      genes=None, # the genes to read, in this order (default: all)
+                      dtype=np.float32, # of the values
+                     ) -> pd.DataFrame:
+    "A prediction table (ids x genes), ids as text; a Parquet table is read a group of columns at a time."
+    if f.suffix == '.parquet':
+        df = read_parquet(f, None if genes is None else ['id', *genes])   # 'id': the stored index (or a column)
+    else:
+        first = pd.read_csv(f, nrows=0).columns[0]
+        df = pd.read_csv(f, index_col=0, dtype={first: str}, engine='c', usecols=None if genes is None else [first, *genes])
+    if 'id' in df.columns: df = df.set_index('id')
     df.index = df.index.astype(str)
-    return df
+    return (df if genes is None or list(df.columns) == list(genes) else df[list(genes)]).astype(dtype)
 
 def fit_spread(pred_dir, # a prediction directory of validation patients (`predict` with spread 'none')
                truth:pd.DataFrame, # patients x genes table of their measured log2 expression
                min_patients:int=2, # fewer patients with a measurement: refused
               ) -> pd.Series:
     "Per gene, the factor sqrt(mean (y - mean)^2 / mean sd^2) over the patients of `pred_dir`: how much wider the samples must spread."
-    mean, sd = _patients_table(pred_dir, 'mean'), _patients_table(pred_dir, 'sd')
+    mean, sd = (read_table_values(table_file(Path(pred_dir)/'patients', s), dtype=np.float64) for s in ('mean', 'sd'))
     truth = truth.set_axis(truth.index.astype(str))
     pats = [p for p in mean.index if p in truth.index]
     if len(pats) < min_patients:
