@@ -24,8 +24,8 @@ from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint, read_
 # %% auto #0
 __all__ = ['Format', 'FORMATS', 'Weights', 'Spread', 'SPREAD_FILE', 'PredictConfig', 'slide_seed', 'slide_noise', 'write_h5ad',
            'check_truth', 'write_predictions', 'check_ensemble', 'weights_used', 'checkpoint_identity',
-           'resolve_checkpoints', 'table_file', 'read_table_values', 'fit_spread', 'save_spread', 'read_spread',
-           'predict', 'read_slide_list']
+           'resolve_checkpoints', 'table_file', 'read_table_values', 'fit_spread', 'save_spread', 'apply_spread',
+           'read_spread', 'predict', 'read_slide_list']
 
 # %% ../nbs/10_predict.ipynb #f97d2923
 Format = Literal['csv', 'parquet', 'h5ad', 'h5ad_samples']   # a prediction output format
@@ -394,6 +394,14 @@ def save_spread(checkpoint, # the checkpoint directory the validation prediction
          'fitted_on': 'validation patients', 'checkpoint': {k: ident[k] for k in ('weights', 'config_sha256', 'weights_sha256')}}
     return atomic_write_json(Path(checkpoint).parent/SPREAD_FILE, d)
 
+def apply_spread(z:torch.Tensor, # (S, ..., G) samples in the model's units
+                 factors, # (G,) spread factors (`read_spread`)
+                ) -> torch.Tensor:
+    "The samples in float64, each gene's spread around its mean over the S samples scaled by its factor (the mean unchanged)."
+    z = z.double()
+    mu = z.mean(0, keepdim=True)
+    return mu + torch.as_tensor(factors, dtype=z.dtype, device=z.device) * (z - mu)
+
 def read_spread(info:CheckpointInfo, # the checkpoint predicting
                 ident:dict, # its `checkpoint_identity` with the weights it uses (weights None: given in memory, no spread file applies)
                ) -> tuple[np.ndarray, Path]|None:
@@ -450,10 +458,7 @@ def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, 
             with autocast(cfg.precision, device):
                 z, _ = sample(net, cond, n_samples=cfg.n_samples, solver=cfg.solver, steps=cfg.steps, guidance=_guidance(cfg, inf),
                               x_0=x0.to(device))
-            z = z.double()
-            if spreads[c] is not None:                   # each gene's samples spread around their mean as fitted on validation
-                mu = z.mean(0, keepdim=True)
-                z = mu + torch.as_tensor(spreads[c][0], dtype=z.dtype, device=z.device) * (z - mu)
+            z = z.double() if spreads[c] is None else apply_spread(z, spreads[c][0])   # as fitted on validation
             out.append(inf.normaliser.inverse_transform(z).float().cpu().numpy())
         return np.concatenate(out, 0)
     meta = {'model': 'rna-fm', 'checkpoint': str(info.path) if len(loaded) == 1 else f"ensemble of {len(loaded)}: " +

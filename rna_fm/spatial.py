@@ -19,7 +19,7 @@ from .core import JSONConfig, RNAFMError, atomic_savefig, atomic_write_text, fir
 from .store import clusters_name, features_name, open_store, read_coords, read_group, store_attrs, write_group, check_name
 from .features import features_status, read_features
 from .flow import Noise, Solver, draw_noise, sample
-from .predict import PredictConfig, Spread, Weights, checkpoint_identity, read_spread, weights_used
+from .predict import PredictConfig, Spread, Weights, apply_spread, checkpoint_identity, read_spread, weights_used
 from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint
 from .model import PRIOR_POOLINGS
 
@@ -162,27 +162,27 @@ def with_context(sums:torch.Tensor, # (B, K, D) per window and cluster: sum of t
     return ((1 - context) * sums / n[..., None] + context * slide_sums / N[..., None],
             (1 - context) * counts.to(sums.dtype) / n + context * slide_counts.to(sums.dtype) / N)
 
-def _tile_prior(model) -> bool: return getattr(model, 'prior', None) is not None and PRIOR_POOLINGS[int(model.prior.pooling)] == 'tile'
+def _prior_pooling(model) -> str:
+    "How the model's prior pools cluster features (`rna_fm.model.PRIOR_POOLINGS`): 'none' without a fitted prior."
+    return 'none' if getattr(model, 'prior', None) is None else PRIOR_POOLINGS[int(model.prior.pooling)]
 
 def map_context(model, # the velocity network
                 context:float|None=MapConfig.context, # the map's `MapConfig.context`
                ) -> float:
     "The context a map of `model` uses: for None, CONTEXT with a prior fitted on tile means, else 0; refused where the model could not see the window."
-    tile = _tile_prior(model)
+    tile = _prior_pooling(model) == 'tile'
     if context is None: return CONTEXT if tile else 0.0
     if context and not (tile or getattr(model.cfg, 'condition', 'published') == 'composition'):
         raise RNAFMError(f"context {context}: this model reads no cluster shares (its prior, if any, pools the K cluster features "
                          "and its condition is 'published'), so a window blended with its slide looks like the whole slide: use --context 0")
     return float(context)
 
-def _fitted_prior(model) -> bool: return getattr(model, 'prior', None) is not None and PRIOR_POOLINGS[int(model.prior.pooling)] != 'none'
-
 def map_occlusion(model, # the velocity network
                   occlusion:Occlusion|None=MapConfig.occlusion, # the map's `MapConfig.occlusion`
                  ) -> str:
     "The occlusion cluster importance of `model` uses: for None, OCCLUSION of a prior fitted on tile means (where it was chosen), else 'remove'."
-    if occlusion is None: return OCCLUSION.get(model.cfg.prior, 'remove') if _tile_prior(model) else 'remove'
-    if occlusion == 'mean' and not _fitted_prior(model):
+    if occlusion is None: return OCCLUSION.get(model.cfg.prior, 'remove') if _prior_pooling(model) == 'tile' else 'remove'
+    if occlusion == 'mean' and _prior_pooling(model) == 'none':
         raise RNAFMError("occlusion 'mean' gives an occluded cluster the training slides' mean tile feature, which a model records "
                          "only in a fitted prior (ModelConfig.prior 'ridge' or 'kernel'); this model has none: use --occlusion remove")
     return occlusion
@@ -260,9 +260,7 @@ class Readout:
     def __call__(self, z:torch.Tensor, # (S, B, G) normalised samples
                 ) -> torch.Tensor:
         "Values (S, B, C) of the columns (each gene's samples first spread around their mean by `spread`, when given)."
-        if self.spread is not None:
-            mu = z.double().mean(0, keepdim=True)
-            z = mu + self.spread * (z.double() - mu)
+        if self.spread is not None: z = apply_spread(z, self.spread)
         out = []
         if len(self.gene_idx):
             out.append((z[..., self.gene_idx].double() * self.std + self.mean).float())   # = norm.inverse_transform, on these genes
@@ -330,8 +328,8 @@ def occluded_conditions(slide:SlideClusters, # from `read_slide_clusters`
     "Sums (R, K, D) and counts (R, K) of the whole slide (row 0) and of the slide with each present cluster occluded, and those clusters (R - 1,)."
     feats, assign = torch.as_tensor(slide.features, dtype=torch.float32), torch.as_tensor(slide.assign, dtype=torch.long)
     k = slide.k
-    sums = torch.zeros(k, feats.shape[1]).index_add_(0, assign, feats)
-    counts = torch.bincount(assign, minlength=k).float()
+    sums, counts = (x[0] for x in _window_sums(feats, assign, torch.arange(len(assign))[None], k))   # the whole slide's
+    counts = counts.float()
     present = torch.nonzero(counts).flatten()
     keep = torch.ones(len(present) + 1, k); keep[torch.arange(1, len(present) + 1), present] = 0   # row 0: the whole slide
     if len(present) < 2 and occlusion == 'remove': keep, present = keep[:1], present[:0]   # one cluster: nothing left without it
