@@ -3,9 +3,10 @@
 The cohort and split are bench_accuracy's (rna_fm.synth.make_cohort on real GO BP sets, make_holdout: 25% test, 15% of
 the rest validation), at several sizes. Three closed-form learners of the tile-mean (size-weighted pooled) cluster
 features, each predicting exactly (no sampling), everything chosen on validation MSE:
-- ridge (rna_fm.ridge.fit_ridge, the `ridge` baseline and prior);
+- ridge (rna_fm.ridge.fit_ridge, the `ridge` baseline and prior), and reduced-rank ridge (`ranks=RANKS`: the rank
+  of the fit chosen on validation too);
 - kernel ridge through random Fourier features (rna_fm.ridge.fit_kernel_ridge, 2,048 features: the `kernel` baseline
-  and prior);
+  and prior), and its reduced-rank form;
 - exact RBF kernel ridge (scikit-learn's KernelRidge, a dev requirement), bandwidth in (0.1, 0.3, 1, 3) / D and
   penalty in (0.01, 0.1, 1, 10), on standardised features.
 Also an additive linear + RBF model: ridge, then kernel ridge (RFF) of its training residuals, each stage's settings
@@ -25,10 +26,14 @@ from bench_accuracy import ROOT, make_benchmark_cohort
 def learners(Xt, Zt, Xv, Zv, Xe) -> dict:
     "Validation and test predictions (z units) of each learner, fitted on (Xt, Zt) with its settings chosen on (Xv, Zv)."
     from sklearn.kernel_ridge import KernelRidge
-    from rna_fm.ridge import fit_kernel_ridge, fit_ridge, kernel_predict, ridge_predict
+    from rna_fm.ridge import RANKS, fit_kernel_ridge, fit_ridge, kernel_predict, ridge_predict
     lin, ker = fit_ridge(Xt, Zt, Xv, Zv), fit_kernel_ridge(Xt, Zt, Xv, Zv, 2048)
+    lin_r, ker_r = fit_ridge(Xt, Zt, Xv, Zv, ranks=RANKS), fit_kernel_ridge(Xt, Zt, Xv, Zv, 2048, ranks=RANKS)
+    print(f"  reduced rank chosen on validation: ridge {lin_r['rank']} of {lin_r['full_rank']}, kernel ridge {ker_r['rank']} of {ker_r['full_rank']}", flush=True)
     out = {'ridge': (ridge_predict(lin, Xv), ridge_predict(lin, Xe)),
-           'kernel ridge (RFF, 2,048)': (kernel_predict(ker, Xv), kernel_predict(ker, Xe))}
+           'ridge, reduced rank': (ridge_predict(lin_r, Xv), ridge_predict(lin_r, Xe)),
+           'kernel ridge (RFF, 2,048)': (kernel_predict(ker, Xv), kernel_predict(ker, Xe)),
+           'kernel ridge (RFF, 2,048), reduced rank': (kernel_predict(ker_r, Xv), kernel_predict(ker_r, Xe))}
     # additive: ridge, then kernel ridge of its residuals (a linear + RBF model fitted in two stages)
     res = fit_kernel_ridge(Xt, Zt - ridge_predict(lin, Xt), Xv, Zv - ridge_predict(lin, Xv), 2048)
     out['ridge + kernel ridge of its residual'] = tuple(ridge_predict(lin, X) + kernel_predict(res, X) for X in (Xv, Xe))

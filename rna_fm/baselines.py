@@ -14,7 +14,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 from .config import Given, Options, check_choice, check_choices, config_options
 from .core import JSONConfig, RNAFMError, atomic_dir, first_items
-from .ridge import ALPHAS, POOLINGS, Pooling, _sizes, fit_kernel_ridge, fit_ridge, kernel_predict, pool_clusters, pooled_features, ridge_predict
+from .ridge import ALPHAS, RANKS, POOLINGS, Pooling, _sizes, fit_kernel_ridge, fit_ridge, kernel_predict, pool_clusters, pooled_features, ridge_predict
 from .splits import ROLES, Fold
 from .cohort import Cohort, slide_patients
 from .normalise import Normaliser
@@ -35,6 +35,7 @@ class BaselineConfig(JSONConfig):
     name: BaselineName = 'ridge'   # the baseline
     pooling: Pooling = 'tile'      # ridge, kernel: 'tile' (size-weighted mean of cluster means, the tile mean) or 'cluster' (their plain mean)
     alphas: tuple[float, ...] = ALPHAS   # ridge, kernel: penalties tried, relative to the training slides
+    ranks: tuple[int, ...] = ()          # ridge, kernel: reduced ranks of the fitted genes tried besides full rank on validation, e.g. `rna_fm.ridge.RANKS` (`fit_ridge`); () is plain ridge
     kernel_features: int = 2048    # kernel: random Fourier features M (more come closer to exact RBF kernel ridge; drawn with `seed`)
     hidden: int = 256              # he2rna, sequoia: width
     depth: int = 2                 # sequoia: transformer layers
@@ -52,16 +53,17 @@ class BaselineConfig(JSONConfig):
     def __post_init__(self):
         check_choices(self)
         if not self.alphas or min(self.alphas) <= 0: raise RNAFMError("alphas must be positive penalties")
+        if any(int(r) != r or r < 1 for r in self.ranks): raise RNAFMError(f"ranks {list(self.ranks)}: give positive whole numbers, or none for plain ridge")
         if self.kernel_features < 1: raise RNAFMError("kernel_features must be a positive number of random Fourier features")
         if not self.top_k or min(self.top_k) < 1: raise RNAFMError("top_k must be positive cluster counts")
 
     def relevant(self) -> dict:
         "The settings that decide this baseline's results."
-        keep = {'mean': (), 'ridge': ('pooling', 'alphas'), 'kernel': ('pooling', 'alphas', 'kernel_features', 'seed'),
+        keep = {'mean': (), 'ridge': ('pooling', 'alphas', 'ranks'), 'kernel': ('pooling', 'alphas', 'ranks', 'kernel_features', 'seed'),
                 'he2rna': ('hidden', 'top_k', 'aggregation', 'dropout', 'max_steps', 'batch_size', 'lr', 'weight_decay', 'eval_every', 'seed'),
                 'sequoia': ('hidden', 'depth', 'heads', 'dropout', 'max_steps', 'batch_size', 'lr', 'weight_decay', 'eval_every', 'seed')}
         d = self.to_dict()
-        return {'name': self.name, **{k: d[k] for k in keep[self.name]}}
+        return {'name': self.name, **{k: d[k] for k in keep[self.name] if k != 'ranks' or d[k]}}   # plain ridge records no ranks, as before they existed
 
 # %% ../nbs/12_baselines.ipynb #77cb06ff
 def _stack(features, ids:list, sizes:bool=False) -> tuple:
@@ -139,14 +141,14 @@ def fit_baseline(cfg:BaselineConfig, # which baseline
         arrays, info = {'mu': Y[~first].mean(0)}, {'patients': int((~first).sum())}
     elif cfg.name == 'ridge':
         r = fit_ridge(pooled_features(features, train_slides, cfg.pooling), Y,
-                      pooled_features(features, val_slides, cfg.pooling), Y_val, cfg.alphas)
+                      pooled_features(features, val_slides, cfg.pooling), Y_val, cfg.alphas, cfg.ranks)
         arrays = {k: r[k] for k in ('coef', 'intercept', 'x_mean', 'x_scale')}
-        info = {'pooling': cfg.pooling, 'alpha': r['alpha'], 'alpha_abs': r['alpha_abs'], 'val_mse_by_alpha': r['val_mse_by_alpha']}
+        info = {'pooling': cfg.pooling, **{k: r[k] for k in ('alpha', 'alpha_abs', 'rank', 'full_rank', 'val_mse_by_alpha') if k in r}}
     elif cfg.name == 'kernel':
         r = fit_kernel_ridge(pooled_features(features, train_slides, cfg.pooling), Y, pooled_features(features, val_slides, cfg.pooling),
-                             Y_val, cfg.kernel_features, cfg.alphas, seed=cfg.seed)
+                             Y_val, cfg.kernel_features, cfg.alphas, seed=cfg.seed, ranks=cfg.ranks)
         arrays = {k: r[k] for k in ('coef', 'intercept', 'x_mean', 'x_scale', 'W', 'b', 'in_mean', 'in_scale')}
-        info = {'pooling': cfg.pooling, **{k: r[k] for k in ('alpha', 'alpha_abs', 'gamma', 'val_mse_by_alpha', 'val_mse_by_gamma')}}
+        info = {'pooling': cfg.pooling, **{k: r[k] for k in ('alpha', 'alpha_abs', 'rank', 'full_rank', 'gamma', 'val_mse_by_alpha', 'val_mse_by_gamma') if k in r}}
     else:
         arrays, info = _fit_net(cfg, features, train_slides, Y, val_slides, Y_val, shape, len(genes))
     fb = FittedBaseline(cfg, list(genes), arrays, np.ones(len(genes)), info, shape)

@@ -10,8 +10,8 @@ from .config import check_choice
 from .core import RNAFMError
 
 # %% auto #0
-__all__ = ['Pooling', 'POOLINGS', 'ALPHAS', 'GAMMAS', 'pool_clusters', 'pooled_features', 'fit_ridge', 'ridge_predict', 'rff_map',
-           'fit_kernel_ridge', 'kernel_predict']
+__all__ = ['Pooling', 'POOLINGS', 'ALPHAS', 'RANKS', 'GAMMAS', 'pool_clusters', 'pooled_features', 'fit_ridge', 'ridge_predict',
+           'rff_map', 'fit_kernel_ridge', 'kernel_predict']
 
 # %% ../nbs/07a_ridge.ipynb #4edb38e6
 Pooling = Literal['tile', 'cluster']   # how cluster features are pooled into one vector per slide (see `pool_clusters`)
@@ -48,14 +48,31 @@ def _sizes(features, slide_id:str) -> np.ndarray:
 
 # %% ../nbs/07a_ridge.ipynb #b2c8f0ab
 ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)   # penalties tried, relative to the training slides
+RANKS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)      # reduced ranks of the fitted genes worth trying (`fit_ridge(ranks=RANKS)`)
+
+def _choose_rank(fitted, # (n, G) the training slides' centred fitted values
+                 val, # (m, G) the validation slides' centred predictions
+                 val_target, # (m, G) their centred targets
+                 ranks, # reduced ranks to try
+                ) -> tuple:
+    "The rank of lowest validation MSE (full rank unless a reduced one is strictly lower), the full rank, MSE by rank, and the fit's gene directions."
+    _, sv, Wt = np.linalg.svd(fitted, full_matrices=False)                 # Wt (min(n, G), G): directions in gene space
+    full = int((sv > sv[0] * 1e-10).sum()) if len(sv) and sv[0] > 0 else 0
+    tried = sorted({int(r) for r in ranks if 0 < int(r) < full})
+    A = val @ Wt[:max(tried, default=0)].T                                  # (m, max rank): validation predictions' coordinates
+    by_rank = {r: float(((A[:, :r] @ Wt[:r] - val_target)**2).mean()) for r in tried}
+    by_rank[full] = float(((val - val_target)**2).mean())
+    rank = min(tried, key=by_rank.get) if tried and min(by_rank[r] for r in tried) < by_rank[full] else full
+    return rank, full, by_rank, Wt
 
 def fit_ridge(X, # (n, D) training slides' pooled features
               Y, # (n, G) their targets (z-scores)
               X_val, # (m, D) validation slides' pooled features
               Y_val, # (m, G) their targets
               alphas=ALPHAS, # penalties tried, relative to n
+              ranks=(), # reduced ranks tried besides full rank, e.g. RANKS (`_choose_rank`); () is plain ridge
              ) -> dict:
-    "Ridge from standardised features to all genes, the penalty chosen on validation MSE; arrays and the choice."
+    "Ridge from standardised features to all genes, the penalty (then any rank of `ranks`) chosen on validation MSE; arrays and the choices."
     X, Y, X_val, Y_val = (np.asarray(a, np.float64) for a in (X, Y, X_val, Y_val))
     if len(X) < 2 or len(X_val) < 1: raise RNAFMError("ridge needs at least 2 training and 1 validation slide")
     mu, sd = X.mean(0), X.std(0)
@@ -67,9 +84,15 @@ def fit_ridge(X, # (n, D) training slides' pooled features
     rel = np.asarray(alphas, np.float64)
     mse = np.array([(((XvV * (s / (s**2 + a * len(X)))) @ UtY + y0 - Y_val)**2).mean() for a in rel])
     best = int(np.argmin(mse))
-    coef = Vt.T @ ((s / (s**2 + rel[best] * len(X)))[:, None] * UtY)       # (D, G)
-    return {'coef': coef, 'intercept': y0, 'x_mean': mu, 'x_scale': sd, 'alpha': float(rel[best]),
-            'alpha_abs': float(rel[best] * len(X)), 'val_mse_by_alpha': dict(zip(map(float, rel), map(float, mse)))}
+    shrink = s / (s**2 + rel[best] * len(X))
+    out = {'coef': Vt.T @ (shrink[:, None] * UtY), 'intercept': y0, 'x_mean': mu, 'x_scale': sd, 'alpha': float(rel[best]),   # coef (D, G)
+           'alpha_abs': float(rel[best] * len(X)), 'val_mse_by_alpha': dict(zip(map(float, rel), map(float, mse))), 'val_mse': float(mse[best])}
+    if len(ranks):                                                         # reduced rank, where validation prefers it
+        fitted, val = U @ ((s * shrink)[:, None] * UtY), XvV @ (shrink[:, None] * UtY)   # (n, G), (m, G): centred predictions
+        rank, full, by_rank, Wt = _choose_rank(fitted, val, Y_val - y0, ranks)
+        if rank < full: out['coef'] = (out['coef'] @ Wt[:rank].T) @ Wt[:rank]
+        out.update(rank=rank, full_rank=full, val_mse_by_rank=by_rank, val_mse=by_rank[rank])
+    return out
 
 def ridge_predict(fit:dict, # from `fit_ridge`
                   X, # (m, D) pooled features
@@ -94,9 +117,10 @@ def fit_kernel_ridge(X, # (n, D) training slides' pooled features
                      n_features:int, # M random Fourier features
                      alphas=ALPHAS, # penalties tried, relative to n
                      gammas=GAMMAS, # bandwidths tried, relative to D
+                     ranks=(), # reduced ranks tried besides full rank (`fit_ridge`); () is plain kernel ridge
                      seed:int=0, # seed of the draw of W and b
                     ) -> dict:
-    "RBF kernel ridge approximated by ridge on random Fourier features; bandwidth and penalty chosen on validation MSE."
+    "RBF kernel ridge approximated by ridge on random Fourier features; bandwidth and penalty (and any rank of `ranks`) chosen on validation MSE."
     X, X_val = np.asarray(X, np.float64), np.asarray(X_val, np.float64)
     if n_features < 1: raise RNAFMError(f"kernel ridge needs at least 1 random Fourier feature, not {n_features}")
     D = X.shape[1]
@@ -106,8 +130,8 @@ def fit_kernel_ridge(X, # (n, D) training slides' pooled features
     best, by_gamma = None, {}
     for g in gammas:
         m = {'W': W0 * np.sqrt(2 * g / D), 'b': b, 'in_mean': mu, 'in_scale': np.where(sd > 1e-12, sd, 1.0)}
-        r = fit_ridge(rff_map(m, X), Y, rff_map(m, X_val), Y_val, alphas)
-        by_gamma[float(g)] = min(r['val_mse_by_alpha'].values())
+        r = fit_ridge(rff_map(m, X), Y, rff_map(m, X_val), Y_val, alphas, ranks)
+        by_gamma[float(g)] = r['val_mse']
         if best is None or by_gamma[float(g)] < best[0]: best = (by_gamma[float(g)], {**r, **m, 'gamma': float(g)})
     return {**best[1], 'val_mse_by_gamma': by_gamma}
 
