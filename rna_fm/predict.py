@@ -25,7 +25,7 @@ from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint, read_
 __all__ = ['Format', 'FORMATS', 'Weights', 'Spread', 'SPREAD_FILE', 'PredictConfig', 'slide_seed', 'slide_noise', 'write_h5ad',
            'check_truth', 'write_predictions', 'check_ensemble', 'weights_used', 'checkpoint_identity',
            'resolve_checkpoints', 'table_file', 'read_table_values', 'fit_spread', 'save_spread', 'apply_spread',
-           'read_spread', 'predict', 'read_slide_list']
+           'read_spread', 'guidance_used', 'predict', 'read_slide_list']
 
 # %% ../nbs/10_predict.ipynb #f97d2923
 Format = Literal['csv', 'parquet', 'h5ad', 'h5ad_samples']   # a prediction output format
@@ -418,7 +418,11 @@ def read_spread(info:CheckpointInfo, # the checkpoint predicting
 
 
 # %% ../nbs/10_predict.ipynb #dbc3fa51
-def _guidance(cfg, info) -> float: return cfg.guidance if cfg.guidance is not None else info.guidance   # the scale asked, else the checkpoint's
+def guidance_used(cfg, # a `PredictConfig` or `rna_fm.spatial.MapConfig`
+                  info:CheckpointInfo, # the checkpoint it samples
+                 ) -> float:
+    "The guidance scale `cfg` names, else the checkpoint's own (`CheckpointInfo.guidance`)."
+    return cfg.guidance if cfg.guidance is not None else info.guidance
 
 def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, or a list of them: a fold ensemble whose samples are pooled
             features, # feature source: StoreFeatures, ArrayFeatures or a dict slide id -> (K, D)
@@ -456,14 +460,14 @@ def predict(checkpoint, # checkpoint directory or (model, CheckpointInfo) pair, 
         for c, (net, inf) in enumerate(loaded):
             x0 = torch.stack([slide_noise(cfg, s, len(genes), c) for s in ids], 1)
             with autocast(cfg.precision, device):
-                z, _ = sample(net, cond, n_samples=cfg.n_samples, solver=cfg.solver, steps=cfg.steps, guidance=_guidance(cfg, inf),
+                z, _ = sample(net, cond, n_samples=cfg.n_samples, solver=cfg.solver, steps=cfg.steps, guidance=guidance_used(cfg, inf),
                               x_0=x0.to(device))
             z = z.double() if spreads[c] is None else apply_spread(z, spreads[c][0])   # as fitted on validation
             out.append(inf.normaliser.inverse_transform(z).float().cpu().numpy())
         return np.concatenate(out, 0)
     meta = {'model': 'rna-fm', 'checkpoint': str(info.path) if len(loaded) == 1 else f"ensemble of {len(loaded)}: " +
             ', '.join(str(i.path) for _, i in loaded), 'checkpoint_step': info.step, 'weights': used[0], 'encoder': info.encoder,
-            'ensemble': len(loaded), 'checkpoints': ids_, 'guidance': sorted({_guidance(cfg, i) for _, i in loaded}),
+            'ensemble': len(loaded), 'checkpoints': ids_, 'guidance': sorted({guidance_used(cfg, i) for _, i in loaded}),
             'spread': [None if s is None else str(s[1]) for s in spreads]}
     return write_predictions(out_dir, slides, patients, genes, draw, cfg.n_samples * len(loaded), cfg, truth, meta, sample_sheet)
 

@@ -19,7 +19,7 @@ from .core import JSONConfig, RNAFMError, atomic_savefig, atomic_write_text, fir
 from .store import clusters_name, features_name, open_store, read_coords, read_group, store_attrs, write_group, check_name
 from .features import features_status, read_features
 from .flow import Noise, Solver, draw_noise, sample
-from .predict import PredictConfig, Spread, Weights, apply_spread, checkpoint_identity, read_spread, weights_used
+from .predict import PredictConfig, Spread, Weights, apply_spread, checkpoint_identity, guidance_used, read_spread, weights_used
 from .checkpoint import CheckpointInfo, check_compatible, load_checkpoint
 from .model import PRIOR_POOLINGS
 
@@ -250,7 +250,7 @@ class Readout:
         self.pathway_w = P / P.sum(1, keepdim=True).clamp_min(1)                     # (n_pathways, G) averaging weights
         idx = self.gene_idx.numpy()
         self.norm = info.normaliser
-        self.guidance = info.guidance          # the checkpoint's scale, for a `MapConfig` that names none
+        self.info = info                       # the checkpoint's guidance scale, for a `MapConfig` that names none
         self.mean = torch.as_tensor(np.asarray(self.norm.mean, np.float64)[idx])     # (n_genes,) log2 units, of the chosen genes only
         self.std = torch.as_tensor(np.asarray(self.norm.std, np.float64)[idx])
         self.spread = None if spread is None else torch.as_tensor(np.asarray(spread, np.float64))
@@ -294,7 +294,7 @@ def _sample_values(model, readout:Readout, sums:torch.Tensor, counts:torch.Tenso
     cond = torch.cat([feats, shares[..., None]], -1)                              # (B, K, D + 1): shares last, as slide_condition
     dev = next(model.parameters()).device
     S, B = x0.shape[0], len(feats)
-    z, _ = sample(model, cond.to(dev), n_samples=S, solver=cfg.solver, steps=cfg.steps, guidance=readout.guidance if cfg.guidance is None else cfg.guidance,
+    z, _ = sample(model, cond.to(dev), n_samples=S, solver=cfg.solver, steps=cfg.steps, guidance=guidance_used(cfg, readout.info),
                   x_0=x0[:, None].expand(S, B, x0.shape[1]).to(dev))
     return readout(z.cpu())
 
@@ -383,7 +383,7 @@ def map_slide(store, # a slide store (tiled, embedded and aggregated with the ch
     "Local predictions (and cluster importance) of chosen genes and pathways over one slide."
     cfg = cfg or MapConfig()
     model, info = checkpoint if isinstance(checkpoint, tuple) else load_checkpoint(checkpoint, cfg.weights, cfg.device)
-    if cfg.guidance is None: cfg = cfg.replace(guidance=info.guidance)   # the map records the scale it used
+    cfg = cfg.replace(guidance=guidance_used(cfg, info))   # the map records the scale it used
     cfg = cfg.replace(context=map_context(model, cfg.context), occlusion=map_occlusion(model, cfg.occlusion))   # and the context and occlusion
     if not isinstance(checkpoint, tuple) or cfg.spread == 'none': spread = map_spread(info, cfg)
     cfg = cfg.replace(spread='validation' if spread is not None else 'none')   # what the map used
