@@ -16,7 +16,10 @@ gene on synthetic slides with known regions.
   the direction). Reported, fixed in advance (no threshold tuned after seeing results):
   - per gene, the median over slides of the Spearman correlation over tiles between the local-prediction map and the
     local abundance of the driving texture (times the sign); the distribution over genes and the share of genes at
-    >= 0.6; the same for the expected local expression itself (the truth's own ceiling);
+    >= 0.6; the same for the expected local expression itself (the truth's own ceiling), and for the best map linear
+    in the composition (`linear_in_composition`: the truth's expected expression least-squares fitted on 20,000 random
+    compositions and factors, the fit applied to each window's composition), the ceiling of any prior linear in the
+    composition (the tile mean is one where the textures' features are fixed);
   - cluster importance: the share of (gene, slide) pairs, and per gene the share of slides, in which the cluster of
     largest |importance| belongs (by majority of its tiles) to the driving texture; the same for the truth's own
     occlusion (expected expression of the slide's composition and of the composition with the cluster occluded as the
@@ -261,6 +264,14 @@ def importance_choice(coh, strong:pd.DataFrame, slides:list, run, cfg, mean_comp
     best = max(pairs, key=key)                                                # max keeps the first of equals: IMPORTANCES' order
     return {'field': 'importance', 'slides': [x[0] for x in slides], 'per_value': per, 'prior_alone': prior_only, 'chosen': list(best)}
 
+def linear_in_composition(coh, genes:list, n:int=20000, seed:int=7) -> np.ndarray:
+    "(T, len(genes)) coefficients of each texture's share in the least-squares fit, over random compositions and factors, of the truth's expected expression linear in the shares and factors."
+    from rna_fm.synth import _draw_morphology
+    pi, z = _draw_morphology(n, coh.spec, np.random.default_rng(seed))
+    y = coh.truth.expected_expression(pi, z)[:, [list(coh.genes).index(g) for g in genes]]
+    A = np.c_[pi, z]                                                  # the shares sum to one: they carry the intercept
+    return np.linalg.lstsq(A, y, rcond=None)[0][:pi.shape[1]]
+
 def map_figures(coh, strong:pd.DataFrame, slides:list, run, cfg, importance:bool=True, keep_maps:bool=False, mean_comp=None) -> dict:
     "Maps of the strongly driven genes on `slides` with `cfg`, against the truth: the figures of the bar (see the docstring)."
     from rna_fm.checkpoint import load_checkpoint
@@ -268,7 +279,8 @@ def map_figures(coh, strong:pd.DataFrame, slides:list, run, cfg, importance:bool
     genes = list(strong.index)
     fac = [f'factor_{f}' for f in range(coh.spec.n_factors)]
     T, g_idx = coh.spec.n_textures, {g: j for j, g in enumerate(coh.genes)}
-    rho_map, rho_truth, rho_map_truth, rho_map5, maps = {}, {}, {}, {}, []
+    rho_map, rho_truth, rho_map_truth, rho_map5, rho_lin, maps = {}, {}, {}, {}, {}, []
+    lin = linear_in_composition(coh, genes)                             # (T, genes)
     acc = _importance_acc()
     loaded = load_checkpoint(run, cfg.weights, cfg.device)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -278,6 +290,7 @@ def map_figures(coh, strong:pd.DataFrame, slides:list, run, cfg, importance:bool
         share = _shares(tex, sm.windows.members, T)
         ab5 = _tile_abundance(tex, sm.slide.coords, sm.slide.tile_px, 5, T) if cfg.window != 5 else None   # the default window's abundance
         local_truth = coh.truth.expected_expression(share, np.repeat(coh.slides.loc[i, fac].to_numpy(float)[None], len(share), 0))
+        local_lin = share @ lin                                             # (windows, genes): the best map linear in the composition
         near = sm.windows.nearest
         if importance: _slide_importance(coh, strong, i, tex, sm.slide.assign, sm.slide.k, sm.importance, sm.config, mean_comp, acc)
         for g in genes:
@@ -289,6 +302,7 @@ def map_figures(coh, strong:pd.DataFrame, slides:list, run, cfg, importance:bool
             rho_map.setdefault(g, []).append(scipy.stats.spearmanr(m, sgn * ab)[0])
             rho_truth.setdefault(g, []).append(scipy.stats.spearmanr(lt, sgn * ab)[0])
             rho_map_truth.setdefault(g, []).append(scipy.stats.spearmanr(m, lt)[0])
+            rho_lin.setdefault(g, []).append(scipy.stats.spearmanr(local_lin[near, genes.index(g)], sgn * ab)[0])
             if ab5 is not None: rho_map5.setdefault(g, []).append(scipy.stats.spearmanr(m, sgn * ab5[:, t])[0])
     def dist(v):
         v = np.asarray([np.nanmedian(x) for x in v.values()], float)
@@ -299,12 +313,13 @@ def map_figures(coh, strong:pd.DataFrame, slides:list, run, cfg, importance:bool
     out = {'guidance': used.guidance, 'map_config': used.to_dict(), 'map_seconds': round(time.perf_counter() - t0, 1),
            'map_cpu_seconds': round(time.process_time() - c0, 1),
            'spearman_map_vs_abundance': dist(rho_map), 'spearman_truth_vs_abundance': dist(rho_truth),
-           'spearman_map_vs_local_truth': dist(rho_map_truth), **({'spearman_map_vs_abundance_in_5x5': dist(rho_map5)} if rho_map5 else {})}
+           'spearman_map_vs_local_truth': dist(rho_map_truth), 'spearman_linear_in_composition_vs_abundance': dist(rho_lin), **({'spearman_map_vs_abundance_in_5x5': dist(rho_map5)} if rho_map5 else {})}
     if importance: out.update(_importance_summary(acc))
     top = acc['top']
     out['per_gene'] = {g: {'texture': int(strong.texture[g]), 'sign': int(strong.sign[g]), 'truth_rho': round(float(strong.rho[g]), 3),
                            'map_vs_abundance': round(float(np.nanmedian(rho_map[g])), 3), 'ceiling': round(float(np.nanmedian(rho_truth[g])), 3),
                            'map_vs_local_truth': round(float(np.nanmedian(rho_map_truth[g])), 3),
+                           'linear_in_composition': round(float(np.nanmedian(rho_lin[g])), 3),
                            **({'importance_first': round(float(np.mean(top[g])), 3)} if importance and g in top else {})} for g in rho_map}
     if keep_maps: out['_maps'] = maps
     return out
@@ -540,13 +555,14 @@ def main():
                 for key, what in (('spearman_map_vs_abundance', 'map vs local abundance of the driving texture'),
                                   ('spearman_map_vs_abundance_in_5x5', 'map vs abundance in the default 5 x 5 window'),
                                   ('spearman_truth_vs_abundance', 'expected local expression vs abundance (ceiling)'),
+                                  ('spearman_linear_in_composition_vs_abundance', 'best map linear in the composition vs abundance (ceiling of a linear prior)'),
                                   ('spearman_map_vs_local_truth', 'map vs expected local expression')):
                     if key not in m: continue
                     x = m[key]
                     print(f"    {what}: per-gene median over slides, over {x['genes']} genes: median {x['median']} "
                           f"(IQR {x['q25']}..{x['q75']}, min {x['min']}); genes at >= {MIN_RHO}: {x['share_at_least_0.6']:.0%}")
                 below = {g: v for g, v in m['per_gene'].items() if v['map_vs_abundance'] < MIN_RHO}
-                print(f"    genes below {MIN_RHO}: " + ', '.join(f"{g} (texture {v['texture']}: {v['map_vs_abundance']}, ceiling {v['ceiling']})"
+                print(f"    genes below {MIN_RHO}: " + ', '.join(f"{g} (texture {v['texture']}: {v['map_vs_abundance']}, ceiling {v['ceiling']}, linear {v['linear_in_composition']})"
                                                      for g, v in below.items()))
                 if 'importance_top_is_driving_share_of_pairs' not in m: continue
                 print(f"    cluster importance: top cluster belongs to the driving texture in {m['importance_top_is_driving_share_of_pairs']:.0%} "
