@@ -1,7 +1,7 @@
 """How much of the oracle ceiling can be learnt from a slide's tile-mean features, and how that grows with the cohort.
 
 The cohort and split are bench_accuracy's (rna_fm.synth.make_cohort on real GO BP sets, make_holdout: 25% test, 15% of
-the rest validation), at several sizes. Three closed-form learners of the tile-mean (size-weighted pooled) cluster
+the rest validation), at several sizes. Closed-form learners of the tile-mean (size-weighted pooled) cluster
 features, each predicting exactly (no sampling), everything chosen on validation MSE:
 - ridge (rna_fm.ridge.fit_ridge, the `ridge` baseline and prior), and reduced-rank ridge (`ranks=RANKS`: the rank
   of the fit chosen on validation too);

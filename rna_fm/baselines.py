@@ -14,7 +14,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 from .config import Given, Options, check_choice, check_choices, config_options
 from .core import JSONConfig, RNAFMError, atomic_dir, first_items
-from .ridge import ALPHAS, RANKS, POOLINGS, Pooling, _sizes, fit_kernel_ridge, fit_ridge, kernel_predict, pool_clusters, pooled_features, ridge_predict
+from .ridge import ALPHAS, RANKS, POOLINGS, check_ranks, Pooling, _sizes, fit_kernel_ridge, fit_ridge, kernel_predict, pool_clusters, pooled_features, ridge_predict
 from .splits import ROLES, Fold
 from .cohort import Cohort, slide_patients
 from .normalise import Normaliser
@@ -53,7 +53,7 @@ class BaselineConfig(JSONConfig):
     def __post_init__(self):
         check_choices(self)
         if not self.alphas or min(self.alphas) <= 0: raise RNAFMError("alphas must be positive penalties")
-        if any(int(r) != r or r < 1 for r in self.ranks): raise RNAFMError(f"ranks {list(self.ranks)}: give positive whole numbers, or none for plain ridge")
+        self.ranks = check_ranks(self.ranks)   # sorted and distinct, so one fit has one record of its settings
         if self.kernel_features < 1: raise RNAFMError("kernel_features must be a positive number of random Fourier features")
         if not self.top_k or min(self.top_k) < 1: raise RNAFMError("top_k must be positive cluster counts")
 
@@ -318,6 +318,6 @@ def baseline_cmd(name:BaselineName,
     with cpu.applied():
         table = run_cv(coh, sp, src, None, out, predict_cfg=pcfg, encoder=ins.encoder or 'features', folds=cli_folds(ins.folds),
                        gene_select=cli_gene_select(ins), overwrite=overwrite, baseline=Baseline(cfg))
-    cols = [c for c in ('alpha', 'best_step', 'val_mse', 'pcc_mean', 'pcc_T200_val_ranked', 'crps_mean', 'coverage_90') if c in table]
+    cols = [c for c in ('alpha', 'rank', 'best_step', 'val_mse', 'pcc_mean', 'pcc_T200_val_ranked', 'crps_mean', 'coverage_90') if c in table]
     print(table[cols].round(4).to_string())
     return 0

@@ -10,8 +10,8 @@ from .config import check_choice
 from .core import RNAFMError
 
 # %% auto #0
-__all__ = ['Pooling', 'POOLINGS', 'ALPHAS', 'RANKS', 'GAMMAS', 'pool_clusters', 'pooled_features', 'fit_ridge', 'ridge_predict',
-           'rff_map', 'fit_kernel_ridge', 'kernel_predict']
+__all__ = ['Pooling', 'POOLINGS', 'ALPHAS', 'RANKS', 'GAMMAS', 'pool_clusters', 'pooled_features', 'check_ranks', 'fit_ridge',
+           'ridge_predict', 'rff_map', 'fit_kernel_ridge', 'kernel_predict']
 
 # %% ../nbs/07a_ridge.ipynb #4edb38e6
 Pooling = Literal['tile', 'cluster']   # how cluster features are pooled into one vector per slide (see `pool_clusters`)
@@ -50,6 +50,14 @@ def _sizes(features, slide_id:str) -> np.ndarray:
 ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)   # penalties tried, relative to the training slides
 RANKS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)      # reduced ranks of the fitted genes worth trying (`fit_ridge(ranks=RANKS)`)
 
+def check_ranks(ranks) -> tuple:
+    "`ranks` as sorted distinct positive whole numbers, or a clear error."
+    try: rs = list(ranks)
+    except TypeError: raise RNAFMError(f"ranks {ranks!r}: give a list of positive whole numbers (e.g. RANKS), or none for plain ridge") from None
+    if any(isinstance(r, bool) or not isinstance(r, (int, float, np.integer, np.floating)) or r != int(r) or r < 1 for r in rs):
+        raise RNAFMError(f"ranks {rs}: give positive whole numbers (e.g. RANKS), or none for plain ridge")
+    return tuple(sorted({int(r) for r in rs}))
+
 def _choose_rank(fitted, # (n, G) the training slides' centred fitted values
                  val, # (m, G) the validation slides' centred predictions
                  val_target, # (m, G) their centred targets
@@ -58,7 +66,7 @@ def _choose_rank(fitted, # (n, G) the training slides' centred fitted values
     "The rank of lowest validation MSE (full rank unless a reduced one is strictly lower), the full rank, MSE by rank, and the fit's gene directions."
     _, sv, Wt = np.linalg.svd(fitted, full_matrices=False)                 # Wt (min(n, G), G): directions in gene space
     full = int((sv > sv[0] * 1e-10).sum()) if len(sv) and sv[0] > 0 else 0
-    tried = sorted({int(r) for r in ranks if 0 < int(r) < full})
+    tried = [r for r in ranks if r < full]                                  # ranks from `check_ranks`
     A = val @ Wt[:max(tried, default=0)].T                                  # (m, max rank): validation predictions' coordinates
     by_rank = {r: float(((A[:, :r] @ Wt[:r] - val_target)**2).mean()) for r in tried}
     by_rank[full] = float(((val - val_target)**2).mean())
@@ -75,6 +83,7 @@ def fit_ridge(X, # (n, D) training slides' pooled features
     "Ridge from standardised features to all genes, the penalty (then any rank of `ranks`) chosen on validation MSE; arrays and the choices."
     X, Y, X_val, Y_val = (np.asarray(a, np.float64) for a in (X, Y, X_val, Y_val))
     if len(X) < 2 or len(X_val) < 1: raise RNAFMError("ridge needs at least 2 training and 1 validation slide")
+    ranks = check_ranks(ranks)
     mu, sd = X.mean(0), X.std(0)
     sd = np.where(sd > 1e-12, sd, 1.0)
     y0 = Y.mean(0)
