@@ -294,7 +294,7 @@ def map_figures(coh, strong:pd.DataFrame, slides:list, run, cfg, importance:bool
         local_lin = share @ lin                                             # (windows, genes): the best map linear in the composition
         near = sm.windows.nearest
         if importance: _slide_importance(coh, strong, i, tex, sm.slide.assign, sm.slide.k, sm.importance, sm.config, mean_comp, acc)
-        for g in genes:
+        for j, g in enumerate(genes):
             t, sgn = int(strong.texture[g]), strong.sign[g]
             ab = share[near, t]
             if np.ptp(ab) == 0: continue                                    # the texture does not vary over this slide
@@ -303,7 +303,7 @@ def map_figures(coh, strong:pd.DataFrame, slides:list, run, cfg, importance:bool
             rho_map.setdefault(g, []).append(scipy.stats.spearmanr(m, sgn * ab)[0])
             rho_truth.setdefault(g, []).append(scipy.stats.spearmanr(lt, sgn * ab)[0])
             rho_map_truth.setdefault(g, []).append(scipy.stats.spearmanr(m, lt)[0])
-            rho_lin.setdefault(g, []).append(scipy.stats.spearmanr(local_lin[near, genes.index(g)], sgn * ab)[0])
+            rho_lin.setdefault(g, []).append(scipy.stats.spearmanr(local_lin[near, j], sgn * ab)[0])
             if ab5 is not None: rho_map5.setdefault(g, []).append(scipy.stats.spearmanr(m, sgn * ab5[:, t])[0])
     def dist(v):
         v = np.asarray([np.nanmedian(x) for x in v.values()], float)

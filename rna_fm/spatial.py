@@ -383,8 +383,8 @@ def map_slide(store, # a slide store (tiled, embedded and aggregated with the ch
     "Local predictions (and cluster importance) of chosen genes and pathways over one slide."
     cfg = cfg or MapConfig()
     model, info = checkpoint if isinstance(checkpoint, tuple) else load_checkpoint(checkpoint, cfg.weights, cfg.device)
-    cfg = cfg.replace(guidance=guidance_used(cfg, info))   # the map records the scale it used
-    cfg = cfg.replace(context=map_context(model, cfg.context), occlusion=map_occlusion(model, cfg.occlusion))   # and the context and occlusion
+    cfg = cfg.replace(guidance=guidance_used(cfg, info), context=map_context(model, cfg.context),   # the map records the scale,
+                      occlusion=map_occlusion(model, cfg.occlusion))                             # context and occlusion it used
     if not isinstance(checkpoint, tuple) or cfg.spread == 'none': spread = map_spread(info, cfg)
     cfg = cfg.replace(spread='validation' if spread is not None else 'none')   # what the map used
     readout = Readout(info, genes, pathways, None if spread is None else spread[0])
