@@ -14,7 +14,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 from .config import Given, Options, check_choice, check_choices, config_options
 from .core import JSONConfig, RNAFMError, atomic_dir, first_items
-from .ridge import ALPHAS, RANKS, POOLINGS, check_ranks, Pooling, _sizes, fit_kernel_ridge, fit_ridge, kernel_predict, pool_clusters, pooled_features, ridge_predict
+from .ridge import ALPHAS, RANKS, POOLINGS, check_ranks, Pooling, _sizes, fit_kernel_ridge, fit_mixture, fit_ridge, kernel_predict, mixture_predict, pool_clusters, pooled_features, ridge_predict
 from .splits import ROLES, Fold
 from .cohort import Cohort, slide_patients
 from .normalise import Normaliser
@@ -26,15 +26,15 @@ __all__ = ['BaselineName', 'BASELINES', 'BaselineConfig', 'FittedBaseline', 'fit
            'Baseline', 'topk_mean', 'HE2RNANet', 'SequoiaNet', 'baseline_cmd']
 
 # %% ../nbs/12_baselines.ipynb #4aa2f05a
-BaselineName = Literal['mean', 'ridge', 'kernel', 'he2rna', 'sequoia']   # the baselines
+BaselineName = Literal['mean', 'ridge', 'kernel', 'mixture', 'he2rna', 'sequoia']   # the baselines
 BASELINES = BaselineName.__args__
 
 @dataclass
 class BaselineConfig(JSONConfig):
     "Which baseline, and its settings."
     name: BaselineName = 'ridge'   # the baseline
-    pooling: Pooling = 'tile'      # ridge, kernel: 'tile' (size-weighted mean of cluster means, the tile mean) or 'cluster' (their plain mean)
-    alphas: tuple[float, ...] = ALPHAS   # ridge, kernel: penalties tried, relative to the training slides
+    pooling: Pooling = 'tile'      # ridge, kernel: 'tile' (size-weighted mean of cluster means, the tile mean) or 'cluster' (their plain mean); mixture: the clusters weighted by their shares ('tile') or equally ('cluster')
+    alphas: tuple[float, ...] = ALPHAS   # ridge, kernel, mixture: penalties tried, relative to the training slides
     ranks: tuple[int, ...] = ()          # ridge, kernel: reduced ranks of the fitted genes tried besides full rank on validation, e.g. `rna_fm.ridge.RANKS` (`fit_ridge`); () is plain ridge
     kernel_features: int = 2048    # kernel: random Fourier features M (more come closer to exact RBF kernel ridge; drawn with `seed`)
     hidden: int = 256              # he2rna, sequoia: width
@@ -59,7 +59,7 @@ class BaselineConfig(JSONConfig):
 
     def relevant(self) -> dict:
         "The settings that decide this baseline's results."
-        keep = {'mean': (), 'ridge': ('pooling', 'alphas', 'ranks'), 'kernel': ('pooling', 'alphas', 'ranks', 'kernel_features', 'seed'),
+        keep = {'mean': (), 'ridge': ('pooling', 'alphas', 'ranks'), 'kernel': ('pooling', 'alphas', 'ranks', 'kernel_features', 'seed'), 'mixture': ('pooling', 'alphas'),
                 'he2rna': ('hidden', 'top_k', 'aggregation', 'dropout', 'max_steps', 'batch_size', 'lr', 'weight_decay', 'eval_every', 'seed'),
                 'sequoia': ('hidden', 'depth', 'heads', 'dropout', 'max_steps', 'batch_size', 'lr', 'weight_decay', 'eval_every', 'seed')}
         d = self.to_dict()
@@ -72,6 +72,11 @@ def _stack(features, ids:list, sizes:bool=False) -> tuple:
     if not sizes: return x, None
     w = np.stack([np.asarray(_sizes(features, s), np.float64) for s in ids])
     return x, torch.from_numpy((w / w.sum(1, keepdims=True)).astype(np.float32))
+
+def _clusters(features, ids:list, pooling:Pooling) -> tuple[np.ndarray, np.ndarray]:
+    "(b, K, D) features of `ids` and the (b, K) weights of their clusters: their shares ('tile') or equal ('cluster')."
+    x, w = _stack(features, ids, sizes=pooling == 'tile')
+    return x.double().numpy(), (np.ones(x.shape[:2]) if w is None else w.double().numpy())
 
 @dataclass
 class FittedBaseline:
@@ -92,6 +97,7 @@ class FittedBaseline:
         if n == 'mean': return np.repeat(self.arrays['mu'][None], len(ids), 0)
         if n == 'ridge': return ridge_predict(self.arrays, pooled_features(features, ids, self.cfg.pooling))
         if n == 'kernel': return kernel_predict(self.arrays, pooled_features(features, ids, self.cfg.pooling))
+        if n == 'mixture': return mixture_predict(self.arrays, *_clusters(features, ids, self.cfg.pooling))
         if self._net is None: self._net = self.network()     # built once: predict_z runs for every chunk of slides
         net = self._net
         x, w = _stack(features, ids, sizes=n == 'he2rna')
@@ -130,6 +136,7 @@ def fit_baseline(cfg:BaselineConfig, # which baseline
                  val_slides:list, Y_val, # validation slides and their (m, G) targets
                  genes:list, # the G genes
                  train_patients:list|None=None, # the training slides' patients (`mean` averages patients, not slides)
+                 log2_sd=None, # (G,) the genes' log2 sd, the fold normaliser's `std`: `mixture` mixes in linear expression space
                 ) -> FittedBaseline:
     "Fit a baseline on the training slides, choose on the validation slides; its validation residual sd per gene."
     if not val_slides: raise RNAFMError(f"the {cfg.name} baseline needs validation patients (its choices and its predictive sd "
@@ -149,6 +156,12 @@ def fit_baseline(cfg:BaselineConfig, # which baseline
                              Y_val, cfg.kernel_features, cfg.alphas, seed=cfg.seed, ranks=cfg.ranks)
         arrays = {k: r[k] for k in ('coef', 'intercept', 'x_mean', 'x_scale', 'W', 'b', 'in_mean', 'in_scale')}
         info = {'pooling': cfg.pooling, **{k: r[k] for k in ('alpha', 'alpha_abs', 'rank', 'full_rank', 'gamma', 'val_mse_by_alpha', 'val_mse_by_gamma') if k in r}}
+    elif cfg.name == 'mixture':
+        if log2_sd is None: raise RNAFMError("the mixture baseline mixes the clusters in linear expression space and needs each gene's "
+                                             "log2 sd: pass log2_sd= (the fold's Normaliser.std)")
+        r = fit_mixture(*_clusters(features, train_slides, cfg.pooling), Y, *_clusters(features, val_slides, cfg.pooling), Y_val, log2_sd, cfg.alphas)
+        arrays = {k: r[k] for k in ('coef', 'intercept', 'x_mean', 'x_scale', 'log2_sd')}
+        info = {'pooling': cfg.pooling, **{k: r[k] for k in ('alpha', 'alpha_abs', 'ridge_alpha', 'dims', 'val_mse_by_alpha')}}
     else:
         arrays, info = _fit_net(cfg, features, train_slides, Y, val_slides, Y_val, shape, len(genes))
     fb = FittedBaseline(cfg, list(genes), arrays, np.ones(len(genes)), info, shape)
@@ -221,7 +234,7 @@ class Baseline:
         out, t0 = Path(out), time.time()
         tr, va, te = (fold.slides(cohort, r) for r in ROLES)
         fitted = fit_baseline(self.cfg, features, tr, slide_targets(cohort, norm, tr), va, slide_targets(cohort, norm, va),
-                              norm.genes, slide_patients(tr, cohort.sample_sheet))
+                              norm.genes, slide_patients(tr, cohort.sample_sheet), norm.std)
         fitted.save(out/'model', norm)
         train_s = time.time() - t0
         truth, meta = cohort.log_expression(), {'checkpoint': str(out/'model'), 'encoder': encoder}

@@ -12,16 +12,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 from .core import JSONConfig, RNAFMError
-from .ridge import ALPHAS, fit_kernel_ridge, fit_ridge, pool_clusters
+from .ridge import ALPHAS, fit_kernel_ridge, fit_mixture, fit_ridge, log2_mixture, pool_clusters
 
 # %% auto #0
 __all__ = ['CONDITIONS', 'PRIORS', 'PRIOR_POOLINGS', 'ModelConfig', 'size_buckets', 'PathwayLayout', 'timestep_features',
            'Attention', 'mlp', 'modulate', 'GraphAttention', 'AdaLNBlock', 'SlideEncoder', 'graph_mask',
-           'split_condition', 'RNAFM', 'LoopRNAFM', 'parameter_counts', 'RidgePrior', 'KernelPrior']
+           'split_condition', 'RNAFM', 'LoopRNAFM', 'parameter_counts', 'RidgePrior', 'KernelPrior', 'MixturePrior']
 
 # %% ../nbs/08_model.ipynb #1f263140
 CONDITIONS = ('published', 'composition')
-PRIORS = ('none', 'ridge', 'kernel')
+PRIORS = ('none', 'ridge', 'kernel', 'mixture')
 
 @dataclass
 class ModelConfig(JSONConfig):
@@ -39,7 +39,7 @@ class ModelConfig(JSONConfig):
     dropout: float = 0.0         # dropout in attention and MLPs
     buckets: int = 16            # size buckets of the per-pathway layers (speed only: results do not depend on it)
     condition: str = 'published' # slide condition: 'published' (K cluster means, mean-pooled: the paper) or 'composition' (each cluster's share of the slide's tiles too: a learned embedding of its log share, attention and pooling weighted by share, padding clusters masked)
-    prior: str = 'none'           # prior mean of the flow: 'none' (the paper: noise is carried to the z-scores), 'ridge' (a closed-form ridge regression from the slide's pooled cluster features, fitted on the training slides with its penalty chosen on validation; the flow carries noise to the residual) or 'kernel' (the same with RBF kernel ridge through random Fourier features, its bandwidth chosen on validation too)
+    prior: str = 'none'           # prior mean of the flow: 'none' (the paper: noise is carried to the z-scores), 'ridge' (a closed-form ridge regression from the slide's pooled cluster features, fitted on the training slides with its penalty chosen on validation; the flow carries noise to the residual) 'kernel' (the same with RBF kernel ridge through random Fourier features, its bandwidth chosen on validation too) or 'mixture' (each cluster's level of every gene linear in its feature, the slide their mixture in linear expression space by the clusters' shares: what a spatial map asks about; fitted from ridge, its penalty chosen on validation)
     prior_features: int = 2048    # prior='kernel': random Fourier features M of its kernel ridge (more come closer to exact kernel ridge; the prior keeps M x (D + G) floats of buffers)
 
     def __post_init__(self):
@@ -277,8 +277,8 @@ class RNAFM(nn.Module):
     """The pathway-aware velocity network v(x_t, t, c) of RNA-FM, vectorised over pathways.
 
     `structure` provides `genes`, `names`, `member_gene`, `member_pathway`, `background` and `edges`
-    (a `rna_fm.pathways.PathwayStructure`). With `cfg.prior='ridge'` or `'kernel'` the velocity is parametrised around a prior mean
-    m(c) (`RidgePrior`, `KernelPrior`), which the prepared condition carries after the slide embedding: (B, H + G)."""
+    (a `rna_fm.pathways.PathwayStructure`). With `cfg.prior` 'ridge', 'kernel' or 'mixture' the velocity is parametrised around a prior mean
+    m(c) (`RidgePrior`, `KernelPrior`, `MixturePrior`), which the prepared condition carries after the slide embedding: (B, H + G)."""
     def __init__(self, cfg:ModelConfig, structure):
         super().__init__()
         self.cfg, self.structure = cfg, structure
@@ -305,7 +305,7 @@ class RNAFM(nn.Module):
                                   composition=cfg.condition == 'composition')
         self.null_slide = nn.Parameter(torch.zeros(H))      # the learned null condition of classifier-free guidance
         self.prior = (None if cfg.prior == 'none' else RidgePrior(cfg.feat_dim, G) if cfg.prior == 'ridge'   # buffers only: no parameter
-                      else KernelPrior(cfg.feat_dim, G, cfg.prior_features))
+                      else KernelPrior(cfg.feat_dim, G, cfg.prior_features) if cfg.prior == 'kernel' else MixturePrior(cfg.feat_dim, G))
         self.blocks = nn.ModuleList(AdaLNBlock(H, cfg.heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.depth))
         # per-pathway adaLN output heads writing each pathway's genes, and the background head
         self.out_ada_w = nn.Parameter(torch.zeros(H, P * 2 * H))
@@ -492,16 +492,32 @@ def parameter_counts(model:nn.Module) -> dict:
 # %% ../nbs/08_model.ipynb #p1a0c002
 PRIOR_POOLINGS = ('none', 'cluster', 'tile')   # RidgePrior.pooling: not fitted (prior 0) / mean of the K cluster features / share-weighted (the tile mean)
 
-def _pooled_rows(items, D:int) -> tuple[np.ndarray, np.ndarray, np.ndarray|None]:
-    "(n, D) cluster-mean pooled and (when every item has shares) share-pooled features, and (n, G) targets of dataset items."
-    X, Xs, Y = [], [], []
+def _cluster_rows(items, D:int) -> tuple[np.ndarray, np.ndarray|None, np.ndarray]:
+    "(n, K, D) cluster features, (n, K) shares (None unless every item has them) and (n, G) targets of dataset items."
+    F_, S, Y = [], [], []
     for it in items:
         c = np.asarray(it['cond'], np.float64)
-        X.append(pool_clusters(c[:, :D], pooling='cluster'))
-        Xs.append(pool_clusters(c[:, :D], c[:, D], 'tile') if c.shape[1] == D + 1 else None)
-        Y.append(np.asarray(it['x1'], np.float64))
-    if not Y: return np.zeros((0, D)), None, np.zeros((0, 0))
-    return np.stack(X), (None if any(x is None for x in Xs) else np.stack(Xs)), np.stack(Y)
+        F_.append(c[:, :D]); S.append(c[:, D] if c.shape[1] == D + 1 else None); Y.append(np.asarray(it['x1'], np.float64))
+    if not Y: return np.zeros((0, 0, D)), None, np.zeros((0, 0))
+    return np.stack(F_), (None if any(s is None for s in S) else np.stack(S)), np.stack(Y)
+
+def _check_targets(Y, Yv, n_genes:int):
+    "Refuse training or validation targets whose width is not the model's genes."
+    for role, Z in (('training', Y), ('validation', Yv)):
+        if len(Z) and Z.shape[1] != n_genes:
+            raise RNAFMError(f"the prior's {role} slides have targets of {Z.shape[1]} genes, but the model predicts {n_genes}")
+
+def _no_shares() -> RNAFMError:
+    "The error for a prior fitted with the clusters' shares that is given features without them."
+    return RNAFMError("this model's prior mean was fitted on the tile mean (each cluster weighted by its share of the slide's tiles), but "
+                      "these cluster features carry no shares: read them from slide stores written by `rna-fm aggregate`, "
+                      "or give the cluster sizes with in-memory / .npz features")
+
+def _pooled_rows(items, D:int) -> tuple[np.ndarray, np.ndarray|None, np.ndarray]:
+    "(n, D) cluster-mean pooled and (when every item has shares) share-pooled features, and (n, G) targets of dataset items."
+    F_, S, Y = _cluster_rows(items, D)
+    if not len(Y): return np.zeros((0, D)), None, np.zeros((0, 0))
+    return pool_clusters(F_, pooling='cluster'), (None if S is None else pool_clusters(F_, S, 'tile')), Y
 
 class RidgePrior(nn.Module):
     """The prior mean m(c) of the flow in z units: ridge regression from the slide's pooled cluster features to every gene.
@@ -525,9 +541,7 @@ class RidgePrior(nn.Module):
         "(B, D) pooled features, as the prior was fitted: share-weighted (the tile mean) or the mean of the K clusters."
         if PRIOR_POOLINGS[int(self.pooling)] != 'tile': return feats.float().mean(1)
         if shares is None:
-            raise RNAFMError("this model's prior mean was fitted on the tile mean (each cluster weighted by its share of the "
-                             "slide's tiles), but these cluster features carry no shares: read them from slide stores written "
-                             "by `rna-fm aggregate`, or give the cluster sizes with in-memory / .npz features")
+            raise _no_shares()
         return torch.einsum('bk,bkd->bd', shares.float(), feats.float())
 
     def inputs(self, pooled:torch.Tensor) -> torch.Tensor:
@@ -557,14 +571,13 @@ class RidgePrior(nn.Module):
     def fit(self, train, # training slides: items with 'cond' (K, D) or (K, D + 1) and 'x1' (G,), e.g. a SlideDataset
             val, # validation slides, alike: they choose the penalty
             alphas=ALPHAS, # penalties tried, relative to the training slides (`rna_fm.ridge.fit_ridge`)
+            log2_sd=None, # (G,) the genes' log2 sd: only `MixturePrior` needs it (ignored here)
            ) -> dict:
         "Fit the prior (tile-pooled when every slide has shares) on `train`, its choices made on `val`; what was chosen."
         D = self.feat_dim
         (X, Xs, Y), (Xv, Xvs, Yv) = _pooled_rows(train, D), _pooled_rows(val, D)
         tile = Xs is not None and Xvs is not None
-        for role, Z in (('training', Y), ('validation', Yv)):
-            if len(Z) and Z.shape[1] != len(self.intercept):
-                raise RNAFMError(f"the prior's {role} slides have targets of {Z.shape[1]} genes, but the model predicts {len(self.intercept)}")
+        _check_targets(Y, Yv, len(self.intercept))
         r = self.regress(Xs if tile else X, Y, Xvs if tile else Xv, Yv, alphas)
         for k, b in self.named_buffers(recurse=False):
             if k in r: b.copy_(torch.as_tensor(r[k]))
@@ -600,4 +613,56 @@ class KernelPrior(RidgePrior):
     def regress(self, X, Y, X_val, Y_val, alphas) -> dict:
         "Kernel ridge on (n, D) pooled features, bandwidth and penalty chosen on validation (`rna_fm.ridge.fit_kernel_ridge`)."
         return fit_kernel_ridge(X, Y, X_val, Y_val, len(self.b), alphas)
+
+
+# %% ../nbs/08_model.ipynb #x8a00002
+class MixturePrior(RidgePrior):
+    """The prior mean m(c) as the mixture of the slide's clusters in linear expression space (`rna_fm.ridge.fit_mixture`).
+
+    Each cluster k has its own level of every gene, linear in its feature: in z units a_k = ((c_k - x_mean) / x_scale) @ coef.
+    The prior is the clusters' mixture by their shares s_k, taken in linear space: m = intercept + log2(sum_k s_k 2^(sd a_k)) / sd.
+    Beside `RidgePrior`'s buffers it keeps `log2_sd` (G,), each gene's log2 units per z unit (the normaliser's sd, which
+    `rna_fm.train.fit` gives), and `y_mean` (G,), the training slides' mean profile: the null condition's prior."""
+    def __init__(self, feat_dim:int, n_genes:int):
+        super().__init__(feat_dim, n_genes)
+        self.register_buffer('log2_sd', torch.ones(n_genes)); self.register_buffer('y_mean', torch.zeros(n_genes))
+
+    def weights(self, feats:torch.Tensor, # (B, K, D) cluster features
+                shares:torch.Tensor|None=None, # (B, K) each cluster's share of the tiles
+               ) -> torch.Tensor:
+        "(B, K) the clusters' weights in the mixture, as the prior was fitted: their shares of the tiles, or equal without them."
+        if PRIOR_POOLINGS[int(self.pooling)] != 'tile': return torch.full(feats.shape[:2], 1 / feats.shape[1], device=feats.device)
+        if shares is None: raise _no_shares()
+        return shares.float()
+
+    def forward(self, feats:torch.Tensor, shares:torch.Tensor|None=None) -> torch.Tensor:
+        "The prior mean (B, G) of slides with cluster features (B, K, D) and shares (B, K) (or None), in float32; a cluster of share 0 plays no part."
+        with torch.autocast(feats.device.type, enabled=False):
+            s, f = self.weights(feats, shares), (feats.float() - self.x_mean) / self.x_scale
+            step = max(1, 2**24 // max(1, f.shape[0] * f.shape[1]))         # genes at a time: (B, K, step) floats, whatever G
+            return torch.cat([self.intercept[g] + log2_mixture((f @ self.coef[:, g]) * self.log2_sd[g], s) / self.log2_sd[g]
+                              for g in (slice(i, i + step) for i in range(0, len(self.intercept), step))], -1)
+
+    def null(self, n:int) -> torch.Tensor:
+        "The null condition's prior, the training mean, n times: (n, G)."
+        return self.y_mean.expand(n, -1)
+
+    @torch.no_grad()
+    def fit(self, train, val, alphas=ALPHAS, log2_sd=None) -> dict:
+        "Fit the mixture on `train` (by the clusters' shares when every slide has them, else equally weighted), its penalty chosen on `val`; what was chosen."
+        if log2_sd is None:
+            raise RNAFMError("the mixture prior mixes the clusters in linear expression space, so it needs each gene's log2 sd (the "
+                             "fold's Normaliser.std): rna_fm.train.fit gives it; pass log2_sd= when fitting by hand")
+        D, G = self.feat_dim, len(self.intercept)
+        (F_, S, Y), (Fv, Sv, Yv) = _cluster_rows(train, D), _cluster_rows(val, D)
+        _check_targets(Y, Yv, G)
+        tile = S is not None and Sv is not None
+        if len(Y) < 2 or len(Yv) < 1: raise RNAFMError("the mixture prior needs at least 2 training and 1 validation slide")
+        if not tile: S, Sv = np.ones(F_.shape[:2]), np.ones(Fv.shape[:2])
+        r = fit_mixture(F_, S, Y, Fv, Sv, Yv, log2_sd, alphas)
+        for k, b in self.named_buffers(recurse=False):
+            if k in r: b.copy_(torch.as_tensor(r[k]))
+        self.pooling.fill_(PRIOR_POOLINGS.index('tile' if tile else 'cluster'))
+        return {'pooling': 'tile' if tile else 'cluster', **{k: r[k] for k in ('alpha', 'val_mse_by_alpha', 'val_mse', 'ridge_alpha', 'ridge_val_mse', 'dims')},
+                'train_slides': len(Y), 'val_slides': len(Yv)}
 

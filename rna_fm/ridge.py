@@ -5,13 +5,16 @@
 # %% ../nbs/07a_ridge.ipynb #r1d9e003
 from __future__ import annotations
 from typing import Literal
+import math
 import numpy as np
+import torch
 from .config import check_choice
-from .core import RNAFMError
+from .core import RNAFMError, first_items
 
 # %% auto #0
-__all__ = ['Pooling', 'POOLINGS', 'ALPHAS', 'RANKS', 'GAMMAS', 'pool_clusters', 'pooled_features', 'check_ranks', 'fit_ridge',
-           'ridge_predict', 'rff_map', 'fit_kernel_ridge', 'kernel_predict']
+__all__ = ['Pooling', 'POOLINGS', 'ALPHAS', 'RANKS', 'GAMMAS', 'MIXTURE_DIMS', 'pool_clusters', 'pooled_features', 'check_ranks',
+           'fit_ridge', 'ridge_predict', 'rff_map', 'fit_kernel_ridge', 'kernel_predict', 'log2_mixture', 'fit_mixture',
+           'mixture_predict']
 
 # %% ../nbs/07a_ridge.ipynb #4edb38e6
 Pooling = Literal['tile', 'cluster']   # how cluster features are pooled into one vector per slide (see `pool_clusters`)
@@ -149,4 +152,107 @@ def kernel_predict(fit:dict, # from `fit_kernel_ridge`
                   ) -> np.ndarray:
     "(m, G) predictions."
     return ridge_predict(fit, rff_map(fit, X))
+
+
+# %% ../nbs/07a_ridge.ipynb #m7a00002
+MIXTURE_DIMS = 64                     # `fit_mixture`: principal directions of the training clusters' features the levels are linear in (at most)
+
+def log2_mixture(levels:torch.Tensor, # (..., K, G) log2 level of every gene in each cluster
+                 shares:torch.Tensor, # (..., K) each cluster's share of the tiles (0: absent)
+                ) -> torch.Tensor:
+    "(..., G) the log2 expression of the clusters mixed in linear space by their shares: log2 sum_k s_k 2^level_k."
+    ln2 = math.log(2)
+    return torch.logsumexp(levels * ln2 + torch.log(shares.to(levels.dtype)).unsqueeze(-1), -2) / ln2
+
+def _mixture_inputs(F, S, where:str) -> tuple[torch.Tensor, torch.Tensor]:
+    "Cluster features (n, K, D) and shares (n, K) as float64 tensors, shares normalised per slide, or a clear error."
+    F, S = torch.as_tensor(np.asarray(F, np.float64)), torch.as_tensor(np.asarray(S, np.float64))
+    if F.ndim != 3 or S.shape != F.shape[:2]:
+        raise RNAFMError(f"{where}: give cluster features (n, K, D) and shares (n, K), got {tuple(F.shape)} and {tuple(S.shape)}")
+    bad = ~torch.isfinite(F).all(-1).all(-1) | ~torch.isfinite(S).all(-1) | (S < 0).any(-1) | ~(S.sum(-1) > 0)
+    if bad.any():
+        raise RNAFMError(f"{where}: slide(s) {first_items(torch.nonzero(bad).ravel().tolist())} (by position) have missing features "
+                         "or shares that are negative or all zero; every slide needs finite features and a share of its tiles per cluster")
+    return F, S / S.sum(-1, keepdim=True)
+
+def _mixture_levels(f, logs, sd, w, b):
+    "Predictions (n, G) and the mixture's log weights (n, K, G): levels sd (f w) in log2 units, mixed by log shares `logs`."
+    la = (f @ w) * (sd * math.log(2)) + logs.unsqueeze(-1)
+    return torch.logsumexp(la, 1) / (sd * math.log(2)) + b, la
+
+def _levenberg(f, logs, Y, sd, w, b, lam:float, iters:int):
+    "Penalised least squares of every gene's mixture, genes in parallel (Levenberg-Marquardt; each step accepted only where it lowers the gene's objective)."
+    n, r = len(Y), f.shape[-1]
+    m, la = _mixture_levels(f, logs, sd, w, b)
+    cur = ((m - Y)**2).sum(0) + lam * (w**2).sum(0)
+    damp = torch.full_like(b, 1e-3)
+    pen = torch.diag(torch.cat([torch.full((r,), lam, dtype=f.dtype), torch.zeros(1, dtype=f.dtype)]))
+    for _ in range(iters):
+        J = torch.einsum('nkg,nkr->ngr', torch.softmax(la, 1), f)            # d prediction / d w: share-and-level weighted features
+        J = torch.cat([J, torch.ones_like(J[..., :1])], -1)                  # and d / d b
+        A = torch.einsum('ngr,ngq->grq', J, J) + pen
+        grad = torch.einsum('ngr,ng->gr', J, m - Y) + torch.cat([lam * w.T, torch.zeros_like(b)[:, None]], 1)
+        step = torch.linalg.solve(A + damp[:, None, None] * torch.diag_embed(torch.diagonal(A, dim1=1, dim2=2)), grad.unsqueeze(-1))[..., 0]
+        w2, b2 = w - step[:, :r].T, b - step[:, r]
+        m2, la2 = _mixture_levels(f, logs, sd, w2, b2)
+        new = ((m2 - Y)**2).sum(0) + lam * (w2**2).sum(0)
+        ok = new < cur
+        gain = torch.where(ok, cur - new, torch.zeros_like(cur))
+        w, b, m = torch.where(ok, w2, w), torch.where(ok, b2, b), torch.where(ok, m2, m)
+        la, cur = torch.where(ok, la2, la), torch.where(ok, new, cur)
+        damp = torch.where(ok, damp / 3, damp * 4)
+        if bool((torch.where(ok, gain <= 1e-10 * cur, damp > 1e8)).all()): break   # converged, or no step lowers it
+    return w, b
+
+def fit_mixture(F, # (n, K, D) training slides' cluster features
+                S, # (n, K) their clusters' shares of the tiles (or sizes: normalised per slide)
+                Y, # (n, G) their targets (z-scores)
+                F_val, # (m, K, D) validation slides' cluster features
+                S_val, # (m, K) their shares
+                Y_val, # (m, G) their targets
+                log2_sd, # (G,) each gene's log2 units per z unit (the normaliser's sd): the mixture is taken in linear expression space
+                alphas=ALPHAS, # penalties tried, relative to n: for ridge, the start, then for the mixture, largest first
+                dims:int=MIXTURE_DIMS, # the levels are linear in at most this many principal directions of the clusters' features
+                iters:int=30, # Levenberg-Marquardt steps at most, per penalty
+                genes_per_step:int|None=None, # genes solved together (default: bounded memory)
+               ) -> dict:
+    "Each cluster's level of every gene linear in its feature, the slide their mixture in linear space; started from ridge on the tile mean, the penalty chosen on validation."
+    (F, S), (Fv, Sv) = _mixture_inputs(F, S, 'fit_mixture'), _mixture_inputs(F_val, S_val, 'fit_mixture (validation)')
+    Y, Yv = torch.as_tensor(np.asarray(Y, np.float64)), torch.as_tensor(np.asarray(Y_val, np.float64))
+    sd = torch.as_tensor(np.asarray(log2_sd, np.float64)).reshape(-1)
+    if Fv.shape[1:] != F.shape[1:] or Y.shape[1:] != Yv.shape[1:] or len(Y) != len(F) or len(Yv) != len(Fv):
+        raise RNAFMError(f"fit_mixture: training features {tuple(F.shape)} and targets {tuple(Y.shape)} do not match validation "
+                         f"features {tuple(Fv.shape)} and targets {tuple(Yv.shape)}")
+    if sd.shape != Y.shape[1:] or not (torch.isfinite(sd) & (sd > 0)).all():
+        raise RNAFMError(f"fit_mixture: log2_sd must be {Y.shape[1]} positive finite numbers, one per gene (the normaliser's std)")
+    r = fit_ridge((S[..., None] * F).sum(1).numpy(), Y.numpy(), (Sv[..., None] * Fv).sum(1).numpy(), Yv.numpy(), alphas)
+    mu, scale = torch.as_tensor(r['x_mean']), torch.as_tensor(r['x_scale'])
+    f, fv = (F - mu) / scale, (Fv - mu) / scale
+    _, sv, Vt = torch.linalg.svd((S.sqrt()[..., None] * f).reshape(-1, f.shape[-1]), full_matrices=False)
+    V = Vt[:max(1, min(int(dims), int((sv > sv[0] * 1e-10).sum())))].T        # (D, r) principal directions of the clusters
+    f, fv = f @ V, fv @ V
+    logs, logsv = torch.log(S), torch.log(Sv)
+    w0, b0 = V.T @ torch.as_tensor(r['coef']), torch.as_tensor(r['intercept'])
+    G, n = Y.shape[1], len(F)
+    step = genes_per_step or max(1, 2**22 // max(1, n * F.shape[1]))
+    by_alpha, best, w, b = {}, None, w0, b0
+    for a in sorted(map(float, alphas), reverse=True):                     # each penalty starts from the last one's fit
+        w, b = w.clone(), b.clone()
+        for i in range(0, G, step):
+            g = slice(i, i + step)
+            w[:, g], b[g] = _levenberg(f, logs, Y[:, g], sd[g], w[:, g], b[g], a * n, iters)
+        by_alpha[a] = float(((_mixture_levels(fv, logsv, sd, w, b)[0] - Yv)**2).mean())
+        if best is None or by_alpha[a] < best[0]: best = (by_alpha[a], a, w, b)
+    return {'coef': (V @ best[2]).numpy(), 'intercept': best[3].numpy(), 'x_mean': r['x_mean'], 'x_scale': r['x_scale'],
+            'log2_sd': sd.numpy(), 'y_mean': Y.mean(0).numpy(), 'alpha': best[1], 'alpha_abs': best[1] * n,
+            'val_mse_by_alpha': by_alpha, 'val_mse': best[0], 'ridge_alpha': r['alpha'], 'ridge_val_mse': r['val_mse'], 'dims': V.shape[1]}
+
+def mixture_predict(fit:dict, # from `fit_mixture`
+                    F, # (n, K, D) cluster features
+                    S, # (n, K) their shares
+                   ) -> np.ndarray:
+    "(n, G) predictions of a `fit_mixture` fit."
+    F, S = _mixture_inputs(F, S, 'mixture_predict')
+    f = (F - torch.as_tensor(fit['x_mean'])) / torch.as_tensor(fit['x_scale'])
+    return _mixture_levels(f, torch.log(S), torch.as_tensor(fit['log2_sd']), torch.as_tensor(fit['coef']), torch.as_tensor(fit['intercept']))[0].numpy()
 

@@ -297,7 +297,8 @@ def fit(model:RNAFM, # the network to train (weights are updated in place)
     device = torch.device(f'cuda:{di.local_rank}') if di.world > 1 and torch.cuda.is_available() else get_device(cfg.device)
     if is_main(): out.mkdir(parents=True, exist_ok=True); sweep_temps(out)
     model.to(device).train()
-    prior = model.prior.fit(train_ds, val_ds) if getattr(model, 'prior', None) is not None else None   # training and validation slides only
+    prior = (model.prior.fit(train_ds, val_ds, log2_sd=normaliser.std)   # training and validation slides only
+             if getattr(model, 'prior', None) is not None else None)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
                             fused=device.type in ('cuda', 'cpu'))
