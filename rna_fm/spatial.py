@@ -25,15 +25,17 @@ from .model import PRIOR_POOLINGS
 
 # %% auto #0
 __all__ = ['CONTEXT', 'OCCLUSION', 'IMPORTANCE_UNIT', 'Occlusion', 'ImportanceUnit', 'MapConfig', 'tile_grid', 'Windows',
-           'window_positions', 'condition_from_counts', 'with_context', 'map_context', 'map_occlusion', 'SlideClusters',
-           'read_slide_clusters', 'Readout', 'map_spread', 'local_predictions', 'occluded_conditions',
-           'cluster_importance', 'SpatialMap', 'map_slide', 'write_map', 'read_map', 'tile_geojson', 'write_geojson',
-           'slide_thumbnail', 'plot_tiles', 'save_pictures', 'map_cmd']
+           'window_positions', 'condition_from_counts', 'with_context', 'map_context', 'map_occlusion',
+           'map_importance_unit', 'SlideClusters', 'read_slide_clusters', 'Readout', 'map_spread', 'local_predictions',
+           'occluded_conditions', 'cluster_importance', 'SpatialMap', 'map_slide', 'write_map', 'read_map',
+           'tile_geojson', 'write_geojson', 'slide_thumbnail', 'plot_tiles', 'save_pictures', 'map_cmd']
 
 # %% ../nbs/16_spatial.ipynb #sp000007
-CONTEXT = 0.5   # MapConfig.context of a model whose prior was fitted on tile means: chosen on training slides (benchmarks/bench_spatial.py --choose_context)
-OCCLUSION = {'ridge': 'mean', 'kernel': 'remove'}   # MapConfig.occlusion of a model with a fitted prior, by ModelConfig.prior: chosen on training slides (benchmarks/bench_spatial.py --choose_importance)
-IMPORTANCE_UNIT = 'per_tile'  # MapConfig.importance_unit: chosen with it (both priors chose it)
+# The defaults of a model whose prior was fitted on tile means, by ModelConfig.prior, each chosen on training slides
+# (benchmarks/bench_spatial.py --choose_context, --choose_importance); any other model: context 0, 'remove', 'per_tile'
+CONTEXT = {'ridge': 0.5, 'kernel': 0.5, 'mixture': 0.25}   # MapConfig.context (chosen with the kernel prior; a ridge prior's maps do not depend on it)
+OCCLUSION = {'ridge': 'mean', 'kernel': 'remove', 'mixture': 'mean'}   # MapConfig.occlusion
+IMPORTANCE_UNIT = {'ridge': 'per_tile', 'kernel': 'per_tile', 'mixture': 'per_cluster'}   # MapConfig.importance_unit, chosen with the occlusion
 Occlusion = Literal['remove', 'mean']      # how cluster importance occludes a cluster (see `cluster_importance`)
 ImportanceUnit = Literal['per_cluster', 'per_tile']   # cluster importance: the change per cluster, or per tile of the cluster
 
@@ -46,9 +48,9 @@ class MapConfig(JSONConfig):
     n_samples: int = 8           # transcriptomes sampled per position; the map's sd is taken over them
     solver: Solver = 'euler'     # ODE solver of the local predictions (see rna_fm.flow.integrate)
     steps: int = 9               # its steps
-    context: float|None = None   # weight of the whole slide in each position's condition, in [0, 1): the window's cluster shares and means blended with the slide's (0: the window alone; unset: rna_fm.spatial.CONTEXT, 0.5, for a model whose prior was fitted on tile means, else 0; see `map_context`)
-    occlusion: Occlusion|None = None # how cluster importance occludes a cluster: 'remove' (its tiles left out) or 'mean' (its tiles given the training slides' mean pooled feature, recorded by the prior: the mean tile feature for a prior fitted on tile means; its share kept); unset: rna_fm.spatial.OCCLUSION for a prior fitted on tile means ('mean' for ridge, 'remove' for kernel), else 'remove' (see `map_occlusion`)
-    importance_unit: ImportanceUnit = IMPORTANCE_UNIT # 'per_cluster': the change of the slide's predicted mean when the cluster is occluded; 'per_tile': that change per tile of the cluster (its tiles' values sum to the change)
+    context: float|None = None   # weight of the whole slide in each position's condition, in [0, 1): the window's cluster shares and means blended with the slide's (0: the window alone; unset: rna_fm.spatial.CONTEXT of a model whose prior was fitted on tile means, else 0; see `map_context`)
+    occlusion: Occlusion|None = None # how cluster importance occludes a cluster: 'remove' (its tiles left out) or 'mean' (its tiles given the training slides' mean pooled feature, recorded by the prior: the mean tile feature for a prior fitted on tile means; its share kept); unset: rna_fm.spatial.OCCLUSION for a prior fitted on tile means ('mean' for ridge and mixture, 'remove' for kernel), else 'remove' (see `map_occlusion`)
+    importance_unit: ImportanceUnit|None = None # 'per_cluster': the change of the slide's predicted mean when the cluster is occluded; 'per_tile': that change per tile of the cluster (its tiles' values sum to the change); unset: rna_fm.spatial.IMPORTANCE_UNIT for a prior fitted on tile means ('per_cluster' for mixture, else 'per_tile'), else 'per_tile' (see `map_importance_unit`)
     guidance: float|None = PredictConfig.guidance # classifier-free guidance scale of the local predictions (None: the checkpoint's, as for whole slides)
     batch: int = 64              # windows sampled per model call (memory grows with batch x n_samples x genes)
     seed: int = 0                # noise seed; every position starts from the same noise draws
@@ -169,9 +171,9 @@ def _prior_pooling(model) -> str:
 def map_context(model, # the velocity network
                 context:float|None=MapConfig.context, # the map's `MapConfig.context`
                ) -> float:
-    "The context a map of `model` uses: for None, CONTEXT with a prior fitted on tile means, else 0; refused where the model could not see the window."
+    "The context a map of `model` uses: for None, its prior's CONTEXT when fitted on tile means, else 0; refused where the model could not see the window."
     tile = _prior_pooling(model) == 'tile'
-    if context is None: return CONTEXT if tile else 0.0
+    if context is None: return CONTEXT[model.cfg.prior] if tile else 0.0
     if context and not (tile or getattr(model.cfg, 'condition', 'published') == 'composition'):
         raise RNAFMError(f"context {context}: this model reads no cluster shares (its prior, if any, pools the K cluster features "
                          "and its condition is 'published'), so a window blended with its slide looks like the whole slide: use --context 0")
@@ -181,11 +183,18 @@ def map_occlusion(model, # the velocity network
                   occlusion:Occlusion|None=MapConfig.occlusion, # the map's `MapConfig.occlusion`
                  ) -> str:
     "The occlusion cluster importance of `model` uses: for None, OCCLUSION of a prior fitted on tile means (where it was chosen), else 'remove'."
-    if occlusion is None: return OCCLUSION.get(model.cfg.prior, 'remove') if _prior_pooling(model) == 'tile' else 'remove'
+    if occlusion is None: return OCCLUSION[model.cfg.prior] if _prior_pooling(model) == 'tile' else 'remove'
     if occlusion == 'mean' and _prior_pooling(model) == 'none':
         raise RNAFMError("occlusion 'mean' gives an occluded cluster the training slides' mean tile feature, which a model records "
-                         "only in a fitted prior (ModelConfig.prior 'ridge' or 'kernel'); this model has none: use --occlusion remove")
+                         "only in a fitted prior (ModelConfig.prior 'ridge', 'kernel' or 'mixture'); this model has none: use --occlusion remove")
     return occlusion
+
+def map_importance_unit(model, # the velocity network
+                        unit:ImportanceUnit|None=MapConfig.importance_unit, # the map's `MapConfig.importance_unit`
+                       ) -> str:
+    "The unit of cluster importance of `model`: for None, IMPORTANCE_UNIT of a prior fitted on tile means (where it was chosen), else 'per_tile'."
+    if unit is not None: return unit
+    return IMPORTANCE_UNIT[model.cfg.prior] if _prior_pooling(model) == 'tile' else 'per_tile'
 
 
 # %% ../nbs/16_spatial.ipynb #sp000020
@@ -344,6 +353,7 @@ def cluster_importance(slide:SlideClusters, # from `read_slide_clusters`
                       ) -> pd.DataFrame:
     "Per cluster of the slide (rows) and column: the slide's predicted mean minus its prediction with that cluster occluded (`cfg.occlusion`), per cluster or per tile (`cfg.importance_unit`)."
     cfg = cfg or MapConfig()
+    per_tile = map_importance_unit(model, cfg.importance_unit) == 'per_tile'
     sums, counts, present = occluded_conditions(slide, model, map_occlusion(model, cfg.occlusion))
     x0 = _noise(cfg, len(readout.norm.genes))
     means = torch.cat([_sample_values(model, readout, sums[s:s + cfg.batch], counts[s:s + cfg.batch], x0, cfg).mean(0)
@@ -351,7 +361,7 @@ def cluster_importance(slide:SlideClusters, # from `read_slide_clusters`
     imp = np.full((slide.k, len(readout.columns)), np.nan, np.float32)
     if len(present):
         d = means[:1] - means[1:]
-        imp[present.numpy()] = (d / counts[0, present, None] if cfg.importance_unit == 'per_tile' else d).numpy()
+        imp[present.numpy()] = (d / counts[0, present, None] if per_tile else d).numpy()
     return pd.DataFrame(imp, index=pd.Index(range(slide.k), name='cluster'), columns=readout.columns)
 
 # %% ../nbs/16_spatial.ipynb #sp000028
@@ -384,7 +394,8 @@ def map_slide(store, # a slide store (tiled, embedded and aggregated with the ch
     cfg = cfg or MapConfig()
     model, info = checkpoint if isinstance(checkpoint, tuple) else load_checkpoint(checkpoint, cfg.weights, cfg.device)
     cfg = cfg.replace(guidance=guidance_used(cfg, info), context=map_context(model, cfg.context),   # the map records the scale,
-                      occlusion=map_occlusion(model, cfg.occlusion))                             # context and occlusion it used
+                      occlusion=map_occlusion(model, cfg.occlusion),                             # context, occlusion and
+                      importance_unit=map_importance_unit(model, cfg.importance_unit))           # importance unit it used
     if not isinstance(checkpoint, tuple) or cfg.spread == 'none': spread = map_spread(info, cfg)
     cfg = cfg.replace(spread='validation' if spread is not None else 'none')   # what the map used
     readout = Readout(info, genes, pathways, None if spread is None else spread[0])
