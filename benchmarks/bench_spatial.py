@@ -49,7 +49,7 @@ gene on synthetic slides with known regions.
     texture over the next one).
 Everything printed is saved as JSON (default benchmarks/out/bench_spatial.json).
 
-Usage: python benchmarks/bench_spatial.py [--speed] [--truth] [--tiles 5000] [--max_windows N] [--no_importance] [--stride1] [--patients 300] [--steps 1500] [--seed 0] [--max_slides 16] [--prior none|ridge|kernel] [--work DIR] [--train_only] [--checkpoint DIR] [--guidance 1,2] [--context 0,0.5] [--choose_window] [--choose_context] [--choose_importance] [--diagnose] [--threads N] [--json PATH]
+Usage: python benchmarks/bench_spatial.py [--speed] [--truth] [--tiles 5000] [--max_windows N] [--no_importance] [--stride1] [--patients 300] [--steps 1500] [--seed 0] [--max_slides 16] [--prior none|ridge|kernel|mixture] [--work DIR] [--train_only] [--checkpoint DIR] [--guidance 1,2] [--context 0,0.5] [--choose_window] [--choose_context] [--choose_importance] [--diagnose] [--threads N] [--json PATH]
 Under load, --threads 1: two torch threads stall on each other when other processes hold the cores.
 """
 import argparse, json, os, platform, resource, sys, tempfile, time
@@ -504,7 +504,7 @@ def main():
     ap.add_argument('--checkpoint', default=None, help="a checkpoint this script trained earlier (same --patients), to map without training again")
     ap.add_argument('--max_slides', type=int, default=16, help='held-out slides mapped (the first of the test fold)')
     ap.add_argument('--work', default=None, help='keep the trained model (<work>/truth/run/best) and the slide stores here (default: a temporary directory)')
-    ap.add_argument('--prior', default='none', help="--truth: the model's prior mean (rna_fm.model.ModelConfig.prior: 'none', 'ridge' or 'kernel')")
+    ap.add_argument('--prior', default='none', help="--truth: the model's prior mean (rna_fm.model.ModelConfig.prior: 'none', 'ridge', 'kernel' or 'mixture')")
     ap.add_argument('--train_only', action='store_true', help='--truth: train the model into --work and stop (map later with --checkpoint)')
     ap.add_argument('--threads', type=int, default=None, help='torch threads (default: 2, or the CPUs if fewer)')
     ap.add_argument('--guidance', default=None, help="guidance scales of the maps, comma-separated, e.g. '1,2' (default: MapConfig's default)")

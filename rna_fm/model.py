@@ -659,7 +659,7 @@ class MixturePrior(RidgePrior):
         tile = S is not None and Sv is not None
         if len(Y) < 2 or len(Yv) < 1: raise RNAFMError("the mixture prior needs at least 2 training and 1 validation slide")
         if not tile: S, Sv = np.ones(F_.shape[:2]), np.ones(Fv.shape[:2])
-        r = fit_mixture(F_, S, Y, Fv, Sv, Yv, log2_sd, alphas)
+        r = fit_mixture(F_, S, Y, Fv, Sv, Yv, log2_sd, alphas, device=self.coef.device)   # where the model is
         for k, b in self.named_buffers(recurse=False):
             if k in r: b.copy_(torch.as_tensor(r[k]))
         self.pooling.fill_(PRIOR_POOLINGS.index('tile' if tile else 'cluster'))

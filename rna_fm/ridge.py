@@ -211,10 +211,11 @@ def fit_mixture(F, # (n, K, D) training slides' cluster features
                 S_val, # (m, K) their shares
                 Y_val, # (m, G) their targets
                 log2_sd, # (G,) each gene's log2 units per z unit (the normaliser's sd): the mixture is taken in linear expression space
-                alphas=ALPHAS, # penalties tried, relative to n: for ridge, the start, then for the mixture, largest first
+                alphas=ALPHAS, # penalties tried, relative to n: for ridge, the start; then for the mixture, those within a factor 10 of ridge's choice, largest first
                 dims:int=MIXTURE_DIMS, # the levels are linear in at most this many principal directions of the clusters' features
                 iters:int=30, # Levenberg-Marquardt steps at most, per penalty
                 genes_per_step:int|None=None, # genes solved together (default: bounded memory)
+                device=None, # where to compute (in float64): 'cpu' (default), 'cuda', or a torch.device
                ) -> dict:
     "Each cluster's level of every gene linear in its feature, the slide their mixture in linear space; started from ridge on the tile mean, the penalty chosen on validation."
     (F, S), (Fv, Sv) = _mixture_inputs(F, S, 'fit_mixture'), _mixture_inputs(F_val, S_val, 'fit_mixture (validation)')
@@ -226,25 +227,28 @@ def fit_mixture(F, # (n, K, D) training slides' cluster features
     if sd.shape != Y.shape[1:] or not (torch.isfinite(sd) & (sd > 0)).all():
         raise RNAFMError(f"fit_mixture: log2_sd must be {Y.shape[1]} positive finite numbers, one per gene (the normaliser's std)")
     r = fit_ridge((S[..., None] * F).sum(1).numpy(), Y.numpy(), (Sv[..., None] * Fv).sum(1).numpy(), Yv.numpy(), alphas)
-    mu, scale = torch.as_tensor(r['x_mean']), torch.as_tensor(r['x_scale'])
+    dev = torch.device(device or 'cpu')
+    F, S, Y, Fv, Sv, Yv, sd = (t.to(dev) for t in (F, S, Y, Fv, Sv, Yv, sd))
+    mu, scale = torch.as_tensor(r['x_mean'], device=dev), torch.as_tensor(r['x_scale'], device=dev)
     f, fv = (F - mu) / scale, (Fv - mu) / scale
     _, sv, Vt = torch.linalg.svd((S.sqrt()[..., None] * f).reshape(-1, f.shape[-1]), full_matrices=False)
     V = Vt[:max(1, min(int(dims), int((sv > sv[0] * 1e-10).sum())))].T        # (D, r) principal directions of the clusters
     f, fv = f @ V, fv @ V
     logs, logsv = torch.log(S), torch.log(Sv)
-    w0, b0 = V.T @ torch.as_tensor(r['coef']), torch.as_tensor(r['intercept'])
+    w0, b0 = V.T @ torch.as_tensor(r['coef'], device=dev), torch.as_tensor(r['intercept'], device=dev)
     G, n = Y.shape[1], len(F)
     step = genes_per_step or max(1, 2**22 // max(1, n * F.shape[1]))
     by_alpha, best, w, b = {}, None, w0, b0
-    for a in sorted(map(float, alphas), reverse=True):                     # each penalty starts from the last one's fit
+    near = [a for a in map(float, alphas) if r['alpha'] / 10.001 <= a <= r['alpha'] * 10.001] or [r['alpha']]
+    for a in sorted(near, reverse=True):                                   # each penalty starts from the last one's fit
         w, b = w.clone(), b.clone()
         for i in range(0, G, step):
             g = slice(i, i + step)
             w[:, g], b[g] = _levenberg(f, logs, Y[:, g], sd[g], w[:, g], b[g], a * n, iters)
         by_alpha[a] = float(((_mixture_levels(fv, logsv, sd, w, b)[0] - Yv)**2).mean())
         if best is None or by_alpha[a] < best[0]: best = (by_alpha[a], a, w, b)
-    return {'coef': (V @ best[2]).numpy(), 'intercept': best[3].numpy(), 'x_mean': r['x_mean'], 'x_scale': r['x_scale'],
-            'log2_sd': sd.numpy(), 'y_mean': Y.mean(0).numpy(), 'alpha': best[1], 'alpha_abs': best[1] * n,
+    return {'coef': (V @ best[2]).cpu().numpy(), 'intercept': best[3].cpu().numpy(), 'x_mean': r['x_mean'], 'x_scale': r['x_scale'],
+            'log2_sd': sd.cpu().numpy(), 'y_mean': Y.mean(0).cpu().numpy(), 'alpha': best[1], 'alpha_abs': best[1] * n,
             'val_mse_by_alpha': by_alpha, 'val_mse': best[0], 'ridge_alpha': r['alpha'], 'ridge_val_mse': r['val_mse'], 'dims': V.shape[1]}
 
 def mixture_predict(fit:dict, # from `fit_mixture`
