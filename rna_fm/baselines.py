@@ -322,7 +322,7 @@ def baseline_cmd(name:BaselineName,
                  cohort:Given=None, split:Given=None, aggregate:Given=None, inputs:Given=None, compute:Given=None, # the options shared with `rna-fm train`
                  baseline:Given=None, sampling:Given=None, # options of the baseline and of its predictive distribution
                 ):
-    "Cross-validate a baseline (mean, ridge, kernel ridge, HE2RNA- or SEQUOIA-style) exactly as `rna-fm train` does the flow model."
+    "Cross-validate a baseline (mean, ridge, kernel ridge, the mixture in linear space, HE2RNA- or SEQUOIA-style) exactly as `rna-fm train` does the flow model."
     cpu = compute.resolve()
     cfg = baseline.resolve(file=config, name=name)
     pcfg = sampling.resolve().replace(formats=('csv', 'h5ad') if h5ad else ('csv',))
