@@ -630,10 +630,14 @@ class MixturePrior(RidgePrior):
     def weights(self, feats:torch.Tensor, # (B, K, D) cluster features
                 shares:torch.Tensor|None=None, # (B, K) each cluster's share of the tiles
                ) -> torch.Tensor:
-        "(B, K) the clusters' weights in the mixture, as the prior was fitted: their shares of the tiles, or equal without them."
+        "(B, K) the clusters' weights in the mixture, as the prior was fitted: their shares of the tiles (normalised), or equal without them."
         if PRIOR_POOLINGS[int(self.pooling)] != 'tile': return torch.full(feats.shape[:2], 1 / feats.shape[1], device=feats.device)
         if shares is None: raise _no_shares()
-        return shares.float()
+        s = shares.float()
+        if not ((s >= 0).all() and (s.sum(-1) > 0).all()):
+            raise RNAFMError("the mixture prior needs each slide's cluster shares non-negative and not all zero (the share of the "
+                             "slide's tiles in each cluster)")
+        return s / s.sum(-1, keepdim=True)
 
     def forward(self, feats:torch.Tensor, shares:torch.Tensor|None=None) -> torch.Tensor:
         "The prior mean (B, G) of slides with cluster features (B, K, D) and shares (B, K) (or None), in float32; a cluster of share 0 plays no part."

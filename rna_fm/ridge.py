@@ -160,9 +160,10 @@ MIXTURE_DIMS = 64                     # `fit_mixture`: principal directions of t
 def log2_mixture(levels:torch.Tensor, # (..., K, G) log2 level of every gene in each cluster
                  shares:torch.Tensor, # (..., K) each cluster's share of the tiles (0: absent)
                 ) -> torch.Tensor:
-    "(..., G) the log2 expression of the clusters mixed in linear space by their shares: log2 sum_k s_k 2^level_k."
-    ln2 = math.log(2)
-    return torch.logsumexp(levels * ln2 + torch.log(shares.to(levels.dtype)).unsqueeze(-1), -2) / ln2
+    "(..., G) the log2 expression of the clusters mixed in linear space by their shares: log2 sum_k s_k 2^level_k (a cluster of share 0 plays no part, whatever its level)."
+    ln2, absent = math.log(2), (shares <= 0).unsqueeze(-1)
+    levels = levels.masked_fill(absent, 0.0)                              # not NaN * 0: an absent cluster's features may be anything
+    return torch.logsumexp((levels * ln2 + torch.log(shares.to(levels.dtype)).unsqueeze(-1)).masked_fill(absent, -math.inf), -2) / ln2
 
 def _mixture_inputs(F, S, where:str) -> tuple[torch.Tensor, torch.Tensor]:
     "Cluster features (n, K, D) and shares (n, K) as float64 tensors, shares normalised per slide, or a clear error."
@@ -185,8 +186,8 @@ def _levenberg(f, logs, Y, sd, w, b, lam:float, iters:int):
     n, r = len(Y), f.shape[-1]
     m, la = _mixture_levels(f, logs, sd, w, b)
     cur = ((m - Y)**2).sum(0) + lam * (w**2).sum(0)
-    damp = torch.full_like(b, 1e-3)
-    pen = torch.diag(torch.cat([torch.full((r,), lam, dtype=f.dtype), torch.zeros(1, dtype=f.dtype)]))
+    damp, done = torch.full_like(b, 1e-3), torch.zeros_like(b, dtype=torch.bool)
+    pen = torch.diag(torch.cat([f.new_full((r,), lam), f.new_zeros(1)]))   # on f's device
     for _ in range(iters):
         J = torch.einsum('nkg,nkr->ngr', torch.softmax(la, 1), f)            # d prediction / d w: share-and-level weighted features
         J = torch.cat([J, torch.ones_like(J[..., :1])], -1)                  # and d / d b
@@ -196,12 +197,13 @@ def _levenberg(f, logs, Y, sd, w, b, lam:float, iters:int):
         w2, b2 = w - step[:, :r].T, b - step[:, r]
         m2, la2 = _mixture_levels(f, logs, sd, w2, b2)
         new = ((m2 - Y)**2).sum(0) + lam * (w2**2).sum(0)
-        ok = new < cur
+        ok = (new < cur) & ~done                                             # a gene that has converged stays put
         gain = torch.where(ok, cur - new, torch.zeros_like(cur))
         w, b, m = torch.where(ok, w2, w), torch.where(ok, b2, b), torch.where(ok, m2, m)
         la, cur = torch.where(ok, la2, la), torch.where(ok, new, cur)
         damp = torch.where(ok, damp / 3, damp * 4)
-        if bool((torch.where(ok, gain <= 1e-10 * cur, damp > 1e8)).all()): break   # converged, or no step lowers it
+        done |= torch.where(ok, gain <= 1e-10 * cur, damp > 1e8)            # converged, or no step lowers it
+        if bool(done.all()): break
     return w, b
 
 def fit_mixture(F, # (n, K, D) training slides' cluster features
@@ -226,6 +228,10 @@ def fit_mixture(F, # (n, K, D) training slides' cluster features
                          f"features {tuple(Fv.shape)} and targets {tuple(Yv.shape)}")
     if sd.shape != Y.shape[1:] or not (torch.isfinite(sd) & (sd > 0)).all():
         raise RNAFMError(f"fit_mixture: log2_sd must be {Y.shape[1]} positive finite numbers, one per gene (the normaliser's std)")
+    for role, Z in (('training', Y), ('validation', Yv)):
+        if not torch.isfinite(Z).all():
+            raise RNAFMError(f"fit_mixture: the {role} targets have missing or infinite values (slide(s) "
+                             f"{first_items(torch.nonzero(~torch.isfinite(Z).all(1)).ravel().tolist())} by position); fill or drop them first")
     r = fit_ridge((S[..., None] * F).sum(1).numpy(), Y.numpy(), (Sv[..., None] * Fv).sum(1).numpy(), Yv.numpy(), alphas)
     dev = torch.device(device or 'cpu')
     F, S, Y, Fv, Sv, Yv, sd = (t.to(dev) for t in (F, S, Y, Fv, Sv, Yv, sd))
